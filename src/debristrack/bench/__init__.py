@@ -1,0 +1,1 @@
+"""Benchmark runners; each writes its own section of BENCHMARKS.md."""

@@ -1,0 +1,32 @@
+"""``debristrack bench NAME``: run one benchmark and update its section of BENCHMARKS.md.
+
+Each benchmark is a module ``debristrack.bench.<name>`` with ``add_arguments(parser)`` and
+``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+BENCHMARKS = {
+    "simulate": "seconds per generated frame, per mode and size",
+    "stare": "[GEO] min/median/mean stacking: detection rate, false alarms, s/frame",
+    "target": "[TRK] motion lists vs nearest-to-centre: detection rate, s/frame",
+    "sidereal": "[SDT] Tab. 2: streak detectors x trackers, MOT metrics, s/frame",
+}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="run a benchmark and update BENCHMARKS.md",
+                       description="Run one benchmark and write its table to BENCHMARKS.md.")
+    bsub = p.add_subparsers(dest="bench_name", metavar="NAME", required=True)
+    for name, text in BENCHMARKS.items():
+        try:
+            module = importlib.import_module(f"debristrack.bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"debristrack.bench.{name}":
+                raise
+            continue  # benchmark not built yet
+        bp = bsub.add_parser(name, help=text, description=text)
+        module.add_arguments(bp)
+        bp.set_defaults(run=module.run)

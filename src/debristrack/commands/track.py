@@ -1,0 +1,119 @@
+"""``debristrack track SEQUENCE --mode MODE``: detect and track, write the tracks table.
+
+Each observing mode is a module ``debristrack.track.<mode>`` exposing ``Config`` (a
+dataclass: every parameter of the mode's methods), ``METHODS`` (the first is the default)
+and ``track_sequence(seq, *, method, config, progress) -> Table``. The mode's ``Config``
+fields become flags, so they are parsed after ``--mode`` is known:
+``debristrack track --mode stare --help`` lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+from ..config import add_dataclass_arguments, dataclass_from_args
+from ..errors import InputError
+from ..io.sequence import find_sequences, open_sequence
+from ..io.tables import write_table
+from .progress import progress_bar, say
+
+MODES = ("sidereal", "stare", "target")
+
+
+def load_mode(mode: str):
+    """The pipeline module of an observing mode."""
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    try:
+        return importlib.import_module(f"debristrack.track.{mode}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"debristrack.track.{mode}":
+            raise InputError(f"mode {mode!r} is not available in this version") from None
+        raise
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "track", add_help=False,
+        help="detect and track moving objects in a FITS sequence or a dataset",
+        description="Detect and track objects in a sequence (folder of FITS, cube, MEF) or in "
+                    "every sequence of a dataset root. Mode-specific options: "
+                    "debristrack track --mode MODE --help.")
+    _common_arguments(p)
+    p.set_defaults(run=run, accepts_extra=True, track_parser=p)
+
+
+def _common_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-h", "--help", action="store_true", help="show this help (with --mode: its options)")
+    p.add_argument("sequence", nargs="?", metavar="SEQUENCE",
+                   help="a folder of FITS frames, a cube or MEF file, or a dataset root")
+    p.add_argument("--mode", choices=MODES, help="observing mode (required)")
+    p.add_argument("--method", help="method of the mode (default: the mode's first)")
+    p.add_argument("-o", "--output", type=Path,
+                   help="output CSV for one sequence (default tracks.csv); for a dataset root, "
+                        "the results folder (default <root>-tracks/) holding <split>/<sequence>.csv")
+    p.add_argument("--overwrite", action="store_true",
+                   help="dataset root: redo sequences whose result already exists (default: skip them)")
+
+
+def _full_parser(mode_module, mode: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"debristrack track --mode {mode}", add_help=False,
+                                description=(mode_module.__doc__ or "").strip().split("\n")[0])
+    _common_arguments(p)
+    add_dataclass_arguments(p, mode_module.Config, title=f"{mode} options (methods: {', '.join(mode_module.METHODS)})")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.mode is None:
+        if args.help:
+            args.track_parser.print_help()
+            return 0
+        raise InputError("track: --mode is required (sidereal, stare or target)")
+    module = load_mode(args.mode)
+    parser = _full_parser(module, args.mode)
+    if args.help:
+        parser.print_help()
+        return 0
+    full = parser.parse_args(args.command_argv)
+    if full.sequence is None:
+        raise InputError("track: give a SEQUENCE (folder, cube/MEF file or dataset root)")
+    method = full.method or module.METHODS[0]
+    if method not in module.METHODS:
+        raise InputError(f"unknown method {method!r} for mode {args.mode}; choose one of {', '.join(module.METHODS)}")
+    config = dataclass_from_args(module.Config, full)
+
+    root = Path(full.sequence)
+    sequences = find_sequences(root)
+    if len(sequences) == 1 and sequences[0] == root:
+        out = full.output or Path("tracks.csv")
+        n_rows, n_ids = track_one(module, root, out, method=method, config=config)
+        say(f"{root}: {n_ids} track(s), {n_rows} row(s) -> {out}")
+        return 0
+    results = full.output or root.with_name(root.name + "-tracks")
+    failed = 0
+    for i, seq_path in enumerate(sequences, start=1):
+        out = results / seq_path.relative_to(root).with_suffix(".csv")
+        if out.exists() and not full.overwrite:
+            say(f"[{i}/{len(sequences)}] {seq_path}: done already, skipped")
+            continue
+        try:
+            n_rows, n_ids = track_one(module, seq_path, out, method=method, config=config)
+        except InputError as exc:
+            failed += 1
+            say(f"[{i}/{len(sequences)}] error: {exc}")
+            continue
+        say(f"[{i}/{len(sequences)}] {seq_path}: {n_ids} track(s), {n_rows} row(s) -> {out}")
+    say(f"{len(sequences) - failed} of {len(sequences)} sequence(s) tracked into {results}")
+    return 2 if failed else 0
+
+
+def track_one(module, seq_path: Path, out: Path, *, method: str, config) -> tuple[int, int]:
+    """Track one sequence and write its table; returns (rows, distinct ids)."""
+    seq = open_sequence(seq_path)
+    with progress_bar(f"{seq_path.name} ({method})") as update:
+        table = module.track_sequence(seq, method=method, config=config, progress=update)
+    write_table(table, out)
+    return len(table), len(set(table["id"])) if len(table) else 0

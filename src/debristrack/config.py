@@ -1,0 +1,121 @@
+"""Typed configuration: dataclasses whose fields become command-line flags.
+
+Every method and scene keeps its parameters in one dataclass. A field's ``metadata["help"]``
+is its documentation; :func:`add_dataclass_arguments` turns each field into ``--field-name``
+and :func:`dataclass_from_args` builds the instance back, so the command line and the Python
+API can never disagree about a parameter's name, type or default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from typing import Any, TypeVar
+
+from .errors import InputError
+
+T = TypeVar("T")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _base_type(tp):
+    """(scalar type, is_tuple, optional) for the field types we support."""
+    optional = False
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(tp))
+        tp = args[0]
+        origin = typing.get_origin(tp)
+    if origin is tuple:
+        return typing.get_args(tp)[0], True, optional
+    return tp, False, optional
+
+
+def _parser_for(scalar, is_tuple: bool, optional: bool, name: str):
+    def one(text: str):
+        if scalar is bool:
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        return scalar(text)
+
+    def parse(text: str):
+        if optional and text.lower() in ("none", ""):
+            return None
+        try:
+            if is_tuple:
+                return tuple(one(t) for t in text.split(","))
+            return one(text)
+        except ValueError:
+            kind = f"comma-separated {scalar.__name__}s" if is_tuple else scalar.__name__
+            raise argparse.ArgumentTypeError(f"{_flag(name)} expects {kind}, got {text!r}") from None
+
+    return parse
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, *, title: str | None = None,
+                            defaults: Any = None) -> None:
+    """Add one ``--flag`` per field of dataclass ``cls`` (flags default to None = unchanged)."""
+    group = parser.add_argument_group(title or f"{cls.__name__} options")
+    hints = typing.get_type_hints(cls)
+    base = defaults if defaults is not None else _try_default(cls)
+    for f in dataclasses.fields(cls):
+        if not f.init or f.metadata.get("cli") is False:
+            continue
+        scalar, is_tuple, optional = _base_type(hints[f.name])
+        if scalar not in (int, float, str, bool):
+            continue
+        default = getattr(base, f.name, None) if base is not None else None
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        help_text = f.metadata.get("help", "")
+        help_text = f"{help_text} (default: {shown})" if help_text else f"default: {shown}"
+        group.add_argument(_flag(f.name), dest=f"cfg_{f.name}", default=None,
+                           type=_parser_for(scalar, is_tuple, optional, f.name),
+                           metavar=f.metadata.get("metavar", scalar.__name__.upper()),
+                           help=help_text)
+
+
+def _try_default(cls):
+    try:
+        return cls()
+    except TypeError:
+        return None
+
+
+def overrides_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of ``cls`` that were given on the command line."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        value = getattr(args, f"cfg_{f.name}", None)
+        if value is not None:
+            out[f.name] = value
+    return out
+
+
+def replace_checked(obj: T, **changes) -> T:
+    """``dataclasses.replace`` that reports an unknown field as an :class:`InputError`."""
+    names = {f.name for f in dataclasses.fields(obj)}
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise InputError(f"unknown {type(obj).__name__} parameter(s): {', '.join(unknown)}")
+    return dataclasses.replace(obj, **changes)
+
+
+def dataclass_from_args(cls, args: argparse.Namespace, base=None):
+    """Build ``cls`` from its defaults (or ``base``) and the flags given."""
+    base = base if base is not None else cls()
+    return replace_checked(base, **overrides_from_args(cls, args))
+
+
+def to_dict(obj) -> dict[str, Any]:
+    """A dataclass as a JSON-ready dict (tuples become lists)."""
+    return dataclasses.asdict(obj)

@@ -1,0 +1,1 @@
+"""Input and output: FITS sequences, frame times, bad-pixel masks, ZScale, tables."""
