@@ -17,6 +17,7 @@ from ..config import add_dataclass_arguments, dataclass_from_args
 from ..errors import InputError
 from ..io.sequence import find_sequences, open_sequence
 from ..io.tables import write_table
+from ..parallel import Task, add_parallel_arguments, run_tasks, summarize
 from .progress import progress_bar, say
 
 MODES = ("sidereal", "stare", "target")
@@ -56,6 +57,7 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
                         "the results folder (default <root>-tracks/) holding <split>/<sequence>.csv")
     p.add_argument("--overwrite", action="store_true",
                    help="dataset root: redo sequences whose result already exists (default: skip them)")
+    add_parallel_arguments(p)
 
 
 def _full_parser(mode_module, mode: str) -> argparse.ArgumentParser:
@@ -89,31 +91,37 @@ def run(args: argparse.Namespace) -> int:
     sequences = find_sequences(root)
     if len(sequences) == 1 and sequences[0] == root:
         out = full.output or Path("tracks.csv")
-        n_rows, n_ids = track_one(module, root, out, method=method, config=config)
+        seq = open_sequence(root)
+        with progress_bar(f"{root.name} ({method})") as update:
+            n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config,
+                                       progress=update, seq=seq)
         say(f"{root}: {n_ids} track(s), {n_rows} row(s) -> {out}")
         return 0
+
     results = full.output or root.with_name(root.name + "-tracks")
-    failed = 0
-    for i, seq_path in enumerate(sequences, start=1):
+    todo = []
+    for seq_path in sequences:
         out = results / seq_path.relative_to(root).with_suffix(".csv")
         if out.exists() and not full.overwrite:
-            say(f"[{i}/{len(sequences)}] {seq_path}: done already, skipped")
-            continue
-        try:
-            n_rows, n_ids = track_one(module, seq_path, out, method=method, config=config)
-        except InputError as exc:
-            failed += 1
-            say(f"[{i}/{len(sequences)}] error: {exc}")
-            continue
-        say(f"[{i}/{len(sequences)}] {seq_path}: {n_ids} track(s), {n_rows} row(s) -> {out}")
-    say(f"{len(sequences) - failed} of {len(sequences)} sequence(s) tracked into {results}")
-    return 2 if failed else 0
+            continue  # finished by an earlier run: resume after it
+        todo.append(Task(str(seq_path.relative_to(root)), track_path, (args.mode, seq_path, out),
+                         {"method": method, "config": config}))
+    skipped = len(sequences) - len(todo)
+    say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already; results in {results}")
+    with progress_bar(f"track {args.mode} ({method})") as update:
+        done = run_tasks(todo, workers=full.workers, scheduler=full.scheduler,
+                         progress=lambda d, f, t: update(d, t, f))
+    return summarize(done, f"track {args.mode}")
 
 
-def track_one(module, seq_path: Path, out: Path, *, method: str, config) -> tuple[int, int]:
-    """Track one sequence and write its table; returns (rows, distinct ids)."""
-    seq = open_sequence(seq_path)
-    with progress_bar(f"{seq_path.name} ({method})") as update:
-        table = module.track_sequence(seq, method=method, config=config, progress=update)
+def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, progress=None,
+               seq=None) -> tuple[int, int]:
+    """Track one sequence and write its table atomically; returns (rows, distinct ids).
+
+    A top-level function of plain arguments, so it runs in a Dask worker as well.
+    """
+    module = load_mode(mode)
+    seq = seq if seq is not None else open_sequence(seq_path)
+    table = module.track_sequence(seq, method=method, config=config, progress=progress)
     write_table(table, out)
     return len(table), len(set(table["id"])) if len(table) else 0

@@ -1,0 +1,40 @@
+"""The per-sequence runner: same results in-process and on a 2-worker local Dask cluster."""
+
+import json
+
+import pytest
+
+from debristrack.io.atomic import write_json_atomic
+from debristrack.io.sequence import open_sequence
+from debristrack.parallel import Task, run_tasks, summarize
+
+
+def _tasks(tmp_path, sub):
+    tasks = [Task(f"seq{i}", write_json_atomic, (tmp_path / sub / f"seq{i}.json", {"i": i, "sq": i * i}))
+             for i in range(4)]
+    # a task that raises must not stop the others
+    tasks.insert(2, Task("broken", open_sequence, (tmp_path / "does-not-exist",)))
+    return tasks
+
+
+def test_in_process_and_two_workers_agree(tmp_path, capsys):
+    seen = []
+    serial = run_tasks(_tasks(tmp_path, "a"), workers=1, progress=lambda d, f, t: seen.append((d, f, t)))
+    dask = run_tasks(_tasks(tmp_path, "b"), workers=2)
+    assert [r.name for r in serial] == [r.name for r in dask]
+    assert [r.ok for r in serial] == [r.ok for r in dask] == [True, True, False, True, True]
+    assert "does-not-exist: no such file" in serial[2].error and "no such file" in dask[2].error
+    for i in range(4):
+        a = (tmp_path / "a" / f"seq{i}.json").read_bytes()
+        assert a == (tmp_path / "b" / f"seq{i}.json").read_bytes()
+        assert json.loads(a)["sq"] == i * i
+    assert seen[-1] == (5, 1, 5)
+    assert summarize(serial, "test") == 2
+    assert "failed: broken" in capsys.readouterr().err
+
+
+def test_bad_worker_count():
+    from debristrack.errors import InputError
+
+    with pytest.raises(InputError, match="at least 1"):
+        run_tasks([], workers=0)
