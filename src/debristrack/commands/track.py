@@ -13,6 +13,7 @@ import argparse
 import importlib
 from pathlib import Path
 
+from ..astrometry.sky import add_sky_columns, wcs_source
 from ..config import add_dataclass_arguments, dataclass_from_args
 from ..errors import InputError
 from ..io.sequence import find_sequences, open_sequence
@@ -57,6 +58,9 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
                         "the results folder (default <root>-tracks/) holding <split>/<sequence>.csv")
     p.add_argument("--overwrite", action="store_true",
                    help="dataset root: redo sequences whose result already exists (default: skip them)")
+    p.add_argument("--wcs", type=Path, metavar="FILE",
+                   help="a WCS solved elsewhere (e.g. astrometry.net .wcs) for the whole sequence; in stare "
+                        "mode propagated to later frames by the Earth's rotation")
     add_parallel_arguments(p)
 
 
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         seq = open_sequence(root)
         with progress_bar(f"{root.name} ({method})") as update:
             n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config,
-                                       progress=update, seq=seq)
+                                       wcs_file=full.wcs, progress=update, seq=seq)
         say(f"{root}: {n_ids} track(s), {n_rows} row(s) -> {out}")
         return 0
 
@@ -105,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         if out.exists() and not full.overwrite:
             continue  # finished by an earlier run: resume after it
         todo.append(Task(str(seq_path.relative_to(root)), track_path, (args.mode, seq_path, out),
-                         {"method": method, "config": config}))
+                         {"method": method, "config": config, "wcs_file": full.wcs}))
     skipped = len(sequences) - len(todo)
     say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already; results in {results}")
     with progress_bar(f"track {args.mode} ({method})") as update:
@@ -114,14 +118,20 @@ def run(args: argparse.Namespace) -> int:
     return summarize(done, f"track {args.mode}")
 
 
-def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, progress=None,
-               seq=None) -> tuple[int, int]:
+def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs_file: Path | None = None,
+               progress=None, seq=None) -> tuple[int, int]:
     """Track one sequence and write its table atomically; returns (rows, distinct ids).
 
+    The table gains ``time`` and sky coordinates where the frames (or ``wcs_file``) allow.
     A top-level function of plain arguments, so it runs in a Dask worker as well.
     """
     module = load_mode(mode)
     seq = seq if seq is not None else open_sequence(seq_path)
     table = module.track_sequence(seq, method=method, config=config, progress=progress)
+    notes: list[str] = []
+    table = add_sky_columns(table, seq, wcs_for=wcs_source(seq, wcs_file=wcs_file, mode=mode),
+                            on_missing=notes.append)
+    for note in notes:
+        say(note)
     write_table(table, out)
     return len(table), len(set(table["id"])) if len(table) else 0

@@ -1,0 +1,1 @@
+"""Sky coordinates and time for tracks, O-C residuals against an ephemeris, exports."""
