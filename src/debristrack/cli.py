@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .errors import InputError
 
-COMMANDS = ("simulate", "track", "evaluate", "residuals", "export", "bench")
+COMMANDS = ("demo", "simulate", "track", "evaluate", "residuals", "export", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from .commands.progress import say
+from .progress import say
 from .errors import InputError
 
 

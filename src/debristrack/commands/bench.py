@@ -10,6 +10,7 @@ import importlib
 
 BENCHMARKS = {
     "simulate": "seconds per generated frame, per mode and size",
+    "evaluate": "speed of the MOT metrics, and agreement with py-motmetrics/TrackEval",
     "stare": "[GEO] min/median/mean stacking: detection rate, false alarms, s/frame",
     "target": "[TRK] motion lists vs nearest-to-centre: detection rate, s/frame",
     "sidereal": "[SDT] Tab. 2: streak detectors x trackers, MOT metrics, s/frame",

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..astrometry.export import write_motchallenge, write_overlay, write_tdm
 from ..errors import InputError
 from ..io.tables import read_table
-from .progress import say
+from ..progress import say
 
 
 def register(sub) -> None:

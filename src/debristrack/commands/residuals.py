@@ -18,7 +18,7 @@ from ..astrometry.export import sky_positions
 from ..astrometry.residuals import accuracy, oc_residuals, plot_residuals
 from ..errors import InputError
 from ..io.tables import detections_only, read_table, write_table
-from .progress import say
+from ..progress import say
 
 
 def register(sub) -> None:

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..io.sequence import find_sequences, open_sequence
 from ..io.tables import write_table
 from ..parallel import Task, add_parallel_arguments, run_tasks, summarize
-from .progress import progress_bar, say
+from ..progress import progress_bar, say
 
 MODES = ("sidereal", "stare", "target")
 

@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import IO, Iterator
 
 
+_UMASK = os.umask(0)  # read once at import: os.umask can only be read by setting it
+os.umask(_UMASK)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[IO]:
     """Open a temporary file for writing; on success rename it to ``path``.
@@ -28,6 +32,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Ite
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs follow the umask
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
