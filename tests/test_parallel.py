@@ -38,3 +38,25 @@ def test_bad_worker_count():
 
     with pytest.raises(InputError, match="at least 1"):
         run_tasks([], workers=0)
+
+
+def _digests(root):
+    import hashlib
+
+    return {p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "dataset.json"}
+
+
+def test_simulate_same_bytes_with_two_workers_and_resume(tmp_path):
+    from debristrack.simulate.dataset import simulate_dataset
+
+    opts = dict(mode="stare", sequences=3, seed=5, overrides={"frames": 3, "size": 128}, progress=False)
+    simulate_dataset(tmp_path / "one", workers=1, **opts)
+    simulate_dataset(tmp_path / "two", workers=2, **opts)
+    assert _digests(tmp_path / "one") == _digests(tmp_path / "two")
+    # a killed run: one sequence half written (no meta.json), one finished sequence kept as is
+    (tmp_path / "two" / "stare" / "seq0001" / "meta.json").unlink()
+    finished = (tmp_path / "two" / "stare" / "seq0000" / "meta.json").stat().st_mtime_ns
+    simulate_dataset(tmp_path / "two", workers=2, **opts)
+    assert (tmp_path / "two" / "stare" / "seq0000" / "meta.json").stat().st_mtime_ns == finished
+    assert _digests(tmp_path / "one") == _digests(tmp_path / "two")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .progress import say
@@ -31,7 +31,7 @@ class Task:
     name: str
     func: Callable[..., Any]
     args: tuple = ()
-    kwargs: dict | None = None
+    kwargs: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -46,7 +46,7 @@ class TaskResult:
 def _call(task: Task) -> TaskResult:
     start = time.perf_counter()
     try:
-        value = task.func(*task.args, **(task.kwargs or {}))
+        value = task.func(*task.args, **task.kwargs)
     except InputError as exc:
         return TaskResult(task.name, False, error=str(exc), seconds=time.perf_counter() - start)
     except Exception as exc:  # a worker must report, not die: the run goes on with the others
@@ -60,9 +60,9 @@ def _call(task: Task) -> TaskResult:
 def add_parallel_arguments(p) -> None:
     """--workers / --scheduler, shared by every command that runs over a dataset."""
     p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="dataset root: Dask worker processes (default: every core; 1 = in-process, no Dask)")
+                   help="sequences run on a local Dask cluster of N worker processes (default: every core; 1 = in-process, no Dask)")
     p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="dataset root: send the work to this dask.distributed scheduler (tcp://host:8786)")
+                   help="send the sequences to this dask.distributed scheduler (tcp://host:8786)")
 
 
 def default_workers() -> int:

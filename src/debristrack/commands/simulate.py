@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from ..config import add_dataclass_arguments, overrides_from_args
+from ..parallel import add_parallel_arguments
 from ..errors import InputError
 from ..simulate.dataset import simulate_dataset
 from ..simulate.scenes import MODES, PRESETS, SCENES, SkyScene, make_scene
@@ -37,6 +38,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preview", action="store_true",
                    help="write a contact sheet <split>/<sequence>-preview.png per sequence")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_parallel_arguments(p)
 
 
 def register(sub) -> None:
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     for mode, preset, split in jobs:
         simulate_dataset(out, mode=mode, preset=preset, sequences=args.sequences, seed=args.seed, split=split,
                          overrides=overrides, background=args.background, progress=not args.no_progress,
-                         preview=args.preview)
+                         preview=args.preview, workers=args.workers, scheduler=args.scheduler)
     for mode, preset, split in jobs:
         print(_summary(out, split, args.sequences, args.preview))
     return 0
