@@ -60,3 +60,26 @@ def test_simulate_same_bytes_with_two_workers_and_resume(tmp_path):
     simulate_dataset(tmp_path / "two", workers=2, **opts)
     assert (tmp_path / "two" / "stare" / "seq0000" / "meta.json").stat().st_mtime_ns == finished
     assert _digests(tmp_path / "one") == _digests(tmp_path / "two")
+
+
+def test_evaluate_dataset_same_with_two_workers(tmp_path, capsys):
+    import shutil
+
+    from debristrack.cli import main
+    from debristrack.simulate.dataset import simulate_dataset
+
+    simulate_dataset(tmp_path / "d", mode="target", sequences=3, seed=1,
+                     overrides={"frames": 3, "size": 96}, progress=False)
+    for i in range(3):
+        (tmp_path / "r" / "target").mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / "d" / "target" / f"seq{i:04d}" / "gt.csv", tmp_path / "r" / "target" / f"seq{i:04d}.csv")
+    (tmp_path / "r" / "target" / "seq0002.csv").write_text("frame,id,x,y\n-1,1,2,3\n")  # a broken result
+    outs = []
+    for workers in ("1", "2"):
+        code = main(["evaluate", str(tmp_path / "d"), str(tmp_path / "r"), "--json", "--workers", workers])
+        assert code == 2  # one sequence failed, the others were scored
+        captured = capsys.readouterr()
+        assert "failed: target/seq0002" in captured.err and "negative frame" in captured.err
+        outs.append(json.loads(captured.out))
+    assert outs[0] == outs[1]
+    assert outs[0]["combined"]["HOTA"] == pytest.approx(1.0)

@@ -57,10 +57,16 @@ def _call(task: Task) -> TaskResult:
     return TaskResult(task.name, True, value=value, seconds=time.perf_counter() - start)
 
 
-def add_parallel_arguments(p) -> None:
-    """--workers / --scheduler, shared by every command that runs over a dataset."""
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="sequences run on a local Dask cluster of N worker processes (default: every core; 1 = in-process, no Dask)")
+def add_parallel_arguments(p, *, default: int | None = None) -> None:
+    """--workers / --scheduler, shared by every command that runs over a dataset.
+
+    ``default`` None means every core; commands whose tasks take milliseconds use 1, since
+    starting a cluster would cost more than it saves.
+    """
+    shown = "every core" if default is None else str(default)
+    p.add_argument("--workers", type=int, default=default, metavar="N",
+                   help=f"sequences run on a local Dask cluster of N worker processes (default: {shown}; "
+                        "1 = in this process, no Dask)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="send the sequences to this dask.distributed scheduler (tcp://host:8786)")
 

@@ -19,6 +19,7 @@ from ..evaluate.inputs import find_pairs, read_pair
 from ..evaluate.mot import MotConfig, MotResult, resolve_kind, track_metrics, with_fwhm
 from ..evaluate.report import plot_results, results_document, text_report
 from ..io.atomic import write_json_atomic
+from ..parallel import Task, add_parallel_arguments, run_tasks
 from ..progress import progress_bar, say
 
 
@@ -41,6 +42,7 @@ def register(sub) -> None:
     p.add_argument("--plot", type=Path, metavar="OUT.png",
                    help="write HOTA/DetA/AssA vs alpha and per-sequence bars to this image")
     add_dataclass_arguments(p, MotConfig, title="matching options")
+    add_parallel_arguments(p, default=1)
     p.set_defaults(run=run)
 
 
@@ -52,23 +54,22 @@ def run(args: argparse.Namespace) -> int:
         say(f"debristrack: warning: {len(missing)} of {len(pairs)} result files missing under "
             f"{args.pred} (first: {missing[0].name}.csv); counted as empty predictions")
 
-    per_seq: dict[str, MotResult] = {}
-    detection = {}
-    kind = args.kind
+    tasks = [Task(pair.name, score_pair, (pair, args.kind, config)) for pair in pairs]
     with progress_bar("evaluate") as update:
-        for done, pair in enumerate(pairs):
-            gt, pred = read_pair(pair, kind)
-            kind = resolve_kind(gt, pred, kind, gt_name=str(pair.gt),
-                                pred_name=str(pair.pred or "empty prediction"))
-            cfg = with_fwhm(config, pair.fwhm)
-            try:
-                per_seq[pair.name] = track_metrics(gt, pred, kind=kind, config=cfg,
-                                                   num_timesteps=pair.frames)
-            except InputError as exc:
-                raise InputError(f"{pair.gt}: {exc}") from None
-            if kind == "point":
-                detection[pair.name] = detection_figures(gt, pred, radius=config.radius)
-            update(done + 1, len(pairs))
+        results = run_tasks(tasks, workers=args.workers, scheduler=args.scheduler,
+                            progress=lambda d, f, t: update(d, t, f))
+    ok = [r.value for r in results if r.ok]
+    kinds = {k for _, k, _, _ in ok}
+    if len(kinds) > 1:
+        raise InputError(f"{args.gt}: the sequences mix streak and point tables; evaluate them apart")
+    kind = kinds.pop() if kinds else args.kind
+    per_seq = {name: mot for name, _, mot, _ in ok}
+    detection = {name: det for name, _, _, det in ok if det is not None}
+    failed = [r for r in results if not r.ok]
+    if failed and not ok:
+        raise InputError(failed[0].error)
+    for r in failed:
+        say(f"failed: {r.name}: {r.error}")
     combined = MotResult.combine(per_seq.values())
 
     if args.json is not None:
@@ -86,4 +87,16 @@ def run(args: argparse.Namespace) -> int:
         plot_results(args.plot, per_seq, combined,
                      title=args.gt.name if len(per_seq) == 1 else "all sequences")
         say(f"wrote {args.plot}")
-    return 0
+    return 2 if failed else 0
+
+
+def score_pair(pair, kind: str | None, config: MotConfig):
+    """(name, kind, MotResult, DetectionFigures or None) of one sequence: one runner task."""
+    gt, pred = read_pair(pair, kind)
+    kind = resolve_kind(gt, pred, kind, gt_name=str(pair.gt), pred_name=str(pair.pred or "empty prediction"))
+    try:
+        mot = track_metrics(gt, pred, kind=kind, config=with_fwhm(config, pair.fwhm), num_timesteps=pair.frames)
+    except InputError as exc:
+        raise InputError(f"{pair.gt}: {exc}") from None
+    det = detection_figures(gt, pred, radius=config.radius) if kind == "point" else None
+    return pair.name, kind, mot, det
