@@ -129,6 +129,8 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
     seq = seq if seq is not None else open_sequence(seq_path)
     table = module.track_sequence(seq, method=method, config=config, progress=progress)
     notes: list[str] = []
+    if len(table) == 0 and table.meta.get("note"):
+        notes.append(f"{seq_path}: no object found: {table.meta['note']}")
     table = add_sky_columns(table, seq, wcs_for=wcs_source(seq, wcs_file=wcs_file, mode=mode),
                             on_missing=notes.append)
     for note in notes:

@@ -1,0 +1,1 @@
+"""Detection: stacking, source extraction and streak detectors."""

@@ -1,0 +1,1 @@
+"""Association of detections into tracks, one module per observing mode."""

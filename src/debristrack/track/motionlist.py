@@ -1,0 +1,355 @@
+"""[TRK] nearest-movement lists: find the objects a telescope follows among moving stars.
+
+In satellite-tracking mode the telescope follows the object's predicted path, so the object
+stays nearly fixed on the detector while the stars move ([TRK] sec. 4.1): between adjacent
+frames the object's movement ``||K_{k,k-1}||`` is the smallest of all sources, bounded by the
+mount's peak following error ``||K_max||``. The steps, each a pure function over arrays of
+centroids (pixels; 0-based, ``x`` = column, ``y`` = row, centre of the first pixel = (0, 0)):
+
+1. :func:`nearest_movement`: for each source of frame k, the distance to its nearest source
+   in frame k-1 (a KD-tree query, [TRK] sec. 4.3);
+2. :func:`suspicious_list`: the ranked list of frame k, the sources whose movement is at most
+   ``||K_max||``, in ascending order ([TRK] sec. 4.4);
+3. :func:`cluster_lists`: threshold clustering of the list entries across frames with
+   similarity threshold T ([TRK] sec. 4.5);
+4. :func:`follow_objects`: the largest clusters that pass the two stationarity properties
+   become trajectories, completed in the frames where the lists missed the object, and each
+   remaining gap is explained (star collision, too faint, outside the frame).
+
+[TRK] lost the formulas of the list bound, T and the two properties in conversion; the choices
+made from the words and standard practice are written in each function's docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
+
+# Reasons a followed object has no position in a frame (the ``flag`` column of the table).
+FOUND = "ok"
+COLLISION = "collision"
+FAINT = "faint"
+OUTSIDE = "outside"
+
+
+def k_max_from_arcsec(peak_arcsec, plate_scale: float) -> float:
+    """The list bound ``||K_max||`` in pixels from the mount's peak following error.
+
+    [TRK] sec. 3.2 and 4.4: the peaks of the following error in azimuth and altitude, turned
+    into pixels with the plate scale (``N = error / scale``), combine as
+    ``||K_max|| = ceil(sqrt(N_alpha**2 + N_beta**2))``, rounded up to whole pixels as the paper
+    does.
+
+    Parameters
+    ----------
+    peak_arcsec : one value (the total peak following error) or two (azimuth, altitude), arcsec.
+    plate_scale : arcsec per pixel.
+    """
+    peaks = np.atleast_1d(np.asarray(peak_arcsec, dtype=np.float64))
+    if peaks.size not in (1, 2) or np.any(~np.isfinite(peaks)) or np.any(peaks < 0):
+        raise ValueError("peak following error: one or two finite non-negative values in arcsec")
+    if not (plate_scale > 0 and math.isfinite(plate_scale)):
+        raise ValueError(f"plate scale must be positive, got {plate_scale}")
+    n = peaks / plate_scale
+    return float(max(1, math.ceil(float(np.sqrt(np.sum(n**2))) - 1e-9)))
+
+
+def nearest_movement(xy: np.ndarray, xy_prev: np.ndarray | cKDTree) -> tuple[np.ndarray, np.ndarray]:
+    """[TRK] sec. 4.3: each source's distance to its nearest source in the previous frame.
+
+    Parameters
+    ----------
+    xy : (n, 2) centroids of frame k, pixels.
+    xy_prev : (m, 2) centroids of frame k-1, or a ``cKDTree`` already built on them.
+
+    Returns
+    -------
+    distance : (n,) float, pixels; ``inf`` when frame k-1 has no source.
+    index : (n,) int, the nearest source's row in ``xy_prev``; -1 when there is none.
+    """
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    tree = xy_prev if isinstance(xy_prev, cKDTree) else cKDTree(np.asarray(xy_prev, np.float64).reshape(-1, 2))
+    if tree.n == 0 or len(xy) == 0:
+        return np.full(len(xy), np.inf), np.full(len(xy), -1, dtype=np.int64)
+    dist, idx = tree.query(xy, k=1)
+    return dist, idx.astype(np.int64)
+
+
+def suspicious_list(distance: np.ndarray, k_max: float) -> np.ndarray:
+    """[TRK] sec. 4.4: the ranked list of suspicious objects of one frame.
+
+    The movements are sorted in ascending order and the list keeps the first n, with n the
+    count of movements not larger than ``||K_max||`` (the paper's choice of n from the
+    following error), so the followed object is in the list whenever it was measured in both
+    frames.
+
+    Parameters
+    ----------
+    distance : (n,) movements from :func:`nearest_movement`, pixels.
+    k_max : the bound ``||K_max||``, pixels.
+
+    Returns
+    -------
+    (m,) int indices into ``distance``, nearest movement first.
+    """
+    distance = np.asarray(distance, dtype=np.float64)
+    order = np.argsort(distance, kind="stable")
+    return order[: int(np.searchsorted(distance[order], k_max, side="right"))]
+
+
+def cluster_lists(frames: np.ndarray, xy: np.ndarray, threshold: float) -> np.ndarray:
+    """[TRK] sec. 4.5: threshold clustering of the list entries of all frames.
+
+    Entries are taken frame by frame. Each entry's Euclidean distance ``d`` to every cluster
+    centre is compared with the similarity threshold ``T``: beyond ``T`` of every centre it
+    starts a new cluster, otherwise it joins the nearest cluster and becomes that cluster's
+    centre (so a centre follows a slow drift). Within one frame the entries are matched to
+    the centres by minimum total distance (``linear_sum_assignment``), so a cluster takes at
+    most one position per frame, as a trajectory does.
+
+    Parameters
+    ----------
+    frames : (n,) int frame index of each entry.
+    xy : (n, 2) entry positions, pixels.
+    threshold : T, pixels.
+
+    Returns
+    -------
+    (n,) int cluster label of each entry, labels 0, 1, ... in order of creation.
+    """
+    frames = np.asarray(frames, dtype=np.int64)
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    labels = np.full(len(frames), -1, dtype=np.int64)
+    centres = np.empty((0, 2))
+    for k in np.unique(frames):
+        rows = np.flatnonzero(frames == k)
+        if len(centres):
+            pairs = cKDTree(xy[rows]).sparse_distance_matrix(cKDTree(centres), threshold, output_type="ndarray")
+            if pairs.size:
+                cols = np.unique(pairs["j"])
+                cost = np.full((len(rows), len(cols)), 1e9)
+                cost[pairs["i"], np.searchsorted(cols, pairs["j"])] = pairs["v"]
+                r, c = linear_sum_assignment(cost)
+                ok = cost[r, c] <= threshold
+                labels[rows[r[ok]]] = cols[c[ok]]
+                centres[cols[c[ok]]] = xy[rows[r[ok]]]
+        new = rows[labels[rows] < 0]
+        labels[new] = len(centres) + np.arange(len(new))
+        centres = np.vstack([centres, xy[new]])
+    return labels
+
+
+def stationarity(frames: np.ndarray, xy: np.ndarray) -> tuple[float, float]:
+    """[TRK] sec. 4.5: the two stationarity properties of a trajectory cluster.
+
+    The coordinate sequence of a followed object is stationary: it stays close to a smooth
+    path (the slow drift left by the ephemeris error). Both properties are measured on the
+    residuals ``r_k = ||w_k - w_hat_k||`` from the least-squares straight line ``w_hat``
+    through the cluster (x and y linear in the frame index):
+
+    - property 1: ``max_k r_k``, to be at most T (no member jumps off the path);
+    - property 2: ``sqrt(mean_k r_k**2)``, to be at most H (the scatter is small).
+
+    A chain of chance star coincidences wanders by up to T per frame and fails both.
+
+    Parameters
+    ----------
+    frames : (n,) frame indices of the cluster members; xy : (n, 2) their positions, px.
+
+    Returns
+    -------
+    (max residual, RMS residual) in pixels; (0, 0) for fewer than 3 members.
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    if len(frames) < 3:
+        return 0.0, 0.0
+    design = np.column_stack([np.ones_like(frames), frames - frames.mean()])
+    coef, *_ = np.linalg.lstsq(design, xy, rcond=None)
+    resid = np.hypot(*(xy - design @ coef).T)
+    return float(resid.max()), float(np.sqrt(np.mean(resid**2)))
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One followed object over a sequence of ``n_frames`` frames.
+
+    Attributes
+    ----------
+    xy : (n_frames, 2) float position per frame, pixels; NaN where not found.
+    source : (n_frames,) int row of the position in that frame's catalogue; -1 where not found.
+    flag : (n_frames,) str, ``"ok"`` where found, else why not: ``"collision"`` (the predicted
+        position lies on another source's footprint: a star crossed the object),
+        ``"faint"`` (nothing was extracted there), ``"outside"`` (predicted off the frame).
+    members : number of list entries in its cluster (frames where the lists found it).
+    max_residual, rms_residual : the two stationarity properties, pixels (:func:`stationarity`).
+    """
+
+    xy: np.ndarray
+    source: np.ndarray
+    flag: np.ndarray
+    members: int
+    max_residual: float
+    rms_residual: float
+
+    @property
+    def found(self) -> np.ndarray:
+        """(n_frames,) bool, True where the object has a position."""
+        return self.source >= 0
+
+
+@dataclass(frozen=True)
+class FollowResult:
+    """What :func:`follow_objects` found.
+
+    Attributes
+    ----------
+    trajectories : accepted objects, the largest cluster first (may be empty: no object).
+    list_lengths : (n_frames,) int length of each frame's suspicious list (0 for frame 0).
+    static_fraction : median over frames of the fraction of sources (the brightest quarter
+        when fluxes are given) that moved at most ``||K_max||``.
+    note : empty, or why no object could be singled out (e.g. the stars do not move).
+    """
+
+    trajectories: list[Trajectory]
+    list_lengths: np.ndarray
+    static_fraction: float
+    note: str = ""
+
+
+def follow_objects(catalogues: list[np.ndarray], *, k_max: float = 2.0, threshold: float | None = None,
+                   scatter: float | None = None, min_fraction: float = 0.2, max_objects: int = 3,
+                   max_static_fraction: float = 0.5, fluxes: list[np.ndarray] | None = None,
+                   footprints: list[np.ndarray] | None = None,
+                   shape: tuple[int, int] | None = None) -> FollowResult:
+    """[TRK] sec. 4.3-4.5 on the centroid catalogues of a sequence.
+
+    Parameters
+    ----------
+    catalogues : one (n_k, 2) array of source centroids per frame, pixels.
+    k_max : ``||K_max||`` in pixels, the largest movement of a followed object between adjacent
+        frames: the list bound of [TRK] sec. 4.4, set there from the peak following error
+        (if the error swings faster than the cadence, up to twice the peak).
+    threshold : similarity threshold T of the clustering and of property 1 (px); None = ``k_max``
+        ([TRK] derives T from the same following-error peaks; sec. 5.1 uses T = ||K_max|| = 2).
+    scatter : H, the bound of property 2 (px); None = ``k_max / 2`` ([TRK] sec. 5.1: H = 1
+        for ||K_max|| = 2).
+    min_fraction : a cluster must hold entries from at least this fraction of the lists
+        (and at least 3 entries) to be an object.
+    max_objects : at most this many objects are reported (the largest clusters that pass).
+    max_static_fraction : if in the median frame more than this fraction of the sources moved
+        at most ``k_max``, the stars are not moving (sidereal or staring data, or a slow
+        field): nothing can be told apart by motion and no object is reported (``note`` says so).
+    fluxes : optional per-frame (n_k,) source fluxes; the static fraction is then measured on
+        the brightest quarter of each frame's sources (at least 10), which are stars, not the
+        noise detections that a low extraction threshold adds.
+    footprints : optional per-frame (n_k, 4) int source bounding boxes ``xmin, xmax, ymin,
+        ymax``, used to tell a star collision from a too-faint object in the missed frames.
+    shape : optional (ny, nx), to flag positions predicted outside the frame.
+
+    Returns
+    -------
+    FollowResult
+        A trajectory's position in a frame comes from its cluster entry; frames without one
+        (a missed list, frame 0 which has no list) take the source nearest the position
+        interpolated from the found frames, if it lies within T.
+    """
+    n_frames = len(catalogues)
+    t = float(k_max if threshold is None else threshold)
+    h = float(k_max / 2 if scatter is None else scatter)
+    cats = [np.asarray(c, dtype=np.float64).reshape(-1, 2) for c in catalogues]
+    trees = [cKDTree(c) for c in cats]
+
+    entry_frame, entry_source, entry_xy = [], [], []
+    lengths, static = np.zeros(n_frames, np.int64), []
+    for k in range(1, n_frames):
+        dist, _ = nearest_movement(cats[k], trees[k - 1])
+        ranked = suspicious_list(dist, k_max)
+        lengths[k] = ranked.size
+        bright = _brightest(fluxes[k], len(cats[k])) if fluxes is not None else slice(None)
+        if np.size(dist[bright]):
+            static.append(float(np.mean(dist[bright] <= k_max)))
+        entry_frame.append(np.full(ranked.size, k, dtype=np.int64))
+        entry_source.append(ranked)
+        entry_xy.append(cats[k][ranked])
+    static_fraction = float(np.median(static)) if static else 0.0
+    if static_fraction > max_static_fraction:
+        note = (f"{static_fraction:.0%} of the sources moved at most {k_max:g} px between frames: "
+                "the stars are not moving, so a followed object cannot be told apart by motion")
+        return FollowResult([], lengths, static_fraction, note)
+    if n_frames < 2:
+        return FollowResult([], lengths, static_fraction)
+
+    frames = np.concatenate(entry_frame)
+    sources = np.concatenate(entry_source)
+    xy = np.concatenate(entry_xy)
+    labels = cluster_lists(frames, xy, t)
+    sizes = np.bincount(labels) if labels.size else np.zeros(0, np.int64)
+    need = max(3, math.ceil(min_fraction * (n_frames - 1)))
+
+    accepted: list[Trajectory] = []
+    for label in np.argsort(-sizes, kind="stable"):
+        if sizes[label] < need or len(accepted) >= max_objects:
+            break
+        rows = np.flatnonzero(labels == label)
+        p1, p2 = stationarity(frames[rows], xy[rows])
+        if p1 > t or p2 > h:
+            continue
+        traj = _complete(frames[rows], sources[rows], xy[rows], cats, trees, t, footprints, shape, p1, p2)
+        if not any(_same_object(traj, other, t) for other in accepted):
+            accepted.append(traj)
+    return FollowResult(accepted, lengths, static_fraction)
+
+
+def _brightest(flux: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the brightest quarter (at least 10) of ``n`` sources."""
+    keep = min(n, max(10, n // 4))
+    return np.argsort(-np.asarray(flux, dtype=np.float64), kind="stable")[:keep]
+
+
+def _complete(frames, sources, member_xy, cats, trees, t, footprints, shape, p1, p2) -> Trajectory:
+    """A cluster's positions in every frame: its entries, then the nearest source to the
+    interpolated position within T, then the reason for each frame still missing."""
+    n_frames = len(cats)
+    source = np.full(n_frames, -1, dtype=np.int64)
+    source[frames] = sources
+    xy = np.full((n_frames, 2), np.nan)
+    xy[frames] = member_xy
+    all_frames = np.arange(n_frames)
+    pred = np.column_stack([np.interp(all_frames, frames, xy[frames, i]) for i in range(2)])
+    flag = np.full(n_frames, FOUND, dtype=object)
+    for k in np.flatnonzero(source < 0):
+        if trees[k].n:
+            d, i = trees[k].query(pred[k], k=1)
+            if d <= t:
+                source[k], xy[k] = i, cats[k][i]
+                continue
+        flag[k] = _missing_reason(pred[k], None if footprints is None else footprints[k], shape)
+    return Trajectory(xy, source, flag.astype(str), int(len(frames)), p1, p2)
+
+
+def _missing_reason(p: np.ndarray, boxes: np.ndarray | None, shape) -> str:
+    x, y = p
+    if shape is not None and not (-0.5 <= x < shape[1] - 0.5 and -0.5 <= y < shape[0] - 0.5):
+        return OUTSIDE
+    if boxes is not None and len(boxes):
+        b = np.asarray(boxes)
+        # One pixel of margin: the object's own light widens the footprint it merged into.
+        inside = (b[:, 0] - 1 <= x) & (x <= b[:, 1] + 1) & (b[:, 2] - 1 <= y) & (y <= b[:, 3] + 1)
+        if inside.any():
+            return COLLISION
+    return FAINT
+
+
+def _same_object(a: Trajectory, b: Trajectory, t: float) -> bool:
+    """True when two trajectories share a source or run within T of each other."""
+    both = a.found & b.found
+    if not both.any():
+        return False
+    if np.any(a.source[both] == b.source[both]):
+        return True
+    return bool(np.median(np.hypot(*(a.xy[both] - b.xy[both]).T)) <= t)

@@ -1,0 +1,121 @@
+"""The [TRK] steps as pure functions over centroid arrays."""
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from debristrack.track.motionlist import (
+    COLLISION, FAINT, FOUND, OUTSIDE, cluster_lists, follow_objects, k_max_from_arcsec,
+    nearest_movement, stationarity, suspicious_list)
+
+
+def test_nearest_movement_hand_case():
+    prev = np.array([[0.0, 0.0], [10.0, 0.0]])
+    cur = np.array([[3.0, 4.0], [10.0, 1.0], [20.0, 0.0]])
+    d, i = nearest_movement(cur, prev)
+    np.testing.assert_allclose(d, [5.0, 1.0, 10.0])
+    np.testing.assert_array_equal(i, [0, 1, 1])
+    d2, i2 = nearest_movement(cur, cKDTree(prev))
+    np.testing.assert_allclose(d2, d)
+
+
+def test_nearest_movement_empty_previous_frame():
+    d, i = nearest_movement(np.array([[1.0, 2.0]]), np.zeros((0, 2)))
+    assert np.isinf(d).all() and (i == -1).all()
+
+
+def test_suspicious_list_is_ranked_and_bounded_by_k_max():
+    d = np.array([5.0, 0.5, 2.0, 1.0, np.inf, 2.5])
+    np.testing.assert_array_equal(suspicious_list(d, 2.0), [1, 3, 2])
+    assert suspicious_list(d, 0.1).size == 0
+
+
+def test_k_max_from_arcsec_rounds_up():
+    assert k_max_from_arcsec(2.9, 1.45) == 2.0          # 2 px exactly
+    assert k_max_from_arcsec((2.0, 2.0), 1.0) == 3.0    # ceil(sqrt(8)) = ceil(2.83)
+    assert k_max_from_arcsec(0.1, 1.45) == 1.0          # never below one pixel
+    with pytest.raises(ValueError):
+        k_max_from_arcsec((1.0, 2.0, 3.0), 1.0)
+
+
+def test_cluster_lists_threshold_and_moving_centre():
+    # Entry 0 starts cluster 0; entry 1 (1.5 px away) joins it and becomes its centre; entry 2
+    # is 1.5 px from that new centre (2.9 px from the first) and still joins; entry 3 is far.
+    frames = np.array([1, 2, 3, 3])
+    xy = np.array([[0.0, 0.0], [1.5, 0.0], [2.9, 0.3], [50.0, 50.0]])
+    np.testing.assert_array_equal(cluster_lists(frames, xy, 2.0), [0, 0, 0, 1])
+
+
+def test_cluster_lists_takes_one_entry_per_frame():
+    frames = np.array([1, 2, 2])
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 0.0]])
+    labels = cluster_lists(frames, xy, 2.0)
+    assert labels[2] == 0 and labels[1] == 1   # the nearer entry joins, the other starts anew
+
+
+def test_stationarity_of_a_drifting_line_is_zero():
+    f = np.arange(10)
+    xy = np.column_stack([100 + 0.3 * f, 50 - 0.1 * f])
+    p1, p2 = stationarity(f, xy)
+    assert p1 == pytest.approx(0, abs=1e-9) and p2 == pytest.approx(0, abs=1e-9)
+    xy[4, 0] += 3.0
+    p1, p2 = stationarity(f, xy)
+    assert p1 > 2.0 and p2 < p1
+
+
+def _catalogues(n_frames, target, rng, n_stars=200, step=(9.0, 4.0), size=1000.0):
+    stars = rng.uniform(0, size, (n_stars, 2))
+    return [np.vstack([stars + k * np.asarray(step), target + rng.uniform(-0.4, 0.4, 2)])
+            for k in range(n_frames)]
+
+
+def test_follow_objects_finds_the_still_source_among_moving_stars():
+    rng = np.random.default_rng(3)
+    cats = _catalogues(30, np.array([500.0, 500.0]), rng)
+    result = follow_objects(cats, k_max=2.0)
+    assert len(result.trajectories) == 1
+    traj = result.trajectories[0]
+    assert traj.found.all() and (traj.flag == FOUND).all()
+    np.testing.assert_allclose(traj.xy, 500.0, atol=0.5)
+    assert traj.max_residual <= 2.0 and traj.rms_residual <= 1.0
+
+
+def test_follow_objects_reports_nothing_when_nothing_is_followed():
+    rng = np.random.default_rng(4)
+    stars = rng.uniform(0, 1000, (300, 2))
+    cats = [stars + k * np.array([9.0, 4.0]) for k in range(20)]
+    result = follow_objects(cats, k_max=2.0)
+    assert result.trajectories == [] and result.note == ""
+
+
+def test_follow_objects_refuses_when_the_stars_do_not_move():
+    rng = np.random.default_rng(5)
+    stars = rng.uniform(0, 1000, (300, 2))
+    cats = [stars + rng.normal(0, 0.2, stars.shape) for _ in range(5)]
+    result = follow_objects(cats, k_max=2.0)
+    assert result.trajectories == [] and "not moving" in result.note
+    assert result.static_fraction > 0.9
+
+
+def test_missing_frames_are_explained():
+    rng = np.random.default_rng(6)
+    cats = _catalogues(12, np.array([500.0, 500.0]), rng)
+    boxes = [np.zeros((len(c), 4), dtype=np.int64) for c in cats]
+    # Frame 5: the object is gone and a star's footprint covers its place; frame 8: gone.
+    cats[5] = cats[5][:-1]
+    boxes[5] = np.array([[495, 505, 495, 505]])
+    cats[8] = cats[8][:-1]
+    boxes[8] = boxes[8][:-1]
+    result = follow_objects(cats, k_max=2.0, footprints=boxes, shape=(1000, 1000))
+    traj = result.trajectories[0]
+    assert traj.flag[5] == COLLISION and traj.flag[8] == FAINT
+    assert np.isnan(traj.xy[[5, 8]]).all()
+    assert traj.found.sum() == 10
+
+
+def test_object_leaving_the_frame_is_flagged_outside():
+    rng = np.random.default_rng(7)
+    cats = _catalogues(10, np.array([998.0, 500.0]), rng)
+    cats[9] = cats[9][:-1]
+    traj = follow_objects(cats, k_max=2.0, shape=(1000, 998)).trajectories[0]
+    assert traj.flag[9] == OUTSIDE
