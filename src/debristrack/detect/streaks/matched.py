@@ -1,0 +1,352 @@
+"""A classical detector for faint streaks in star fields: star removal + oriented matched filters.
+
+Steps (each a function below):
+
+1. background subtraction (:func:`.background.subtract_background`) and **star removal**:
+   compact sources found by sep (axis ratio below ``max_star_elongation``) are masked by
+   their ellipses (:func:`star_mask`), in this frame and, in sidereal mode where the stars
+   stay on the same pixels, in the median of the sequence (deeper). Subtracting that median
+   instead would also remove slow streaks, which overlap themselves from frame to frame
+   (length 30-150 px, speed 8-40 px per frame in the simulator). Residuals are clipped at
+   ``clip_snr`` so that star wings and cosmic rays cannot dominate a line filter;
+2. **oriented matched filters**: the residual in units of the noise is correlated with
+   ``n_angles`` kernels, each a line of ``kernel_length`` pixels blurred by the Gaussian PSF of
+   [SDT] eq. 6 (sigma = ``fwhm`` / 2.355), normalised so the output is a signal-to-noise ratio;
+   the noise is re-measured on the filtered image (:func:`noise_gain`), so frames with
+   correlated noise (resampled, binned) do not inflate every SNR;
+3. **candidates**: ridge pixels (maxima across their best direction, :func:`ridge_mask`)
+   above ``threshold`` are grouped per direction (a pixel's best angle, +-1 bin) into
+   connected components, which keeps two crossing streaks apart;
+   each component's line is its response-weighted principal axis;
+4. **endpoint refinement** along each line: the PSF-weighted profile is smoothed and the
+   streak is the run above ``end_snr``, runs separated by at most ``max_gap`` pixels
+   joined ([SDT] sec. 3.2.2 random truncation); each end is placed where the profile falls
+   to half the run's median, the half-maximum of a blurred step;
+5. collinear pieces are merged (:func:`.geometry.merge_collinear`) and each streak is
+   kept only if its light not explained by a stronger streak reaches ``min_snr``
+   (:func:`.geometry.explain_away`): this removes duplicates and the short false segments
+   that a bright streak induces at other angles, yet keeps crossing streaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import sep
+from scipy import ndimage
+
+from .background import subtract_background
+from .geometry import (clip_segments, empty_segments, explain_away, line_snr, merge_collinear,
+                       normalize_segments)
+
+
+@dataclass
+class MatchedParams:
+    """Parameters of :func:`detect_matched`."""
+
+    fwhm: float = field(default=2.5, metadata={"help": "PSF FWHM in pixels ([SDT] eq. 6: sigma = FWHM / 2.355)"})
+    kernel_length: int = field(default=21, metadata={"help": "length of the line filters, pixels"})
+    n_angles: int = field(default=24, metadata={"help": "number of filter orientations over 180 degrees"})
+    threshold: float = field(default=5.0, metadata={"help": "filter response (SNR) that starts a candidate"})
+    min_pixels: int = field(default=8, metadata={"help": "smallest candidate, ridge pixels above threshold"})
+    clip_snr: float = field(default=8.0, metadata={"help": "residuals are clipped to +-this many sigma"})
+    star_snr: float = field(default=5.0, metadata={"help": "detection threshold (sigma) of the stars that are masked"})
+    max_star_elongation: float = field(default=2.0, metadata={"help": "sources rounder than this a/b are stars"})
+    fat_width: float = field(default=2.5, metadata={
+        "help": "sources whose minor-axis rms exceeds this many PSF sigmas (and a/b < 5) are masked too"})
+    star_radius: float = field(default=3.0, metadata={"help": "star mask radius in units of the star's rms size"})
+    star_grow: float = field(default=0.5, metadata={"help": "star mask: extra radius, in PSF FWHM"})
+    end_snr: float = field(default=2.5, metadata={"help": "profile SNR that still counts as streak"})
+    end_window: int = field(default=5, metadata={"help": "profile smoothing along the line, pixels"})
+    max_gap: float = field(default=40.0, metadata={"help": "largest gap joined inside one streak, pixels ([SDT] sec. 3.2.2 truncation)"})
+    angle_tol: float = field(default=3.0, metadata={"help": "merge: largest angle between pieces, degrees"})
+    dist_tol: float = field(default=2.5, metadata={"help": "merge: largest offset from the line, pixels"})
+    min_length: float = field(default=15.0, metadata={"help": "shortest streak reported, pixels"})
+    min_snr: float = field(default=7.0, metadata={"help": "smallest line SNR reported"})
+
+
+def psf_sigma(fwhm: float) -> float:
+    """Gaussian sigma of a PSF with full width at half maximum ``fwhm`` (same units)."""
+    return fwhm / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+
+
+def line_kernels(length: int, psf_sigma: float, n_angles: int) -> list[np.ndarray]:
+    """Unit-norm line kernels: a ``length``-pixel line blurred by a Gaussian of ``psf_sigma``.
+
+    Returns ``n_angles`` float32 square kernels at angles ``k * 180 / n_angles`` degrees
+    (measured from +x towards +y); each has sum of squares 1, so correlating white noise of
+    unit variance gives unit variance.
+    """
+    half = int(np.ceil(length / 2 + 3 * psf_sigma))
+    v, u = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    kernels = []
+    for theta in np.arange(n_angles) * np.pi / n_angles:
+        along = u * np.cos(theta) + v * np.sin(theta)
+        across = -u * np.sin(theta) + v * np.cos(theta)
+        # distance from the segment [-L/2, L/2] (0 inside), so the ends are PSF-rounded
+        beyond = np.maximum(np.abs(along) - length / 2, 0.0)
+        k = np.exp(-(across ** 2 + beyond ** 2) / (2 * psf_sigma ** 2))
+        kernels.append((k / np.sqrt(np.sum(k ** 2))).astype(np.float32))
+    return kernels
+
+
+def star_mask(image: np.ndarray, mask: np.ndarray | None, p: MatchedParams) -> np.ndarray:
+    """Pixels of compact sources (stars), True = star, ``(ny, nx)``.
+
+    sep extracts sources above ``star_snr`` sigma; those with axis ratio ``a / b`` at most
+    ``max_star_elongation`` are stars (a streak is long and thin), and so are those wider
+    across than ``fat_width`` PSF sigmas yet not line-like (``a / b <= 5``: galaxies,
+    cluster cores, nebulae; a streak is PSF-thin across). They are masked by their
+    ellipse scaled to ``star_radius`` rms radii plus ``star_grow`` PSF FWHM, which reaches
+    the wings.
+    ``image`` is any frame of the sequence or, better, the median of several: in sidereal
+    mode the stars stay on the same pixels while the streaks move.
+    """
+    residual, sigma = subtract_background(image, mask)
+    stars = np.zeros(residual.shape, dtype=bool)
+    sep.set_extract_pixstack(max(300000, residual.size))
+    m = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
+    objs = sep.extract(np.ascontiguousarray(residual), p.star_snr, err=sigma, mask=m, minarea=5)
+    b = np.maximum(objs["b"], 1e-3)
+    compact = objs["a"] <= p.max_star_elongation * b
+    # wider across than a PSF-thin streak and not line-like: galaxies, cluster cores, nebulae
+    fat = (b >= p.fat_width * psf_sigma(p.fwhm)) & (objs["a"] <= 5.0 * b)
+    o = objs[compact | fat]
+    if len(o):
+        grow = p.star_grow * p.fwhm / p.star_radius  # in units of r: adds star_grow FWHM to each radius
+        sep.mask_ellipse(stars, o["x"], o["y"], o["a"] + grow, o["b"] + grow, o["theta"], r=p.star_radius)
+    return stars
+
+
+def noise_gain(z: np.ndarray, kernel: np.ndarray) -> float:
+    """How much more the line filter's output scatters than white noise predicts.
+
+    ``z`` is the residual in units of the per-pixel noise; the kernel has unit norm, so for
+    white noise the filtered image has unit standard deviation. Real frames are often
+    resampled or binned, with pixel-to-pixel correlated noise, and then the line filter's
+    output (and a line's summed SNR) is wider by this factor, measured as the robust
+    standard deviation (1.4826 x MAD) of one filtered image. Never below 1.
+    """
+    r = cv2.filter2D(z, cv2.CV_32F, kernel, borderType=cv2.BORDER_CONSTANT)[::2, ::2]
+    mad = float(np.median(np.abs(r - np.median(r))))
+    return max(1.0, 1.4826 * mad)
+
+
+def filter_response(z: np.ndarray, kernels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Best response over orientations and its angle index, both (ny, nx)."""
+    best = np.full(z.shape, -np.inf, dtype=np.float32)
+    angle = np.zeros(z.shape, dtype=np.int16)
+    for k, kern in enumerate(kernels):
+        r = cv2.filter2D(z, cv2.CV_32F, kern, borderType=cv2.BORDER_CONSTANT)
+        better = r > best
+        best[better] = r[better]
+        angle[better] = k
+    return best, angle
+
+
+def ridge_mask(response: np.ndarray, angle: np.ndarray, n_angles: int) -> np.ndarray:
+    """Pixels that are a maximum of ``response`` across their best line direction.
+
+    Like Canny's non-maximum suppression: a pixel is kept when it is at least as strong as
+    its two neighbours along the normal of its best filter orientation, which thins the
+    wide band of high response around a bright streak to its centre line.
+    """
+    theta = np.arange(n_angles) * np.pi / n_angles
+    nx_, ny_ = np.rint(-np.sin(theta)).astype(int), np.rint(np.cos(theta)).astype(int)
+    padded = np.pad(response, 1, mode="constant", constant_values=-np.inf)
+    h, w = response.shape
+    keep = np.zeros(response.shape, dtype=bool)
+    for k in range(n_angles):
+        sel = angle == k
+        if not sel.any():
+            continue
+        dx, dy = nx_[k], ny_[k]
+        plus = padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+        minus = padded[1 - dy:1 - dy + h, 1 - dx:1 - dx + w]
+        keep |= sel & (response >= plus) & (response >= minus)
+    return keep
+
+
+def candidate_lines(response: np.ndarray, angle: np.ndarray, p: MatchedParams) -> np.ndarray:
+    """Candidate segments from the thresholded response, one per component per direction.
+
+    Ridge pixels (:func:`ridge_mask`) above ``threshold`` whose best angle is within one bin of bin ``b`` are labelled
+    (8-connected) for every ``b``; a component's line is its response-weighted principal
+    axis, spanning the extreme projections of its pixels. Returns (N, 5), score = peak response.
+    """
+    above = (response > p.threshold) & ridge_mask(response, angle, p.n_angles)
+    ys, xs = np.nonzero(above)
+    if xs.size == 0:
+        return empty_segments()
+    w = response[ys, xs].astype(np.float64)
+    a = angle[ys, xs].astype(int)
+    out = []
+    structure = np.ones((3, 3), bool)
+    for b in range(p.n_angles):
+        near = np.abs((a - b + p.n_angles // 2) % p.n_angles - p.n_angles // 2) <= 1
+        if np.count_nonzero(near) < p.min_pixels:
+            continue
+        img = np.zeros(response.shape, dtype=bool)
+        img[ys[near], xs[near]] = True
+        labels, n = ndimage.label(img, structure=structure)
+        lab = labels[ys[near], xs[near]]
+        out.append(_component_lines(xs[near], ys[near], w[near], lab, n, p.min_pixels))
+    return np.vstack(out) if out else empty_segments()
+
+
+def _component_lines(x, y, w, lab, n, min_pixels) -> np.ndarray:
+    """Weighted principal axis and extent of every labelled component (vectorised)."""
+    count = np.bincount(lab, minlength=n + 1)
+    sw = np.bincount(lab, w, n + 1)
+    cx, cy = np.bincount(lab, w * x, n + 1) / np.maximum(sw, 1e-12), np.bincount(lab, w * y, n + 1) / np.maximum(sw, 1e-12)
+    dx, dy = x - cx[lab], y - cy[lab]
+    sxx = np.bincount(lab, w * dx * dx, n + 1)
+    syy = np.bincount(lab, w * dy * dy, n + 1)
+    sxy = np.bincount(lab, w * dx * dy, n + 1)
+    theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)
+    ux, uy = np.cos(theta), np.sin(theta)
+    t = dx * ux[lab] + dy * uy[lab]
+    tmin = np.full(n + 1, np.inf)
+    tmax = np.full(n + 1, -np.inf)
+    np.minimum.at(tmin, lab, t)
+    np.maximum.at(tmax, lab, t)
+    peak = np.zeros(n + 1)
+    np.maximum.at(peak, lab, w)
+    keep = np.flatnonzero(count >= min_pixels)
+    keep = keep[keep > 0]
+    return np.column_stack([cx[keep] + tmin[keep] * ux[keep], cy[keep] + tmin[keep] * uy[keep],
+                            cx[keep] + tmax[keep] * ux[keep], cy[keep] + tmax[keep] * uy[keep],
+                            peak[keep]])
+
+
+def refine_endpoints(residual: np.ndarray, sigma: float, segs: np.ndarray, p: MatchedParams,
+                     hidden: np.ndarray | None = None) -> np.ndarray:
+    """Place each segment's ends where its profile along the line drops to the background.
+
+    The profile is sampled every pixel from ``kernel_length / 2`` before the candidate's
+    first end to as far beyond its second, weighted across the line by the PSF (so each
+    sample has noise ``sigma``) and box-smoothed over ``end_window`` samples. Runs above
+    ``end_snr`` separated by at most ``max_gap`` are joined; the joined run with the most
+    signal is the streak, and each end moves to the half-maximum of the run's median level.
+    ``hidden`` ((ny, nx) float, 1 = masked star or bad pixel) marks samples that are
+    interpolated from their neighbours rather than read as background, so a star sitting on
+    a streak does not cut it. Returns (M, 5) with M <= N (candidates without a run are dropped).
+    """
+    out = []
+    sig = psf_sigma(p.fwhm)
+    offsets = np.arange(-np.ceil(2 * sig), np.ceil(2 * sig) + 1)
+    g = np.exp(-offsets ** 2 / (2 * sig ** 2))
+    g /= np.sqrt(np.sum(g ** 2))
+    pad = p.kernel_length / 2 + 2
+    m = max(1, int(p.end_window))
+    box = np.ones(m) / np.sqrt(m)
+    for s in segs:
+        p0, p1 = s[:2], s[2:4]
+        length = float(np.hypot(*(p1 - p0)))
+        if length < 1e-6:
+            continue
+        u = (p1 - p0) / length
+        nrm = np.array([-u[1], u[0]])
+        t = np.arange(-pad, length + pad + 0.5)
+        pts = p0[None, :] + t[:, None] * u[None, :]
+        px = pts[:, 0][:, None] + offsets[None, :] * nrm[0]
+        py = pts[:, 1][:, None] + offsets[None, :] * nrm[1]
+        coords = [py.ravel(), px.ravel()]
+        prof = ndimage.map_coordinates(residual, coords, order=1, mode="constant").reshape(px.shape) @ g / sigma
+        if hidden is not None:
+            # samples mostly on masked stars/bad pixels carry no information: bridge them
+            seen = ndimage.map_coordinates(hidden, coords, order=1, mode="constant").reshape(px.shape) @ g ** 2 < 0.5
+            if seen.any() and not seen.all():
+                prof = np.interp(np.arange(prof.size), np.flatnonzero(seen), prof[seen])
+        smooth = np.convolve(prof, box, mode="same")
+        run = _best_run(smooth > p.end_snr, smooth, p.max_gap)
+        if run is None:
+            continue
+        i0, i1 = run
+        prof_avg = np.convolve(prof, np.ones(m) / m, mode="same")
+        level = 0.5 * np.median(prof_avg[i0:i1 + 1])
+        mid = (i0 + i1) // 2
+        a = p0 + _walk(prof_avg, t, i0, level, -1, mid) * u
+        b = p0 + _walk(prof_avg, t, i1, level, +1, mid) * u
+        out.append([a[0], a[1], b[0], b[1], s[4]])
+    return np.asarray(out, dtype=np.float64).reshape(-1, 5)
+
+
+def _best_run(on: np.ndarray, weight: np.ndarray, max_gap: float) -> tuple[int, int] | None:
+    """(first, last) index of the joined run of ``on`` with the largest summed ``weight``."""
+    edges = np.diff(np.concatenate([[0], on.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    if starts.size == 0:
+        return None
+    # runs separated by at most max_gap samples form one group
+    new_group = np.concatenate([[True], starts[1:] - ends[:-1] - 1 > max_gap])
+    g_start = starts[new_group]
+    g_end = ends[np.concatenate([new_group[1:], [True]])]
+    csum = np.concatenate([[0.0], np.cumsum(np.where(on, weight, 0.0))])
+    k = int(np.argmax(csum[g_end + 1] - csum[g_start]))
+    return int(g_start[k]), int(g_end[k])
+
+
+def _walk(profile: np.ndarray, t: np.ndarray, i: int, level: float, step: int, limit: int) -> float:
+    """Position ``t`` where ``profile`` crosses ``level`` going outwards (``step``) from index
+    ``i``: move outwards while the next sample is still above the level, inwards (towards
+    ``limit``) while below, then interpolate linearly between the last sample above and the
+    next one: the half-maximum crossing, to a fraction of a pixel."""
+    n = len(profile)
+    while 0 <= i + step < n and profile[i + step] >= level:
+        i += step
+    while i != limit and profile[i] < level:
+        i -= step
+    j = i + step
+    if not 0 <= j < n or profile[i] <= profile[j]:
+        return float(t[i])
+    frac = (profile[i] - level) / (profile[i] - profile[j])
+    return float(t[i] + frac * (t[j] - t[i]))
+
+
+def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
+                   static_stars: np.ndarray | None = None, params: MatchedParams | None = None) -> np.ndarray:
+    """Find streaks in one frame with oriented matched filters (see the module docstring).
+
+    Parameters
+    ----------
+    image : (ny, nx) float frame without NaN (``frame.clean``).
+    mask : (ny, nx) bool, True = bad pixel.
+    static_stars : (ny, nx) bool star mask found once for the whole sequence, e.g.
+        ``star_mask(median_of_frames)``; added to the stars found in this frame.
+    params : detector parameters (defaults when None).
+
+    Returns
+    -------
+    (N, 5) float64 ``(x1, y1, x2, y2, score)``: left endpoint first, pixels (0-based, x =
+    column, y = row); ``score`` is the line SNR of the streak on the star-free residual.
+    """
+    p = params or MatchedParams()
+    residual, sigma = subtract_background(image, mask)
+    stars = star_mask(image, mask, p)
+    if static_stars is not None:
+        stars |= static_stars
+    residual[stars] = 0.0
+    z = np.clip(residual / sigma, -p.clip_snr, p.clip_snr).astype(np.float32)
+    kernels = line_kernels(p.kernel_length, psf_sigma(p.fwhm), p.n_angles)
+    gain = noise_gain(z, kernels[0])
+    sigma *= gain
+    response, angle = filter_response(z / np.float32(gain), kernels)
+    cands = candidate_lines(response, angle, p)
+    if len(cands) == 0:
+        return empty_segments()
+    cands = merge_collinear(cands, angle_tol=p.angle_tol, dist_tol=p.dist_tol, max_gap=p.max_gap)
+    zres = np.clip(residual, -p.clip_snr * sigma, p.clip_snr * sigma)
+    hidden = stars if mask is None else stars | mask
+    segs = refine_endpoints(zres, sigma, cands, p, hidden=hidden.astype(np.float32))
+    if len(segs) == 0:
+        return empty_segments()
+    segs = clip_segments(segs, image.shape)
+    segs[:, 4] = line_snr(zres, sigma, segs)
+    segs = merge_collinear(segs, angle_tol=p.angle_tol, dist_tol=p.dist_tol, max_gap=p.max_gap)
+    segs[:, 4] = line_snr(zres, sigma, segs)
+    segs = segs[np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1]) >= p.min_length]
+    segs = explain_away(zres, sigma, segs, radius=p.fwhm + 1.0, min_snr=p.min_snr)
+    return normalize_segments(segs)

@@ -1,0 +1,201 @@
+"""Sidereal mode: streaks moving across a star field that stays put ([SDT]).
+
+The classical pipeline is a streak detector run on every frame (``lsd`` or ``matched``,
+:mod:`debristrack.detect.streaks`) followed by a segment tracker (``sort``, ``bytetrack``
+or ``ocsort``, :mod:`debristrack.track.segments`); a method is named ``detector+tracker``.
+The result is a DESIGN.md streak table ``frame,id,x1,y1,x2,y2,score`` (``score`` = line SNR).
+
+Detection and linking are separate functions (:func:`detect_sequence`, :func:`link`) so a
+benchmark can detect once and link with every tracker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable
+
+import numpy as np
+from astropy.table import Table
+
+from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
+from ..errors import InputError
+from ..io.tables import empty_table, normalize_streaks
+from .segments import TRACKERS, TrackerParams, track_segments
+
+DETECTORS = ("matched", "lsd")
+METHODS: tuple[str, ...] = tuple(f"{d}+{t}" for d in DETECTORS for t in ("ocsort", "bytetrack", "sort"))
+
+_PREFIX = {LSDParams: "lsd_", MatchedParams: "matched_", TrackerParams: ""}
+
+
+def _config_fields():
+    fields = [("star_stack", int, dataclasses.field(default=9, metadata={
+        "help": "matched: frames in the median used to find the static stars (0 = this frame only)"})),
+              ("min_speed", float, dataclasses.field(default=1.0, metadata={
+                  "help": "tracks moving slower than this, pixels per frame, are dropped as static sky"})),
+              ("max_motion_angle", float, dataclasses.field(default=20.0, metadata={
+                  "help": "tracks moving more than this many degrees off their streaks' direction are "
+                          "dropped (180 = keep all)"}))]
+    for cls, prefix in _PREFIX.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            fields.append((prefix + f.name, hints[f.name],
+                           dataclasses.field(default=f.default, metadata=f.metadata)))
+    return fields
+
+
+Config = dataclasses.make_dataclass("Config", _config_fields())
+Config.__module__ = __name__
+Config.__doc__ = (
+    "Every parameter of the sidereal mode: ``star_stack``, ``min_speed``, ``max_motion_angle``, the LSD detector's (``lsd_*``, "
+    ":class:`LSDParams`), the matched-filter detector's (``matched_*``, :class:`MatchedParams`) "
+    "and the trackers' (:class:`TrackerParams`, no prefix).")
+
+
+def sub_params(config, cls):
+    """The ``cls`` parameters (LSDParams, MatchedParams or TrackerParams) held in ``config``."""
+    prefix = _PREFIX[cls]
+    return cls(**{f.name: getattr(config, prefix + f.name) for f in dataclasses.fields(cls)})
+
+
+def parse_method(method: str) -> tuple[str, str]:
+    """``"matched+ocsort"`` -> ``("matched", "ocsort")``; InputError on an unknown name."""
+    detector, _, tracker = method.partition("+")
+    if detector not in DETECTORS or tracker not in TRACKERS:
+        raise InputError(f"unknown sidereal method {method!r}; use one of {', '.join(METHODS)}")
+    return detector, tracker
+
+
+def static_stars(seq, config, mp: MatchedParams) -> np.ndarray | None:
+    """Star mask of the whole sequence from the median of ``star_stack`` evenly spaced frames
+    (the stars stay on the same pixels in sidereal mode; the streaks move and are not compact)."""
+    n = min(int(config.star_stack), len(seq))
+    if n < 3:
+        return None
+    idx = np.unique(np.linspace(0, len(seq) - 1, n).round().astype(int))
+    frames = [seq[i] for i in idx]
+    median = np.median(np.stack([f.clean for f in frames]), axis=0)
+    bad = np.logical_or.reduce([f.mask for f in frames])
+    return star_mask(median, bad, mp)
+
+
+def detect_sequence(seq, detector: str, config=None, *,
+                    progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+    """Run one streak detector on every frame.
+
+    Parameters
+    ----------
+    seq : a :class:`debristrack.io.sequence.FrameSequence` (or any sequence of frames with
+        ``clean`` and ``mask``, and ``len``).
+    detector : ``"matched"`` or ``"lsd"``.
+    config : :data:`Config` (defaults when None).
+    progress : called as ``progress(done_frames, total_frames)``.
+
+    Returns
+    -------
+    One ``(N_t, 5)`` array ``(x1, y1, x2, y2, score)`` per frame, pixels.
+    """
+    config = config or Config()
+    if detector == "matched":
+        mp = sub_params(config, MatchedParams)
+        stars = static_stars(seq, config, mp)
+
+        def run(frame):
+            return detect_matched(frame.clean, frame.mask, static_stars=stars, params=mp)
+    elif detector == "lsd":
+        lp = sub_params(config, LSDParams)
+
+        def run(frame):
+            return detect_lsd(frame.clean, frame.mask, params=lp)
+    else:
+        raise InputError(f"unknown streak detector {detector!r}; use one of {', '.join(DETECTORS)}")
+    out = []
+    for i, frame in enumerate(seq):
+        out.append(run(frame))
+        if progress is not None:
+            progress(i + 1, len(seq))
+    return out
+
+
+def implausible_tracks(ids: np.ndarray, frames: np.ndarray, segs: np.ndarray, *, min_speed: float,
+                       max_motion_angle: float) -> np.ndarray:
+    """Rows of tracks that cannot be debris in sidereal mode.
+
+    The sky is fixed, so a track that does not move (a blended star pair, a galaxy, a
+    defect) is dropped: its centre moves less than ``min_speed`` pixels per frame between
+    its first and last frame. And a streak is the trail of the object's motion during the
+    exposure ([SDT] eq. 4-5 use one angle for both), so a track must move along its own
+    streaks: the angle between its overall displacement and the streaks' mean direction
+    must stay within ``max_motion_angle`` degrees (180 disables the test). Tracks seen in a
+    single frame are kept.
+
+    Parameters
+    ----------
+    ids, frames : (N,) track ID and frame of each row. segs : (N, 4) ``x1, y1, x2, y2``, px.
+
+    Returns
+    -------
+    (N,) bool, True on the rows of implausible tracks.
+    """
+    uid, inv = np.unique(ids, return_inverse=True)
+    n = len(uid)
+    centres = 0.5 * (segs[:, 0:2] + segs[:, 2:4])
+    first_f = np.full(n, np.inf)
+    last_f = np.full(n, -np.inf)
+    np.minimum.at(first_f, inv, frames)
+    np.maximum.at(last_f, inv, frames)
+    c_first, c_last = np.zeros((n, 2)), np.zeros((n, 2))
+    at_first, at_last = frames == first_f[inv], frames == last_f[inv]
+    c_first[inv[at_first]] = centres[at_first]
+    c_last[inv[at_last]] = centres[at_last]
+    span = last_f - first_f
+    move = c_last - c_first
+    speed = np.hypot(move[:, 0], move[:, 1]) / np.maximum(span, 1)
+    # mean streak axis per track: average of the doubled angles (direction-free)
+    phi = 2 * np.arctan2(segs[:, 3] - segs[:, 1], segs[:, 2] - segs[:, 0])
+    axis = 0.5 * np.arctan2(np.bincount(inv, np.sin(phi), n), np.bincount(inv, np.cos(phi), n))
+    off = np.abs(np.arctan2(move[:, 1], move[:, 0]) - axis) % np.pi
+    off = np.degrees(np.minimum(off, np.pi - off))
+    bad = (span > 0) & ((speed < min_speed) | (off > max_motion_angle))
+    return bad[inv]
+
+
+def link(detections: list[np.ndarray], tracker: str, config=None) -> Table:
+    """Link per-frame detections with one tracker into a DESIGN.md streak table.
+
+    Tracks that do not move or move across their own streaks are dropped
+    (:func:`implausible_tracks`, ``config.min_speed`` and ``config.max_motion_angle``).
+    Returns a table ``frame,id,x1,y1,x2,y2,score`` (left endpoint first).
+    """
+    config = config or Config()
+    per_frame = track_segments(detections, tracker, params=sub_params(config, TrackerParams))
+    rows = [np.column_stack([np.full(len(r), t), r]) for t, r in enumerate(per_frame) if len(r)]
+    table = empty_table("streak", ("score",))
+    if not rows:
+        return table
+    a = np.vstack(rows)  # frame, x1, y1, x2, y2, score, id
+    a = a[~implausible_tracks(a[:, 6], a[:, 0], a[:, 1:5], min_speed=config.min_speed,
+                              max_motion_angle=config.max_motion_angle)]
+    table = Table([a[:, 0].astype(np.int64), a[:, 6].astype(np.int64), a[:, 1], a[:, 2], a[:, 3],
+                   a[:, 4], a[:, 5]], names=("frame", "id", "x1", "y1", "x2", "y2", "score"))
+    return normalize_streaks(table)
+
+
+def track_sequence(seq, *, method: str = METHODS[0], config=None, progress=None) -> Table:
+    """Detect and track streaks in a sidereal sequence.
+
+    Parameters
+    ----------
+    seq : :class:`debristrack.io.sequence.FrameSequence`.
+    method : ``"detector+tracker"``, one of :data:`METHODS`.
+    config : :data:`Config` (defaults when None).
+    progress : None or ``progress(done_frames, total_frames)``.
+
+    Returns
+    -------
+    astropy Table ``frame,id,x1,y1,x2,y2,score``, pixels (0-based, x = column, y = row).
+    """
+    detector, tracker = parse_method(method)
+    seq.require(1, f"{method} needs at least 1 frame")
+    return link(detect_sequence(seq, detector, config, progress=progress), tracker, config)

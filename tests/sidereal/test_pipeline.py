@@ -1,0 +1,120 @@
+import dataclasses
+
+import numpy as np
+import pytest
+
+from debristrack.cli import main
+from debristrack.config import add_dataclass_arguments
+from debristrack.errors import InputError
+from debristrack.evaluate.mot import evaluate_tracks
+from debristrack.io.tables import read_table
+from debristrack.simulate import make_scene, simulate_sequence
+from debristrack.track import sidereal
+
+from .conftest import FakeFrame, FakeSequence, make_frame, moving_streak
+
+
+def test_methods_and_config():
+    assert len(sidereal.METHODS) == 6 and sidereal.METHODS[0] == "matched+ocsort"
+    cfg = sidereal.Config()
+    assert all(f.metadata.get("help") for f in dataclasses.fields(cfg))
+    assert cfg.matched_fwhm == 2.5 and cfg.lsd_k == 2.5 and cfg.gate > 0
+    import argparse
+    add_dataclass_arguments(argparse.ArgumentParser(), sidereal.Config)  # every field is a flag
+
+
+@pytest.mark.parametrize("method", sidereal.METHODS)
+def test_moving_streak_one_id(moving_streak_sequence, method):
+    table = sidereal.track_sequence(moving_streak_sequence, method=method)
+    assert table.colnames[:6] == ["frame", "id", "x1", "y1", "x2", "y2"]
+    assert sorted(table["frame"].tolist()) == [0, 1, 2, 3, 4]
+    assert len(set(table["id"].tolist())) == 1
+    assert np.all(table["x1"] <= table["x2"])
+    truth = np.array([moving_streak(t) for t in table["frame"]])
+    found = np.column_stack([table[c] for c in ("x1", "y1", "x2", "y2")])
+    assert np.abs(found - truth).max() < (3.0 if method.startswith("matched") else 8.0)  # LSD: rougher ends
+
+
+def test_progress_is_reported(moving_streak_sequence):
+    calls = []
+    sidereal.track_sequence(moving_streak_sequence, method="lsd+sort", progress=lambda d, n: calls.append((d, n)))
+    assert calls[-1] == (5, 5) and len(calls) == 5
+
+
+def test_unknown_method_and_empty_sequence():
+    with pytest.raises(InputError, match="unknown sidereal method 'hough\\+sort'"):
+        sidereal.track_sequence(FakeSequence(), method="hough+sort")
+    with pytest.raises(InputError, match="synthetic: 0 frame.*needs at least 1 frame"):
+        sidereal.track_sequence(FakeSequence(), method="matched+sort")
+
+
+def test_static_streak_like_source_is_dropped():
+    # a fixed short line (a blended star pair, a galaxy) is not debris in sidereal mode
+    seq = FakeSequence(FakeFrame(make_frame([(60, 60, 90, 70, 120)], seed=t)) for t in range(4))
+    assert len(sidereal.track_sequence(seq)) == 0
+    kept = sidereal.track_sequence(seq, config=dataclasses.replace(sidereal.Config(), min_speed=0.0,
+                                                                   max_motion_angle=180.0))
+    assert len(kept) == 4
+
+
+def test_empty_detections_give_empty_table():
+    table = sidereal.link([np.zeros((0, 5))] * 3, "ocsort")
+    assert len(table) == 0 and "score" in table.colnames
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    scene = make_scene("sidereal", "debris", size=256, frames=5, objects=(2, 2), snr=(15.0, 25.0),
+                       gap_prob=0.0)
+    return simulate_sequence(tmp_path_factory.mktemp("sim") / "seq0000", scene, seed=11)
+
+
+def test_cli_end_to_end_on_simulated_sequence(simulated, tmp_path):
+    out = tmp_path / "tracks.csv"
+    assert main(["track", str(simulated), "--mode", "sidereal", "-o", str(out)]) == 0
+    pred, gt = read_table(out), read_table(simulated / "gt.csv")
+    figures = evaluate_tracks(gt, pred, fwhm=2.5)
+    assert figures["MOTA"] > 0.8 and figures["IDS"] == 0
+
+
+def test_cli_method_and_flag(simulated, tmp_path):
+    out = tmp_path / "lsd.csv"
+    assert main(["track", str(simulated), "--mode", "sidereal", "--method", "lsd+bytetrack",
+                 "--lsd-min-length", "20", "-o", str(out)]) == 0
+    assert read_table(out).meta["kind"] == "streak"
+
+
+def test_cli_bad_method_exits_2(simulated, tmp_path, capsys):
+    assert main(["track", str(simulated), "--mode", "sidereal", "--method", "nope", "-o",
+                 str(tmp_path / "x.csv")]) == 2
+    assert "unknown method" in capsys.readouterr().err
+
+
+def test_implausible_tracks():
+    ids = np.array([1, 1, 1, 2, 2, 3, 3])
+    frames = np.array([0, 1, 2, 0, 1, 0, 1])
+    segs = np.array([[0, 0, 20, 0], [10, 0, 30, 0], [20, 0, 40, 0],  # moves along itself: kept
+                     [0, 50, 20, 50], [0, 60, 20, 60],  # moves across itself: dropped
+                     [0, 90, 20, 90], [0.2, 90, 20.2, 90]], float)  # does not move: dropped
+    bad = sidereal.implausible_tracks(ids, frames, segs, min_speed=1.0, max_motion_angle=20.0)
+    assert bad.tolist() == [False] * 3 + [True] * 4
+    assert not sidereal.implausible_tracks(ids, frames, segs, min_speed=0.0, max_motion_angle=180.0).any()
+
+
+def test_bench_quick_run_with_an_extra_row_source(tmp_path, monkeypatch):
+    import argparse
+
+    from debristrack.bench import sidereal as bench
+    from debristrack.io.tables import empty_table
+
+    monkeypatch.setattr(bench, "ROW_SOURCES", bench.ROW_SOURCES + [
+        lambda frames, config: {"nothing": (empty_table("streak"), 0.0)}])
+    out = tmp_path / "BENCHMARKS.md"
+    args = argparse.Namespace(quick=False, sequences=1, seed=5, output=str(out))
+    assert bench.run(args) == 0
+    text = out.read_text()
+    assert "<!-- bench:sidereal -->" in text and "Debris HOTA" in text
+    for row in list(sidereal.METHODS) + ["nothing"]:
+        assert f"| {row} |" in text
+    with pytest.raises(InputError, match="--sequences must be at least 1"):
+        bench.run(argparse.Namespace(quick=False, sequences=0, seed=5, output=str(out)))
