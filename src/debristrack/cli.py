@@ -25,10 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"debristrack {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:  # TEMP during parallel development: remove before commit
-            module = importlib.import_module(f"debristrack.commands.{name}")
-        except ModuleNotFoundError:
-            continue
+        module = importlib.import_module(f"debristrack.commands.{name}")
         module.register(sub)
     return parser
 

@@ -493,7 +493,7 @@ def _with_forced(sources: Sources, track_pos: np.ndarray, sig: Significance, *, 
 
 def _table(track_rows: list[list[tuple]], *, fit: bool) -> Table:
     rows = []
-    for tid, tr in enumerate(r for r in track_rows if r):
+    for tid, tr in enumerate((r for r in track_rows if r), start=1):  # ids from 1, as in every mode
         a = np.array(tr, dtype=float)
         frame, x, y, flux, score, ok, xb, yb = a.T
         ok = ok.astype(bool)
