@@ -4,15 +4,13 @@ import json
 
 import numpy as np
 import pytest
-from astropy.io import fits
 from astropy.table import Table
-from astropy.time import Time, TimeDelta
-from astropy.wcs import WCS
 
-from debristrack.astrometry.ephemeris import Site, predict_tle, read_tle
+from debristrack.astrometry.ephemeris import Site, read_tle
 from debristrack.astrometry.export import write_motchallenge, write_overlay, write_tdm
 from debristrack.astrometry.residuals import accuracy, oc_residuals
 from debristrack.astrometry.sky import add_sky_columns
+from debristrack.astrometry.testdata import write_tracking_sequence
 from debristrack.cli import main
 from debristrack.errors import InputError
 from debristrack.io.sequence import open_sequence
@@ -20,38 +18,15 @@ from debristrack.io.tables import read_table, write_table
 
 SITE = Site(40.0, -3.0, 700.0)
 NOISE = 0.6  # arcsec per axis
-SCALE = 1.0 / 3600
 
 
 def _tracking_sequence(tmp_path, shared, n=60):
-    """Target mode: each frame's WCS centred on the TLE position; the object measured with noise."""
+    """Target mode: each frame's WCS centred near the TLE position; the object measured with noise."""
     tle = read_tle(shared / "data" / "tle" / "gps-ops.txt", select="GPS BIIR-2")
-    t0 = Time("2019-04-10T20:00:00")
-    times = t0 + TimeDelta(np.arange(n) * 10.0 + 2.5, format="sec")
-    pred = predict_tle(tle, times, SITE)
-    rng = np.random.default_rng(11)
-    (tmp_path / "frames").mkdir()
-    noise = rng.normal(0, NOISE, (2, n))
-    xs, ys = [], []
-    for i in range(n):
-        w = WCS(naxis=2)
-        w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-        w.wcs.crval = [pred.ra_deg[i] + 0.001, pred.dec_deg[i] - 0.001]  # following error
-        w.wcs.crpix = [16.5, 16.5]
-        w.wcs.cdelt = [-SCALE, SCALE]
-        hdu = fits.PrimaryHDU(np.zeros((32, 32), np.float32), header=w.to_header())
-        hdu.header["DATE-OBS"] = (t0 + TimeDelta(i * 10.0, format="sec")).isot
-        hdu.header["EXPTIME"] = 5.0
-        hdu.header["OBSGEO-B"], hdu.header["OBSGEO-L"], hdu.header["OBSGEO-H"] = 40.0, -3.0, 700.0
-        hdu.writeto(tmp_path / "frames" / f"{i:06d}.fits")
-        ra_o = pred.ra_deg[i] + noise[0, i] / 3600 / np.cos(np.radians(pred.dec_deg[i]))
-        dec_o = pred.dec_deg[i] + noise[1, i] / 3600
-        x, y = w.all_world2pix([ra_o], [dec_o], 0)
-        xs.append(x[0])
-        ys.append(y[0])
+    inj = write_tracking_sequence(tmp_path, tle, SITE, start="2019-04-10T20:00:00", frames=n,
+                                  noise_arcsec=NOISE, rng=11)
     seq = open_sequence(tmp_path)
-    table = Table({"frame": np.arange(n), "id": np.ones(n, int), "x": xs, "y": ys})
-    return seq, add_sky_columns(table, seq), noise, tle
+    return seq, add_sky_columns(inj.table, seq), inj.noise_arcsec, tle
 
 
 def test_tle_oc_recovers_injected_noise(tmp_path, shared, capsys):

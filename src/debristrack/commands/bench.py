@@ -11,6 +11,8 @@ import importlib
 BENCHMARKS = {
     "simulate": "seconds per generated frame, per mode and size",
     "evaluate": "speed of the MOT metrics, and agreement with py-motmetrics/TrackEval",
+    "astrometry": "stare-mode WCS propagation error, O-C recovery on a real TLE, pixel->sky speed",
+    "parallel": "sequences per minute for simulate and track with 1 and 2 Dask workers",
     "stare": "[GEO] min/median/mean stacking: detection rate, false alarms, s/frame",
     "target": "[TRK] motion lists vs nearest-to-centre: detection rate, s/frame",
     "sidereal": "[SDT] Tab. 2: streak detectors x trackers, MOT metrics, s/frame",
