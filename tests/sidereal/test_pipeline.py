@@ -110,11 +110,11 @@ def test_bench_quick_run_with_an_extra_row_source(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "ROW_SOURCES", bench.ROW_SOURCES + [
         lambda frames, config: {"nothing": (empty_table("streak"), 0.0)}])
     out = tmp_path / "BENCHMARKS.md"
-    args = argparse.Namespace(quick=False, sequences=1, seed=5, output=str(out))
+    args = argparse.Namespace(quick=False, sequences=1, seed=5, output=str(out), workers=1, scheduler=None)
     assert bench.run(args) == 0
     text = out.read_text()
     assert "<!-- bench:sidereal -->" in text and "Debris HOTA" in text
     for row in list(sidereal.METHODS) + ["nothing"]:
         assert f"| {row} |" in text
     with pytest.raises(InputError, match="--sequences must be at least 1"):
-        bench.run(argparse.Namespace(quick=False, sequences=0, seed=5, output=str(out)))
+        bench.run(argparse.Namespace(quick=False, sequences=0, seed=5, output=str(out), workers=1, scheduler=None))

@@ -25,6 +25,7 @@ from astropy.table import Table, vstack
 from ..errors import InputError
 from ..evaluate.mot import MotConfig, MotResult, evaluate_sequences, with_fwhm
 from ..io.sequence import Frame
+from ..parallel import Task, add_parallel_arguments, run_tasks
 from ..simulate import iter_frames, make_scene
 from ..track.segments import TRACKERS
 from ..track.sidereal import DETECTORS, Config, detect_sequence, link
@@ -58,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sequences per test set (default 100; --quick 3)")
     parser.add_argument("--seed", type=int, default=2025, help="random seed of the test sets (default 2025)")
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default BENCHMARKS.md)")
+    add_parallel_arguments(parser, default=1)
 
 
 def simulate(preset: str, index: int, seed: int) -> tuple[list[Frame], Table, float]:
@@ -71,22 +73,45 @@ def simulate(preset: str, index: int, seed: int) -> tuple[list[Frame], Table, fl
     return frames, vstack(truth, metadata_conflicts="silent"), scene.fwhm
 
 
-def run_set(preset: str, n: int, seed: int, config: Config) -> tuple[dict[str, MotResult], dict[str, float]]:
-    """All rows on ``n`` sequences of one set: combined MOT results and seconds per frame."""
+def sequence_rows(preset: str, index: int, seed: int, config: Config, sources=None):
+    """One task: simulate sequence ``index`` of ``preset`` and run every row source on it.
+
+    ``sources`` (default :data:`ROW_SOURCES`) travel with the task, so rows that another
+    module registered reach Dask workers too.
+
+    Returns (ground truth, FWHM, frames, {row: (tracks, seconds)}).
+    """
+    frames, gt, fwhm = simulate(preset, index, seed)
+    rows = {}
+    for source in sources or ROW_SOURCES:
+        rows.update(source(frames, config))
+    return gt, fwhm, len(frames), rows
+
+
+def run_set(preset: str, n: int, seed: int, config: Config, *, workers: int = 1,
+            scheduler: str | None = None) -> tuple[dict[str, MotResult], dict[str, float]]:
+    """All rows on ``n`` sequences of one set: combined MOT results and seconds per frame.
+
+    With ``workers`` > 1 the sequences run on a local Dask cluster; seconds per frame are still
+    measured inside each task (one core each), so they stay comparable.
+    """
+    tasks = [Task(f"{preset}{i:04d}", sequence_rows, (preset, i, seed, config, tuple(ROW_SOURCES))) for i in range(n)]
+    done = run_tasks(tasks, workers=workers, scheduler=scheduler,
+                     progress=lambda d, f, t: print(f"bench sidereal: {preset} {d}/{t}", file=sys.stderr, flush=True))
+    failed = [r for r in done if not r.ok]
+    if failed:
+        raise InputError(f"bench sidereal: {failed[0].name}: {failed[0].error}")
     pairs: dict[str, dict[str, tuple[Table, Table]]] = {}
     seconds: dict[str, float] = {}
     n_frames = 0
     mot = {}
-    for i in range(n):
-        frames, gt, fwhm = simulate(preset, i, seed)
-        n_frames += len(frames)
-        name = f"{preset}{i:04d}"
-        mot[name] = with_fwhm(MotConfig(), fwhm)
-        for source in ROW_SOURCES:
-            for row, (tracks, secs) in source(frames, config).items():
-                pairs.setdefault(row, {})[name] = (gt, tracks)
-                seconds[row] = seconds.get(row, 0.0) + secs
-        print(f"bench sidereal: {preset} {i + 1}/{n}", file=sys.stderr, flush=True)
+    for result in done:
+        gt, fwhm, frames, rows = result.value
+        n_frames += frames
+        mot[result.name] = with_fwhm(MotConfig(), fwhm)
+        for row, (tracks, secs) in rows.items():
+            pairs.setdefault(row, {})[result.name] = (gt, tracks)
+            seconds[row] = seconds.get(row, 0.0) + secs
     results = {row: evaluate_sequences(p, configs=mot)[1] for row, p in pairs.items()}
     return results, {row: s / max(n_frames, 1) for row, s in seconds.items()}
 
@@ -129,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
     if n < 1:
         raise InputError(f"bench sidereal: --sequences must be at least 1, got {n}")
     config = Config()
-    results = {preset: run_set(preset, n, args.seed, config) for preset, _ in SETS}
+    results = {preset: run_set(preset, n, args.seed, config, workers=args.workers, scheduler=args.scheduler)
+               for preset, _ in SETS}
     command = "debristrack bench sidereal" + (" --quick" if args.quick else f" --sequences {n}")
     if args.seed != 2025:
         command += f" --seed {args.seed}"
