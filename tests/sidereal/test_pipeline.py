@@ -15,7 +15,7 @@ from .conftest import FakeFrame, FakeSequence, make_frame, moving_streak
 
 
 def test_methods_and_config():
-    assert len(sidereal.METHODS) == 6 and sidereal.METHODS[0] == "matched+ocsort"
+    assert len(sidereal.METHODS) == 7 and sidereal.METHODS[0] == "matched+ocsort" and sidereal.METHODS[-1] == "sdtnet"
     cfg = sidereal.Config()
     assert all(f.metadata.get("help") for f in dataclasses.fields(cfg))
     assert cfg.matched_fwhm == 2.5 and cfg.lsd_k == 2.5 and cfg.gate > 0

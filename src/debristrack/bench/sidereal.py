@@ -28,7 +28,8 @@ from ..io.sequence import Frame
 from ..parallel import Task, add_parallel_arguments, run_tasks
 from ..simulate import iter_frames, make_scene
 from ..track.segments import TRACKERS
-from ..track.sidereal import DETECTORS, Config, detect_sequence, link
+from ..sdtnet.options import SdtnetConfig
+from ..track.sidereal import DETECTORS, Config, detect_sequence, link, sub_params
 from .report import section_preamble, update_section
 
 SETS = (("debris", "Debris"), ("dense", "Dense Debris"))
@@ -50,7 +51,16 @@ def classical_rows(frames: list[Frame], config: Config) -> dict[str, tuple[Table
     return out
 
 
-ROW_SOURCES: list[Callable[[list[Frame], Config], dict[str, tuple[Table, float]]]] = [classical_rows]
+def sdtnet_rows(frames: list[Frame], config) -> dict[str, tuple[Table, float]]:
+    """The SDT-Net row ([SDT] sec. 4) with the shipped weights, on the same frames."""
+    from ..sdtnet.infer import track_frames
+
+    t0 = time.perf_counter()
+    tracks = track_frames([f.clean for f in frames], config=sub_params(config, SdtnetConfig))
+    return {"sdtnet": (tracks, time.perf_counter() - t0)}
+
+
+ROW_SOURCES: list[Callable[[list[Frame], Config], dict[str, tuple[Table, float]]]] = [classical_rows, sdtnet_rows]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "stare": "[GEO] min/median/mean stacking: detection rate, false alarms, s/frame",
     "target": "[TRK] motion lists vs nearest-to-centre: detection rate, s/frame",
     "sidereal": "[SDT] Tab. 2: streak detectors x trackers, MOT metrics, s/frame",
+    "sdtnet": "[SDT] SDT-Net shipped weights: MOT metrics on simulated sets, s/frame at 1024x1024",
 }
 
 

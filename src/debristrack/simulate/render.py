@@ -21,7 +21,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.time import Time, TimeDelta
 
-from ..io.tables import empty_table
+from ..io.tables import empty_table, normalize_streaks
 from .background import background_files, fit_background, read_background, robust_sigma, shift_background
 from .debris import Debris, draw_debris, sample_debris
 from .psf import add_segments, noise_equivalent_area
@@ -302,6 +302,8 @@ def _table(kind: str, index: int, labels: dict[str, np.ndarray]) -> Table:
     if n:
         cols = {"frame": np.full(n, index, np.int64), **labels}
         table = Table([np.asarray(cols[c], dtype=table[c].dtype) for c in table.colnames], names=table.colnames)
+    if kind == "streak":
+        normalize_streaks(table)  # (x1, y1) is the left endpoint in memory too, not only in gt.csv
     return table
 
 

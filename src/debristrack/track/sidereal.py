@@ -21,12 +21,13 @@ from astropy.table import Table
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
+from ..sdtnet.options import SdtnetConfig
 from .segments import TRACKERS, TrackerParams, track_segments
 
 DETECTORS = ("matched", "lsd")
-METHODS: tuple[str, ...] = tuple(f"{d}+{t}" for d in DETECTORS for t in ("ocsort", "bytetrack", "sort"))
+METHODS: tuple[str, ...] = tuple(f"{d}+{t}" for d in DETECTORS for t in ("ocsort", "bytetrack", "sort")) + ("sdtnet",)
 
-_PREFIX = {LSDParams: "lsd_", MatchedParams: "matched_", TrackerParams: ""}
+_PREFIX = {LSDParams: "lsd_", MatchedParams: "matched_", TrackerParams: "", SdtnetConfig: "sdtnet_"}
 
 
 def _config_fields():
@@ -50,7 +51,7 @@ Config.__module__ = __name__
 Config.__doc__ = (
     "Every parameter of the sidereal mode: ``star_stack``, ``min_speed``, ``max_motion_angle``, the LSD detector's (``lsd_*``, "
     ":class:`LSDParams`), the matched-filter detector's (``matched_*``, :class:`MatchedParams`) "
-    "and the trackers' (:class:`TrackerParams`, no prefix).")
+    "the trackers' (:class:`TrackerParams`, no prefix) and SDT-Net's (``sdtnet_*``, :class:`SdtnetConfig`).")
 
 
 def sub_params(config, cls):
@@ -188,7 +189,7 @@ def track_sequence(seq, *, method: str = METHODS[0], config=None, progress=None)
     Parameters
     ----------
     seq : :class:`debristrack.io.sequence.FrameSequence`.
-    method : ``"detector+tracker"``, one of :data:`METHODS`.
+    method : ``"detector+tracker"`` or ``"sdtnet"``, one of :data:`METHODS`.
     config : :data:`Config` (defaults when None).
     progress : None or ``progress(done_frames, total_frames)``.
 
@@ -196,6 +197,12 @@ def track_sequence(seq, *, method: str = METHODS[0], config=None, progress=None)
     -------
     astropy Table ``frame,id,x1,y1,x2,y2,score``, pixels (0-based, x = column, y = row).
     """
+    config = config if config is not None else Config()
+    if method == "sdtnet":  # [SDT] sec. 4: torch is imported only when the network is asked for
+        from ..sdtnet.infer import track_sequence_sdtnet
+
+        seq.require(1, "sdtnet needs at least 1 frame")
+        return track_sequence_sdtnet(seq, config=sub_params(config, SdtnetConfig), progress=progress)
     detector, tracker = parse_method(method)
     seq.require(1, f"{method} needs at least 1 frame")
     return link(detect_sequence(seq, detector, config, progress=progress), tracker, config)

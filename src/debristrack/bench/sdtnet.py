@@ -1,0 +1,93 @@
+"""``debristrack bench sdtnet``: the shipped SDT-Net weights on simulated sidereal test sets,
+and the inference speed on 1024x1024 frames.
+
+For each test set (the simulator's ``debris`` and ``dense`` presets) it simulates sequences
+in memory, tracks them with :func:`debristrack.sdtnet.infer.track_frames` and reports the
+TrackEval figures combined over the sequences ([SDT] Tab. 2 columns: IDF1, MOTA, IDS, HOTA,
+DetA, AssA; thick-line IoU similarity). The speed row is the whole per-frame work (ZScale,
+network, decoding, association) on 1024x1024 frames, with the torch thread count used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from astropy.table import vstack
+
+from ..evaluate import MotConfig, MotResult, track_metrics
+from ..simulate import iter_frames, make_scene
+from ..sdtnet.infer import CPU_WEIGHTS, SdtnetConfig, track_frames
+from .report import section_preamble, update_section
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="small run: 3 sequences per test set, 2 timing frames")
+    parser.add_argument("--sequences", type=int, default=None, help="sequences per test set (default: 20; --quick: 3)")
+    parser.add_argument("--size", type=int, default=512, help="frame size of the test sets, px (default: 512)")
+    parser.add_argument("--frames", type=int, default=8, help="frames per test sequence (default: 8)")
+    parser.add_argument("--timing-frames", type=int, default=None,
+                        help="1024x1024 frames timed (default: 6; --quick: 2)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2)")
+    parser.add_argument("--weights", default=None, help=f"weights file (default: shipped {CPU_WEIGHTS.name})")
+    parser.add_argument("--seed", type=int, default=1000, help="random seed of the test sets (default: 1000)")
+    parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default: BENCHMARKS.md)")
+
+
+def evaluate_preset(preset: str, *, sequences: int, size: int, frames: int, seed: int,
+                    config: SdtnetConfig) -> tuple[dict, float]:
+    """Combined MOT summary and seconds per frame of SDT-Net on ``sequences`` simulated
+    sequences of ``preset``."""
+    results, seconds, n_frames = [], 0.0, 0
+    for k in range(sequences):
+        scene = make_scene("sidereal", preset, size=size, frames=frames)
+        sim = list(iter_frames(scene, seed=seed + k))
+        t0 = time.perf_counter()
+        pred = track_frames([f.data for f in sim], config=config)
+        seconds += time.perf_counter() - t0
+        n_frames += len(sim)
+        results.append(track_metrics(vstack([f.truth for f in sim]), pred, kind="streak",
+                                     config=MotConfig(fwhm=scene.fwhm)))
+    return MotResult.combine(results).summary(), seconds / n_frames
+
+
+def time_1024(frames: int, config: SdtnetConfig, seed: int) -> float:
+    """Seconds per 1024x1024 frame (after one warm-up frame)."""
+    scene = make_scene("sidereal", "debris", size=1024, frames=frames + 1)
+    data = [f.data for f in iter_frames(scene, seed=seed)]
+    track_frames(data[:1], config=config)
+    t0 = time.perf_counter()
+    track_frames(data[1:], config=config)
+    return (time.perf_counter() - t0) / frames
+
+
+def run(args: argparse.Namespace) -> int:
+    sequences = args.sequences or (3 if args.quick else 20)
+    timing = args.timing_frames or (2 if args.quick else 6)
+    config = SdtnetConfig(weights=args.weights, device="cpu", threads=args.threads)
+    rows = []
+    for preset in ("debris", "dense"):
+        print(f"sdtnet: {preset}, {sequences} sequences of {args.size}x{args.size}...", file=sys.stderr)
+        s, spf = evaluate_preset(preset, sequences=sequences, size=args.size, frames=args.frames,
+                                 seed=args.seed, config=config)
+        rows.append(f"| {preset} | {100 * s['IDF1']:.1f} | {100 * s['MOTA']:.1f} | {s['IDS']} | "
+                    f"{100 * s['HOTA']:.1f} | {100 * s['DetA']:.1f} | {100 * s['AssA']:.1f} | {spf:.3f} |")
+    print(f"sdtnet: timing {timing} frames of 1024x1024...", file=sys.stderr)
+    spf_1024 = time_1024(timing, config, args.seed)
+    weights = Path(args.weights or CPU_WEIGHTS).name
+    command = "debristrack bench " + " ".join(getattr(args, "command_argv", ["sdtnet"]))
+    md = ("## SDT-Net ([SDT] sec. 4)\n\n" + section_preamble(command)
+          + f"Weights `{weights}`; {sequences} simulated sequences of {args.frames} frames, "
+          f"{args.size}x{args.size} px, per test set; CPU, torch {torch.__version__}, {args.threads} threads.\n\n"
+          "| test set | IDF1 | MOTA | IDS | HOTA | DetA | AssA | s/frame |\n|---|---|---|---|---|---|---|---|\n"
+          + "\n".join(rows)
+          + f"\n\nInference on 1024x1024 frames (ZScale, network, decoding, association): "
+            f"**{spf_1024:.2f} s/frame** on CPU with {args.threads} threads ({timing} frames).\n")
+    update_section("sdtnet", md, args.output)
+    print(md)
+    return 0

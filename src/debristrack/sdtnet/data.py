@@ -1,0 +1,231 @@
+"""Training samples for SDT-Net: from the simulator ([SDT] sec. 3 scenes, generated on the
+fly) or cropped from a simulated dataset folder.
+
+A sample is a pair of consecutive frames of one simulated sidereal sequence with its
+targets, all numpy arrays (``H, W`` input size, ``h, w = H/4, W/4`` output size):
+
+- ``cur``, ``prev`` (1, H, W) float32: the frames, ZScaled to [0, 1] ([SDT] eq. 1-3);
+- ``prev_hm`` (2, H, W): the previous frame's left/right endpoints drawn as Gaussians, with
+  CenterTrack's noise (dropped, jittered and false endpoints) so the net does not copy it;
+- ``hm`` (2, h, w): Gaussian endpoint targets ([SDT] sec. 4.4.1); ``mask`` (1, h, w): the
+  debris mask, max-pooled to the output grid ([SDT] eq. 8);
+- K object slots: ``ind_l``, ``ind_r`` (K,) int64 flat cells; ``reg`` (K, 4) sub-pixel
+  offsets; ``off`` (K, 4) tracking offsets ``c^t - c^{t-1}`` ([SDT] eq. 15), both in output
+  pixels; ``obj``, ``track`` (K,) 0/1;
+- for the centre variant ([SDT] Tab. 3 row a): ``hm_c`` (1, h, w), ``ind_c`` (K,), ``wh``
+  (K, 2) segment vectors right - left, ``reg_c`` and ``off_c`` (K, 2), output px.
+
+Coordinates: input pixel x (0-based, centre of the first pixel = 0) maps to output
+``u = (x + 0.5) / stride - 0.5``, so output cell centres line up with input pixel blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from astropy.table import Table
+from PIL import Image
+
+from ..errors import InputError
+from ..io.sequence import find_sequences, open_sequence
+from ..io.tables import read_table
+from ..io.zscale import zscale
+from ..simulate import iter_frames, make_scene
+from ..simulate.debris import clip_segment
+from .model import STRIDE
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How training samples are drawn."""
+
+    crop: int = field(default=160, metadata={"help": "simulated frame size, px (multiple of 32)"})
+    presets: tuple[str, ...] = field(default=("debris", "dense"),
+                                     metadata={"help": "sidereal simulator presets to draw from"})
+    dataset: str | None = field(default=None, metadata={
+        "help": "dataset root (debristrack simulate) to crop samples from instead of simulating on the fly"})
+    max_objects: int = field(default=16, metadata={"help": "object slots K per sample"})
+    sigma: float = field(default=1.0, metadata={"help": "Gaussian sigma of endpoint targets, output px"})
+    hm_drop: float = field(default=0.2, metadata={"help": "probability to drop a previous endpoint (CenterTrack)"})
+    hm_jitter: float = field(default=1.5, metadata={"help": "RMS jitter of previous endpoints, input px"})
+    hm_false: float = field(default=0.1, metadata={"help": "probability of a false previous endpoint per object"})
+
+
+def normalize(image: np.ndarray) -> np.ndarray:
+    """ZScale ([SDT] eq. 1-3) mapped to float32 [0, 1]; shape kept."""
+    return zscale(image).astype(np.float32) / np.float32(255.0)
+
+
+def to_output(xy: np.ndarray, stride: int = STRIDE) -> np.ndarray:
+    """Input pixel coordinates -> output-map coordinates (any shape, last axis x, y)."""
+    return (np.asarray(xy, np.float64) + 0.5) / stride - 0.5
+
+
+def to_input(uv: np.ndarray, stride: int = STRIDE) -> np.ndarray:
+    """Output-map coordinates -> input pixel coordinates."""
+    return (np.asarray(uv, np.float64) + 0.5) * stride - 0.5
+
+
+def gaussian_map(points: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Max over Gaussians of peak 1 centred on (n, 2) ``points`` (x, y) -> float32 (ny, nx)."""
+    ny, nx = shape
+    if len(points) == 0:
+        return np.zeros(shape, np.float32)
+    gx = np.exp(-(np.arange(nx)[None, :] - points[:, :1]) ** 2 / (2 * sigma**2))  # (n, nx)
+    gy = np.exp(-(np.arange(ny)[None, :] - points[:, 1:]) ** 2 / (2 * sigma**2))  # (n, ny)
+    return (gy[:, :, None] * gx[:, None, :]).max(axis=0).astype(np.float32)
+
+
+def endpoint_cells(xy: np.ndarray, out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer output cells (n, 2) of input points (n, 2) and their sub-pixel remainders."""
+    uv = to_output(xy)
+    cell = np.clip(np.rint(uv), 0, np.array(out_shape[::-1]) - 1).astype(np.int64)
+    return cell, uv - cell
+
+
+def prev_heatmap(left: np.ndarray, right: np.ndarray, shape: tuple[int, int], *, sigma: float,
+                 rng: np.random.Generator | None = None, drop: float = 0.0, jitter: float = 0.0,
+                 false: float = 0.0) -> np.ndarray:
+    """(2, ny, nx) input-resolution heatmap of previous left/right endpoints (n, 2) each.
+
+    ``sigma`` in output px (scaled by the stride here). With ``rng``: each endpoint dropped
+    with probability ``drop``, moved by N(0, ``jitter``) px, and a false endpoint added per
+    object with probability ``false`` (CenterTrack's training noise).
+    """
+    chans = []
+    for pts in (left, right):
+        pts = np.asarray(pts, np.float64).reshape(-1, 2)
+        if rng is not None and len(pts):
+            pts = pts[rng.random(len(pts)) >= drop]
+            pts = pts + rng.normal(0, jitter, pts.shape)
+            n_false = int((rng.random(len(left)) < false).sum())
+            pts = np.vstack([pts, rng.uniform([0, 0], [shape[1], shape[0]], (n_false, 2))])
+        chans.append(gaussian_map(pts, shape, sigma * STRIDE))
+    return np.stack(chans)
+
+
+def left_right(table) -> tuple[np.ndarray, np.ndarray]:
+    """Left and right endpoints (n, 2) of a streak table, ordered by the DESIGN.md rule
+    (left = smaller x; on a tie, smaller y; [SDT] sec. 4.4) whatever order the table has."""
+    a = np.column_stack([table["x1"], table["y1"]]).astype(np.float64)
+    b = np.column_stack([table["x2"], table["y2"]]).astype(np.float64)
+    swap = (b[:, 0] < a[:, 0]) | ((b[:, 0] == a[:, 0]) & (b[:, 1] < a[:, 1]))
+    return np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
+
+
+def make_sample(prev, cur, *, config: DataConfig = DataConfig(), rng: np.random.Generator | None = None) -> dict:
+    """Sample dict (see the module docstring) from two consecutive frames.
+
+    ``prev``, ``cur``: objects with ``data`` (H, W), ``truth`` (streak table) and ``mask``
+    (H, W bool) - :class:`debristrack.simulate.render.SimFrame`. ``rng`` None = no noise on
+    the previous heatmap.
+    """
+    shape = cur.data.shape
+    out_shape = (shape[0] // STRIDE, shape[1] // STRIDE)
+    t, p = cur.truth, prev.truth
+    left, right = (a[: config.max_objects] for a in left_right(t))
+    ids = np.asarray(t["id"])[: config.max_objects]
+    k, n = config.max_objects, len(ids)
+    cl, rl = endpoint_cells(left, out_shape)
+    cr, rr = endpoint_cells(right, out_shape)
+    hm = np.stack([gaussian_map(cl.astype(float), out_shape, config.sigma),
+                   gaussian_map(cr.astype(float), out_shape, config.sigma)])
+    mask = cur.mask.reshape(out_shape[0], STRIDE, out_shape[1], STRIDE).max(axis=(1, 3))
+    slots = {"ind_l": np.zeros(k, np.int64), "ind_r": np.zeros(k, np.int64), "reg": np.zeros((k, 4), np.float32),
+             "off": np.zeros((k, 4), np.float32), "obj": np.zeros(k, np.float32), "track": np.zeros(k, np.float32)}
+    slots["ind_l"][:n] = cl[:, 1] * out_shape[1] + cl[:, 0]
+    slots["ind_r"][:n] = cr[:, 1] * out_shape[1] + cr[:, 0]
+    slots["reg"][:n] = np.hstack([rl, rr])
+    slots["obj"][:n] = 1
+    p_ids = np.asarray(p["id"])
+    p_left, p_right = left_right(p)
+    common, i_cur, i_prev = np.intersect1d(ids, p_ids, return_indices=True)
+    # [SDT] eq. 15 target: c^t - c^{t-1}, in output px.
+    slots["off"][i_cur] = np.hstack([left[i_cur] - p_left[i_prev], right[i_cur] - p_right[i_prev]]) / STRIDE
+    slots["track"][i_cur] = 1
+    # Tab. 3 row a (CenterTrack-style): centre cell, segment vector, centre offsets.
+    centre = (left + right) / 2
+    cc, rc = endpoint_cells(centre, out_shape)
+    slots["hm_c"] = gaussian_map(cc.astype(float), out_shape, config.sigma)[None]
+    slots["ind_c"] = np.zeros(k, np.int64)
+    slots["ind_c"][:n] = cc[:, 1] * out_shape[1] + cc[:, 0]
+    slots["wh"], slots["reg_c"], slots["off_c"] = (np.zeros((k, 2), np.float32) for _ in range(3))
+    slots["wh"][:n] = (right - left) / STRIDE
+    slots["reg_c"][:n] = rc
+    slots["off_c"][i_cur] = (centre[i_cur] - (p_left[i_prev] + p_right[i_prev]) / 2) / STRIDE
+    noise = dict(drop=config.hm_drop, jitter=config.hm_jitter, false=config.hm_false) if rng is not None else {}
+    return {"cur": normalize(cur.data)[None], "prev": normalize(prev.data)[None],
+            "prev_hm": prev_heatmap(p_left, p_right, shape, sigma=config.sigma, rng=rng, **noise),
+            "hm": hm, "mask": mask[None].astype(np.float32), **slots}
+
+
+def simulated_samples(config: DataConfig = DataConfig(), *, rng: np.random.Generator | int | None = None
+                      ) -> Iterator[dict]:
+    """Endless training samples: each a new two-frame sidereal sequence of ``config.crop`` px,
+    preset drawn from ``config.presets``, seeded from ``rng``."""
+    rng = np.random.default_rng(rng)
+    while True:
+        preset = config.presets[int(rng.integers(len(config.presets)))]
+        scene = make_scene("sidereal", preset, size=config.crop, frames=2)
+        prev, cur = iter_frames(scene, seed=int(rng.integers(2**63)))
+        yield make_sample(prev, cur, config=config, rng=rng)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    data: np.ndarray
+    truth: object
+    mask: np.ndarray
+
+
+def _crop_frame(seq_dir: Path, seq, gt, index: int, y0: int, x0: int, size: int) -> _Frame:
+    """Frame ``index`` of a dataset sequence cropped to ``size`` px at (y0, x0), its truth
+    clipped to the crop and shifted to crop pixels, and its debris mask."""
+    data = seq[index].clean[y0:y0 + size, x0:x0 + size]
+    mask_path = seq_dir / "masks" / f"{index:06d}.png"
+    if not mask_path.exists():
+        raise InputError(f"{mask_path}: debris mask missing (needed to train RoI-FE, [SDT] eq. 8)")
+    mask = np.asarray(Image.open(mask_path))[y0:y0 + size, x0:x0 + size] > 0
+    rows = gt[gt["frame"] == index]
+    x1, y1, x2, y2, ok = clip_segment(*(np.asarray(rows[c], float) - off for c, off in
+                                        (("x1", x0), ("y1", y0), ("x2", x0), ("y2", y0))), (size, size))
+    truth = Table({"id": np.asarray(rows["id"])[ok], "x1": x1[ok], "y1": y1[ok], "x2": x2[ok], "y2": y2[ok]})
+    return _Frame(data, truth, mask)
+
+
+def dataset_samples(root: str | Path, config: DataConfig = DataConfig(), *,
+                    rng: np.random.Generator | int | None = None) -> Iterator[dict]:
+    """Endless training samples cropped (``config.crop`` px) from consecutive frame pairs of
+    the sidereal sequences under a dataset root (frames, ``gt.csv`` and ``masks/``)."""
+    rng = np.random.default_rng(rng)
+    seqs = find_sequences(root)  # raises InputError naming the root when there are none
+    while True:
+        seq_dir = seqs[int(rng.integers(len(seqs)))]
+        seq = open_sequence(seq_dir)
+        seq.require(2, "SDT-Net training needs frame pairs")
+        ny, nx = seq.shape
+        if min(ny, nx) < config.crop:
+            raise InputError(f"{seq_dir}: frames {nx}x{ny} are smaller than the crop {config.crop}")
+        gt = read_table(seq_dir / "gt.csv", "streak")
+        t = int(rng.integers(1, len(seq)))
+        y0, x0 = int(rng.integers(ny - config.crop + 1)), int(rng.integers(nx - config.crop + 1))
+        prev, cur = (_crop_frame(seq_dir, seq, gt, i, y0, x0, config.crop) for i in (t - 1, t))
+        yield make_sample(prev, cur, config=config, rng=rng)
+
+
+def training_samples(config: DataConfig = DataConfig(), *, rng: np.random.Generator | int | None = None
+                     ) -> Iterator[dict]:
+    """:func:`dataset_samples` when ``config.dataset`` is set, else :func:`simulated_samples`."""
+    if config.dataset:
+        return dataset_samples(config.dataset, config, rng=rng)
+    return simulated_samples(config, rng=rng)
+
+
+def collate(samples: list[dict], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Stack sample dicts into a batch of tensors on ``device``."""
+    return {key: torch.from_numpy(np.stack([s[key] for s in samples])).to(device) for key in samples[0]}

@@ -1,0 +1,24 @@
+"""SDT-Net tracking options, importable without torch (the sidereal CLI builds its flags from them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SdtnetConfig:
+    """SDT-Net tracking parameters ([SDT] sec. 4.4-4.5)."""
+
+    weights: str | None = field(default=None, metadata={"help": "weights file (.pt); None = the shipped cpu weights"})
+    device: str = field(default="auto", metadata={"help": "auto (cuda if available), cpu or cuda"})
+    threads: int = field(default=0, metadata={"help": "CPU threads for torch (0 = torch's default)"})
+    score_threshold: float = field(default=0.4, metadata={"help": "least endpoint heatmap score"})
+    top_k: int = field(default=64, metadata={"help": "most endpoints per side and frame"})
+    embedding_distance: float = field(default=0.5, metadata={
+        "help": "largest embedding distance of a left/right pair ([SDT] eq. 10)"})
+    mask_support: float = field(default=0.3, metadata={
+        "help": "least mean RoI-FE mask along a left-right pair (0 = pair by embedding only, as [SDT])"})
+    radius: float = field(default=90.0, metadata={
+        "help": "association radius r, px: largest eq. 14 distance of a match"})
+    max_gap: int = field(default=2, metadata={"help": "frames a track may go unseen and still continue"})
+    min_length: float = field(default=3.0, metadata={"help": "shortest streak kept, px"})

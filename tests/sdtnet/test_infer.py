@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from debristrack.errors import InputError
+from debristrack.sdtnet.data import left_right
+from debristrack.sdtnet.decode import Streaks
+from debristrack.sdtnet.infer import CPU_WEIGHTS, OffsetTracker, SdtnetConfig, load_model, track_frames
+from debristrack.simulate import iter_frames, make_scene
+
+
+def _streaks(segs, offs=None):
+    segs = np.asarray(segs, float).reshape(-1, 4)
+    offs = np.zeros((len(segs), 4)) if offs is None else np.asarray(offs, float).reshape(-1, 4)
+    return Streaks(segs[:, :2], segs[:, 2:], np.ones(len(segs)), offs[:, :2], offs[:, 2:])
+
+
+def test_tracker_uses_offsets_and_survives_a_gap():
+    tracker = OffsetTracker(radius=5.0, max_gap=1)
+    assert tracker.update(0, _streaks([[0, 0, 10, 0], [0, 50, 10, 50]])).tolist() == [1, 2]
+    # both moved 20 px: only the offsets (eq. 13) bring them back within r
+    got = tracker.update(1, _streaks([[20, 50, 30, 50], [20, 0, 30, 0]], [[20, 0, 20, 0]] * 2))
+    assert got.tolist() == [2, 1]
+    # object 1 unseen in frame 2, back in frame 3 (a gap of one frame)
+    assert tracker.update(2, _streaks([[40, 50, 50, 50]], [[20, 0, 20, 0]])).tolist() == [2]
+    assert tracker.update(3, _streaks([[60, 0, 70, 0]], [[20, 0, 20, 0]])).tolist() == [1]
+    # nothing near: a new track
+    assert tracker.update(4, _streaks([[500, 500, 510, 500]])).tolist() == [3]
+
+
+def test_shipped_weights_find_a_bright_streak():
+    assert CPU_WEIGHTS.exists()
+    scene = make_scene("sidereal", "debris", size=128, frames=3, objects=(1, 1), snr=(60.0, 60.0),
+                       length=(40.0, 40.0), speed=(10.0, 10.0), gap_prob=0.0, star_density=100.0)
+    frames = list(iter_frames(scene, seed=2))
+    table = track_frames([f.data for f in frames], config=SdtnetConfig(device="cpu", threads=1))
+    found = 0
+    for f in frames:
+        (left,), (right,) = left_right(f.truth)
+        rows = table[table["frame"] == f.index]
+        err = [max(np.hypot(r["x1"] - left[0], r["y1"] - left[1]), np.hypot(r["x2"] - right[0], r["y2"] - right[1]))
+               for r in rows]
+        found += len(err) > 0 and min(err) < 4.0
+    assert found >= 2
+    assert len(set(table["id"])) == 1  # one track through the frames
+
+
+def test_bad_weights_file(tmp_path):
+    bad = tmp_path / "w.pt"
+    bad.write_bytes(b"not torch")
+    with pytest.raises(InputError, match="w.pt: not an SDT-Net weights file"):
+        load_model(str(bad), "cpu")
+    with pytest.raises(InputError, match="missing.pt: SDT-Net weights file not found"):
+        load_model(str(tmp_path / "missing.pt"), "cpu")
+
+
+def test_track_sequence_on_disk(tmp_path):
+    from debristrack.io.sequence import find_sequences, open_sequence
+    from debristrack.sdtnet.infer import track_sequence_sdtnet
+    from debristrack.simulate.dataset import simulate_dataset
+
+    simulate_dataset(tmp_path, mode="sidereal", preset="debris", sequences=1, seed=3, progress=False,
+                     overrides={"size": 96, "frames": 3})
+    seq = open_sequence(find_sequences(tmp_path)[0])
+    calls = []
+    table = track_sequence_sdtnet(seq, config=SdtnetConfig(device="cpu", threads=1),
+                                  progress=lambda done, total: calls.append((done, total)))
+    assert table.colnames == ["frame", "id", "x1", "y1", "x2", "y2", "score"]
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert np.all(table["x1"] <= table["x2"])

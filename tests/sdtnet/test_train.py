@@ -1,0 +1,111 @@
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from debristrack.errors import InputError
+from debristrack.sdtnet.data import (DataConfig, collate, dataset_samples, left_right, make_sample,
+                                     simulated_samples)
+from debristrack.sdtnet.losses import total_loss
+from debristrack.sdtnet.model import SDTNet
+from debristrack.sdtnet.train import (TrainConfig, config_from_dict, load_config, make_optimizer, train,
+                                      train_step)
+from debristrack.simulate import iter_frames, make_scene
+
+
+def test_sample_targets_match_truth():
+    scene = make_scene("sidereal", "debris", size=64, frames=2, objects=(1, 1), length=(20.0, 20.0),
+                       speed=(8.0, 8.0), gap_prob=0.0)
+    prev, cur = iter_frames(scene, seed=3)
+    s = make_sample(prev, cur, config=DataConfig(max_objects=4))
+    assert s["cur"].shape == (1, 64, 64) and 0 <= s["cur"].min() and s["cur"].max() <= 1
+    assert s["hm"].shape == (2, 16, 16) and s["mask"].shape == (1, 16, 16)
+    assert s["obj"].tolist() == [1, 0, 0, 0] and s["track"][0] == 1
+    (left, right), (p_left, p_right) = left_right(cur.truth), left_right(prev.truth)
+    yl, xl = divmod(int(s["ind_l"][0]), 16)
+    assert s["hm"][0, yl, xl] == 1.0
+    assert np.allclose((np.array([xl, yl]) + s["reg"][0, :2] + 0.5) * 4 - 0.5, left[0])  # cell + sub-pixel
+    assert np.allclose(s["off"][0] * 4, np.concatenate([left[0] - p_left[0], right[0] - p_right[0]]), atol=1e-4)
+    assert s["mask"].max() == 1.0
+
+
+def test_left_right_orders_endpoints():
+    from astropy.table import Table
+    t = Table({"x1": [5.0, 1.0, 3.0], "y1": [0.0, 0.0, 9.0], "x2": [1.0, 5.0, 3.0], "y2": [2.0, 2.0, 4.0]})
+    left, right = left_right(t)
+    assert left.tolist() == [[1.0, 2.0], [1.0, 0.0], [3.0, 4.0]]  # tie in x: smaller y is left
+    assert right.tolist() == [[5.0, 0.0], [5.0, 2.0], [3.0, 9.0]]
+
+
+@pytest.mark.parametrize("variant", [{}, {"roi_fe": False}, {"offset": False}, {"detection": "centre"}])
+def test_one_step_lowers_loss(tiny_config, variant):
+    torch.manual_seed(0)
+    config = TrainConfig(model=dataclasses.replace(tiny_config, **variant), data=DataConfig(crop=64), lr=1e-3, optimizer="adam", batch=2)
+    batch = collate([next(simulated_samples(config.data, rng=1)) for _ in range(2)])
+    model = SDTNet(config.model)
+    optimizer = make_optimizer(model, config)
+    before = train_step(model, optimizer, batch, config)["loss"]
+    model.train()
+    with torch.no_grad():
+        after, _ = total_loss(model(batch["cur"], batch["prev"], batch["prev_hm"]), batch, config.loss)
+    assert float(after) < before
+
+
+def test_train_writes_checkpoint_and_resumes(tmp_path, tiny_config):
+    config = TrainConfig(model=tiny_config, data=DataConfig(crop=64, max_objects=4), epochs=1, steps_per_epoch=2,
+                         batch=1, threads=1, device="cpu")
+    result = train(config, tmp_path, log=lambda s: None)
+    assert result["epoch"] == 1 and len(result["history"]) == 1
+    assert {"last.pt", "weights.pt", "loss.png", "config.json"} <= {p.name for p in tmp_path.iterdir()}
+    assert json.loads((tmp_path / "config.json").read_text())["model"]["channels"] == [4, 8, 8, 8, 8, 8]
+    more = train(TrainConfig(epochs=2), tmp_path, resume=True, log=lambda s: None)  # config from the checkpoint
+    assert more["epoch"] == 2 and [h["epoch"] for h in more["history"]] == [1, 2]
+
+
+def test_shipped_configs_load():
+    assert load_config("cpu").model.channels[-1] < load_config("paper").model.channels[-1]
+    assert load_config("paper").data.crop >= 1524 and load_config("paper").batch == 2
+
+
+def test_config_errors(tmp_path):
+    with pytest.raises(InputError, match="config file not found"):
+        load_config(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    with pytest.raises(InputError, match="bad.json: not valid JSON"):
+        load_config(bad)
+    with pytest.raises(InputError, match="x.json: unknown ModelConfig parameter\\(s\\): depth"):
+        config_from_dict({"model": {"depth": 3}}, source="x.json")
+    with pytest.raises(InputError, match="data.crop must be a positive multiple of 32"):
+        train(TrainConfig(data=DataConfig(crop=100)), tmp_path / "x")
+    with pytest.raises(InputError, match="no checkpoint to resume"):
+        train(TrainConfig(), tmp_path / "empty", resume=True)
+
+
+def test_dataset_samples(tmp_path):
+    from debristrack.simulate.dataset import simulate_dataset
+
+    simulate_dataset(tmp_path, mode="sidereal", preset="debris", sequences=1, seed=1, progress=False,
+                     overrides={"size": 96, "frames": 3})
+    s = next(dataset_samples(tmp_path, DataConfig(crop=64, max_objects=4), rng=0))
+    assert s["cur"].shape == (1, 64, 64) and s["hm"].shape == (2, 16, 16) and s["mask"].shape == (1, 16, 16)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty: no FITS sequence"):
+        next(dataset_samples(tmp_path / "empty", DataConfig()))
+    with pytest.raises(InputError, match="smaller than the crop 128"):
+        next(dataset_samples(tmp_path, DataConfig(crop=128)))
+
+
+def test_train_command(tmp_path, capsys):
+    from debristrack.cli import main
+
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps({"model": {"levels": [1] * 6, "channels": [4, 8, 8, 8, 8, 8], "head_conv": 8},
+                               "data": {"crop": 64, "max_objects": 4}, "batch": 1, "threads": 1, "device": "cpu"}))
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(out), "--epochs", "1", "--steps-per-epoch", "1"]) == 0
+    assert (out / "weights.pt").exists()
+    assert main(["train", "--config", str(tmp_path / "nope.json"), "--out", str(out)]) == 2
+    assert "nope.json: config file not found" in capsys.readouterr().err
