@@ -79,3 +79,20 @@ def test_mask_support_rejects_pairs_off_the_mask():
     i, j = pair_endpoints(el, er, np.array([1.0, 1.0]), np.array([6.0]), max_distance=0.5, support=s,
                           min_support=0.5)
     assert i.tolist() == [0] and j.tolist() == [0]
+
+
+def test_support_weight_pairs_crossing_streaks_along_the_mask():
+    from debristrack.sdtnet.decode import mask_support
+
+    # two streaks crossing in an X: (0,0)-(9,9) and (0,9)-(9,0); the left embeddings are swapped
+    # relative to the right ones a little, so eq. 10 alone pairs them wrongly
+    mask = np.zeros((10, 10))
+    idx = np.arange(10)
+    mask[idx, idx] = mask[9 - idx, idx] = 1.0
+    left, right = np.array([[0.0, 0.0], [0.0, 9.0]]), np.array([[9.0, 9.0], [9.0, 0.0]])
+    s = mask_support(mask, left, right)
+    el, er = np.array([[0.0], [1.0]]), np.array([[0.6], [0.4]])
+    i, j = pair_endpoints(el, er, left[:, 0], right[:, 0], max_distance=1.2)
+    assert dict(zip(i.tolist(), j.tolist())) == {0: 1, 1: 0}  # embedding only: the wrong pairs
+    i, j = pair_endpoints(el, er, left[:, 0], right[:, 0], max_distance=1.2, support=s, support_weight=4.0)
+    assert dict(zip(i.tolist(), j.tolist())) == {0: 0, 1: 1}

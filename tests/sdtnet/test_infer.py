@@ -27,6 +27,38 @@ def test_tracker_uses_offsets_and_survives_a_gap():
     assert tracker.update(4, _streaks([[500, 500, 510, 500]])).tolist() == [3]
 
 
+def test_motion_keeps_tracks_when_offsets_are_wrong():
+    # offsets all zero (an untrained offset head): eq. 14 alone cannot follow 30 px steps
+    # within r = 40 (sum of two endpoint distances = 60); once a track has two hits, its own
+    # velocity predicts the next frame
+    segs = [[[0 + 30 * t, 0, 10 + 30 * t, 0], [0 + 30 * t, 50, 10 + 30 * t, 50]] for t in range(4)]
+    paper2 = OffsetTracker(radius=40.0, max_gap=1)
+    motion2 = OffsetTracker(radius=40.0, max_gap=1, motion=True, shape=(100, 200))
+    motion2.update(0, _streaks(segs[0]))
+    motion2.update(1, _streaks(segs[1], [[30, 0, 30, 0]] * 2))  # first link by the offsets
+    paper2.update(0, _streaks(segs[0]))
+    paper2.update(1, _streaks(segs[1], [[30, 0, 30, 0]] * 2))
+    assert motion2.update(2, _streaks(segs[2])).tolist() == [1, 2]  # by its own velocity
+    assert paper2.update(2, _streaks(segs[2])).tolist() == [3, 4]  # eq. 14 with zero offsets: lost
+
+
+def test_motion_velocity_ignores_an_end_cut_by_the_image_edge():
+    tracker = OffsetTracker(radius=60.0, max_gap=1, motion=True, shape=(100, 100))
+    # a streak 40 px long entering from the left edge at 20 px per frame: its left end stays on
+    # the edge (x = -0.5) while the right end moves with the object
+    tracker.update(0, _streaks([[-0.5, 50, 10, 50]], [[20, 0, 20, 0]]))
+    tracker.update(1, _streaks([[-0.5, 50, 30, 50]]))
+    assert np.allclose(tracker.vel, [[20, 0]])
+    assert tracker.update(2, _streaks([[10, 50, 50, 50]])).tolist() == [1]
+
+
+def test_tracker_matches_swapped_endpoint_order():
+    tracker = OffsetTracker(radius=5.0, max_gap=1)
+    tracker.update(0, _streaks([[50, 0, 50.5, 40]]))
+    # a vertical streak whose "left" end flipped to the other end
+    assert tracker.update(1, _streaks([[50, 40, 50.5, 0]])).tolist() == [1]
+
+
 def test_shipped_weights_find_a_bright_streak():
     assert CPU_WEIGHTS.exists()
     scene = make_scene("sidereal", "debris", size=128, frames=3, objects=(1, 1), snr=(60.0, 60.0),

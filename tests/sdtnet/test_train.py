@@ -67,6 +67,14 @@ def test_train_writes_checkpoint_and_resumes(tmp_path, tiny_config):
 def test_shipped_configs_load():
     assert load_config("cpu").model.channels[-1] < load_config("paper").model.channels[-1]
     assert load_config("paper").data.crop >= 1524 and load_config("paper").batch == 2
+    # [SDT] Tab. 3: (a) centre + offsets, (b) LSE + offsets, (c) LSE + RoI-FE; (d) = cpu
+    a, b, c, d = (load_config(n).model for n in ("ablation-a-centre", "ablation-b-no-roife",
+                                                  "ablation-c-no-offset", "cpu"))
+    assert (a.detection, a.roi_fe, a.offset) == ("centre", False, True)
+    assert (b.detection, b.roi_fe, b.offset) == ("endpoints", False, True)
+    assert (c.detection, c.roi_fe, c.offset) == ("endpoints", True, False)
+    assert (d.detection, d.roi_fe, d.offset) == ("endpoints", True, True)
+    assert load_config("cpu-finetune").data.crop > load_config("cpu").data.crop
 
 
 def test_config_errors(tmp_path):
@@ -109,3 +117,20 @@ def test_train_command(tmp_path, capsys):
     assert (out / "weights.pt").exists()
     assert main(["train", "--config", str(tmp_path / "nope.json"), "--out", str(out)]) == 2
     assert "nope.json: config file not found" in capsys.readouterr().err
+
+
+def test_init_from_weights(tmp_path, tiny_config):
+    from debristrack.sdtnet.train import load_init, save_weights
+
+    source = SDTNet(tiny_config)
+    save_weights(source, tmp_path / "w.pt")
+    target = SDTNet(tiny_config)
+    load_init(target, tmp_path / "w.pt")
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), target.state_dict().values()))
+    with pytest.raises(InputError, match="w.pt: model config differs from this run's in emb_dim"):
+        load_init(SDTNet(dataclasses.replace(tiny_config, emb_dim=3)), tmp_path / "w.pt")
+    with pytest.raises(InputError, match="init weights file not found"):
+        load_init(target, tmp_path / "none.pt")
+    config = TrainConfig(model=tiny_config, data=DataConfig(crop=64, max_objects=4), epochs=1, steps_per_epoch=1,
+                         batch=1, threads=1, device="cpu", init=str(tmp_path / "w.pt"))
+    assert train(config, tmp_path / "run", log=lambda s: None)["epoch"] == 1

@@ -101,6 +101,18 @@ def test_implausible_tracks():
     assert not sidereal.implausible_tracks(ids, frames, segs, min_speed=0.0, max_motion_angle=180.0).any()
 
 
+def test_plausible_tracks_needs_hits_and_motion():
+    from astropy.table import Table
+
+    t = Table({"frame": [0, 1, 2, 1, 0, 1], "id": [1, 1, 1, 2, 3, 3],
+               "x1": [0, 10, 20, 5, 0, 0.1], "y1": [0, 0, 0, 80, 50, 50],
+               "x2": [20, 30, 40, 25, 20, 20.1], "y2": [0, 0, 0, 80, 50, 50]})
+    cfg = sidereal.Config()
+    assert sidereal.plausible_tracks(t, cfg).columns["id"].tolist() == [1, 1, 1]  # 2: one hit; 3: static
+    assert len(sidereal.plausible_tracks(t, dataclasses.replace(cfg, min_hits=1, min_speed=0.0))) == 6
+    assert len(sidereal.plausible_tracks(t[:0], cfg)) == 0
+
+
 def test_bench_quick_run_with_an_extra_row_source(tmp_path, monkeypatch):
     import argparse
 

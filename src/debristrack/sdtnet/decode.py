@@ -64,7 +64,7 @@ def mask_support(mask: np.ndarray, uv_left: np.ndarray, uv_right: np.ndarray, *,
 
 def pair_endpoints(emb_left: np.ndarray, emb_right: np.ndarray, x_left: np.ndarray, x_right: np.ndarray, *,
                    max_distance: float, slack: float = 2.0, support: np.ndarray | None = None,
-                   min_support: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                   min_support: float = 0.0, support_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Match left to right endpoints by embedding distance ([SDT] eq. 10).
 
     The paper takes each left point's nearest right point; here the matches are one-to-one
@@ -73,6 +73,10 @@ def pair_endpoints(emb_left: np.ndarray, emb_right: np.ndarray, x_left: np.ndarr
     left point by more than ``slack`` px (a vertical streak has the two almost on one column)
     and, with ``support`` (N, M) given, the predicted debris mask along the segment averages at
     least ``min_support`` (the RoI-FE mask of [SDT] sec. 4.3 used as a check on the pair).
+    With ``support`` and ``support_weight`` w > 0 the matching cost is the embedding distance
+    plus w x (1 - support): where streaks cross or run side by side the embeddings of the
+    wrong pair can be as close as the right one's, but the wrong pair's segment leaves the
+    debris mask.
 
     Returns index arrays (m,) into the left and the right points.
     """
@@ -80,16 +84,18 @@ def pair_endpoints(emb_left: np.ndarray, emb_right: np.ndarray, x_left: np.ndarr
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     dist = np.linalg.norm(emb_left[:, None, :] - emb_right[None, :, :], axis=-1)  # [SDT] eq. 10
     bad = (dist > max_distance) | (x_right[None, :] < x_left[:, None] - slack)
+    cost = dist
     if support is not None:
         bad |= support < min_support
-    cost = np.where(bad, 1e6, dist)
+        cost = dist + support_weight * (1.0 - support)
+    cost = np.where(bad, 1e6, cost)
     rows, cols = linear_sum_assignment(cost)
     keep = ~bad[rows, cols]
     return rows[keep], cols[keep]
 
 
 def decode_maps(maps: dict[str, np.ndarray], *, top_k: int = 64, threshold: float = 0.3,
-                max_distance: float = 0.5, min_support: float = 0.0) -> Streaks:
+                max_distance: float = 0.5, min_support: float = 0.0, support_weight: float = 0.0) -> Streaks:
     """Streaks of one image from its maps.
 
     Parameters
@@ -101,6 +107,8 @@ def decode_maps(maps: dict[str, np.ndarray], *, top_k: int = 64, threshold: floa
     max_distance : largest embedding distance of a pair (the push margin is 1).
     min_support : least mean ``mask`` probability along a pair's segment (0 = no check; needs
         the RoI-FE ``mask`` (1, h, w) in ``maps``).
+    support_weight : weight of (1 - mask support) in the pairing cost (0 = embedding
+        distance alone, eq. 10); needs ``mask``.
     """
     hm, emb, reg = maps["hm"], maps["emb"], maps["reg"]
     d = emb.shape[0] // 2
@@ -108,9 +116,11 @@ def decode_maps(maps: dict[str, np.ndarray], *, top_k: int = 64, threshold: floa
     cr, sr = find_peaks(hm[1], top_k=top_k, threshold=threshold)
     uv_l, uv_r = cl + gather_cells(reg[:2], cl), cr + gather_cells(reg[2:], cr)
     left, right = to_input(uv_l), to_input(uv_r)
-    support = mask_support(maps["mask"][0], uv_l, uv_r) if min_support > 0 and "mask" in maps else None
+    use_mask = (min_support > 0 or support_weight > 0) and "mask" in maps
+    support = mask_support(maps["mask"][0], uv_l, uv_r) if use_mask else None
     i, j = pair_endpoints(gather_cells(emb[:d], cl), gather_cells(emb[d:], cr), left[:, 0], right[:, 0],
-                          max_distance=max_distance, support=support, min_support=min_support)
+                          max_distance=max_distance, support=support, min_support=min_support,
+                          support_weight=support_weight)
     if "off" in maps:
         off_l, off_r = gather_cells(maps["off"][:2], cl[i]) * STRIDE, gather_cells(maps["off"][2:], cr[j]) * STRIDE
     else:
@@ -133,9 +143,9 @@ def decode_centres(maps: dict[str, np.ndarray], *, top_k: int = 64, threshold: f
 
 
 def decode(maps: dict[str, np.ndarray], *, top_k: int = 64, threshold: float = 0.3,
-           max_distance: float = 0.5, min_support: float = 0.0) -> Streaks:
+           max_distance: float = 0.5, min_support: float = 0.0, support_weight: float = 0.0) -> Streaks:
     """:func:`decode_maps` or, for centre-variant maps (with ``wh``), :func:`decode_centres`."""
     if "wh" in maps:
         return decode_centres(maps, top_k=top_k, threshold=threshold)
     return decode_maps(maps, top_k=top_k, threshold=threshold, max_distance=max_distance,
-                       min_support=min_support)
+                       min_support=min_support, support_weight=support_weight)

@@ -25,6 +25,7 @@ from scipy.optimize import linear_sum_assignment
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
 from .data import normalize, prev_heatmap
+from ..simulate.debris import clip_segment
 from .decode import Streaks, decode
 from .model import ModelConfig, SDTNet, resolve_device
 from .options import SdtnetConfig
@@ -69,50 +70,109 @@ def run_model(model: SDTNet, cur: np.ndarray, prev: np.ndarray, prev_hm: np.ndar
     return maps
 
 
-def associate(cost: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one matches (rows, cols) of a cost matrix with cost <= ``radius``."""
+def associate(cost: np.ndarray, radius: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matches (rows, cols) of a cost matrix with cost <= ``radius`` (a number or
+    an array of the cost's shape)."""
     if cost.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    rows, cols = linear_sum_assignment(np.where(cost <= radius, cost, 1e9))
-    keep = cost[rows, cols] <= radius
+    ok = cost <= radius
+    rows, cols = linear_sum_assignment(np.where(ok, cost, 1e9))
+    keep = ok[rows, cols]
     return rows[keep], cols[keep]
 
 
 class OffsetTracker:
     """Tracks built from per-frame :class:`Streaks` with [SDT] eq. 13-14.
 
-    State arrays over the live tracks: ``ids``, last ``left``/``right`` endpoints, last
-    ``frame`` seen. IDs count from 1 per tracker instance.
+    State arrays over the live tracks: ``ids``, last endpoints ``ends`` (left x, y, right
+    x, y), last ``frame`` seen, streak velocity ``vel`` (n, 2) in px per frame and ``hits``.
+    IDs count from 1 per tracker instance.
+
+    A detection is compared with a track by the eq. 14 distance (sum of the left and the
+    right endpoint distances, taking the smaller of the two endpoint orders: a near-vertical
+    streak's "left" end may swap between frames) and matched one-to-one (Hungarian) within
+    the association radius. With ``motion`` off that is the paper's association: the
+    detection is moved back by its predicted offsets (eq. 13) onto the track's last
+    endpoints. With ``motion`` on, a track seen at least twice is also predicted forward at
+    its own measured velocity (debris moves in a straight line at constant speed over a
+    sequence, [SDT] eq. 5), clipped to the image, and the smaller of the two distances
+    counts: the network's offsets make each track's first link and back up the prediction.
+    ``shape`` (ny, nx) is the image size, for the clipping.
     """
 
-    def __init__(self, *, radius: float, max_gap: int):
-        self.radius, self.max_gap = radius, max_gap
+    def __init__(self, *, radius: float, max_gap: int, motion: bool = False,
+                 shape: tuple[int, int] | None = None):
+        self.radius, self.max_gap, self.motion, self.shape = radius, max_gap, motion, shape
         self.ids = np.zeros(0, np.int64)
-        self.left = np.zeros((0, 2))
-        self.right = np.zeros((0, 2))
+        self.ends = np.zeros((0, 4))  # left x, y, right x, y
+        self.vel = np.zeros((0, 2))  # the streak's velocity, px per frame
+        self.hits = np.zeros(0, np.int64)
         self.last = np.zeros(0, np.int64)
         self.next_id = 1
+
+    def _predict(self, frame: int) -> np.ndarray:
+        """(n_tracks, 4) endpoints of every track moved rigidly at its velocity to ``frame``,
+        clipped to the image (a streak entering or leaving the field is cut at its edge)."""
+        ends = self.ends + np.tile((frame - self.last)[:, None] * self.vel, 2)
+        if self.shape is None:
+            return ends
+        x1, y1, x2, y2, inside = clip_segment(*ends.T, self.shape)
+        return np.where(inside[:, None], np.column_stack([x1, y1, x2, y2]), ends)
+
+    def _velocity(self, old: np.ndarray, new: np.ndarray, gap: np.ndarray) -> np.ndarray:
+        """Streak velocity (n, 2) from matched endpoints: the motion of the end farther from
+        the image edge (an end cut by the edge does not move with the object)."""
+        v = (new - old) / gap[:, None]
+        if self.shape is None:
+            return (v[:, :2] + v[:, 2:]) / 2
+        ny, nx = self.shape
+        both = np.stack([old, new])  # (2, n, 4)
+        margin = np.minimum.reduce([both[..., 0::2] + 0.5, nx - 0.5 - both[..., 0::2],
+                                    both[..., 1::2] + 0.5, ny - 0.5 - both[..., 1::2]]).min(axis=0)  # (n, 2)
+        return np.where((margin[:, 0] >= margin[:, 1])[:, None], v[:, :2], v[:, 2:])
+
+    def _cost(self, frame: int, dets: Streaks) -> tuple[np.ndarray, np.ndarray]:
+        """(n_dets, n_tracks) eq. 14 distances and whether the detection's endpoints are
+        matched in swapped order."""
+        gap = (frame - self.last)[None, :, None].astype(float)  # frames since each track was seen
+        det = np.hstack([dets.left, dets.right])[:, None, :]
+        off = np.hstack([dets.off_left, dets.off_right])[:, None, :]
+        back = det - gap * off  # [SDT] eq. 13, over a gap at constant velocity: c' = c^t - g * o^t
+
+        def dist(a, track):  # [SDT] eq. 14, the better of the two endpoint orders
+            d = [np.linalg.norm(a[..., i:i + 2] - track[..., j:j + 2], axis=-1) for i, j in
+                 ((0, 0), (2, 2), (2, 0), (0, 2))]
+            return np.minimum(d[0] + d[1], d[2] + d[3]), d[2] + d[3] < d[0] + d[1]
+
+        cost, swap = dist(back, self.ends[None])
+        if self.motion:
+            moving = self.hits >= 2
+            m_cost, m_swap = dist(det, self._predict(frame)[None])
+            better = moving[None, :] & (m_cost < cost)
+            cost, swap = np.where(better, m_cost, cost), np.where(better, m_swap, swap)
+        return cost, swap
 
     def update(self, frame: int, dets: Streaks) -> np.ndarray:
         """Assign track IDs (n,) to the streaks of ``frame``; birth and death of tracks."""
         live = frame - self.last <= self.max_gap + 1
-        self.ids, self.left, self.right, self.last = self.ids[live], self.left[live], self.right[live], self.last[live]
-        gap = (frame - self.last)[None, :, None]  # frames since each track was seen
-        # [SDT] eq. 13, extended over a gap at constant velocity: c' = c^t - g * o^t.
-        pl = dets.left[:, None, :] - gap * dets.off_left[:, None, :]
-        pr = dets.right[:, None, :] - gap * dets.off_right[:, None, :]
-        cost = (np.linalg.norm(pl - self.left[None], axis=-1)
-                + np.linalg.norm(pr - self.right[None], axis=-1))  # [SDT] eq. 14
+        self.ids, self.ends, self.vel, self.hits, self.last = (
+            a[live] for a in (self.ids, self.ends, self.vel, self.hits, self.last))
+        cost, swap = self._cost(frame, dets)
         rows, cols = associate(cost, self.radius)
         out = np.zeros(len(dets), np.int64)
         out[rows] = self.ids[cols]
-        self.left[cols], self.right[cols], self.last[cols] = dets.left[rows], dets.right[rows], frame
+        ends = np.hstack([dets.left, dets.right])
+        matched = np.where(swap[rows, cols, None], np.hstack([dets.right, dets.left])[rows], ends[rows])
+        self.vel[cols] = self._velocity(self.ends[cols], matched, frame - self.last[cols])
+        self.ends[cols], self.last[cols] = matched, frame
+        self.hits[cols] += 1
         new = np.setdiff1d(np.arange(len(dets)), rows)
         out[new] = np.arange(self.next_id, self.next_id + len(new))
         self.next_id += len(new)
         self.ids = np.concatenate([self.ids, out[new]])
-        self.left = np.vstack([self.left, dets.left[new]])
-        self.right = np.vstack([self.right, dets.right[new]])
+        self.ends = np.vstack([self.ends, ends[new]])
+        self.vel = np.vstack([self.vel, (dets.off_left[new] + dets.off_right[new]) / 2])
+        self.hits = np.concatenate([self.hits, np.ones(len(new), np.int64)])
         self.last = np.concatenate([self.last, np.full(len(new), frame)])
         return out
 
@@ -128,7 +188,7 @@ def track_frames(frames, *, config: SdtnetConfig = SdtnetConfig(),
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     model = load_model(str(config.weights or CPU_WEIGHTS), str(device))
-    tracker = OffsetTracker(radius=config.radius, max_gap=config.max_gap)
+    tracker = None
     rows = []
     prev = prev_dets = None
     for index, image in enumerate(frames):
@@ -137,9 +197,13 @@ def track_frames(frames, *, config: SdtnetConfig = SdtnetConfig(),
             prev, hm = cur, np.zeros((2, *cur.shape), np.float32)
         else:
             hm = prev_heatmap(prev_dets.left, prev_dets.right, cur.shape, sigma=1.0)
+        if tracker is None:
+            tracker = OffsetTracker(radius=config.radius, max_gap=config.max_gap, motion=config.motion,
+                                    shape=cur.shape)
         maps = run_model(model, cur, prev, hm, device)
         dets = decode(maps, top_k=config.top_k, threshold=config.score_threshold,
-                           max_distance=config.embedding_distance, min_support=config.mask_support)
+                           max_distance=config.embedding_distance, min_support=config.mask_support,
+                      support_weight=config.support_weight)
         long = np.linalg.norm(dets.right - dets.left, axis=1) >= config.min_length
         dets = Streaks(*(a[long] for a in (dets.left, dets.right, dets.score, dets.off_left, dets.off_right)))
         ids = tracker.update(index, dets)

@@ -14,11 +14,15 @@ class SdtnetConfig:
     threads: int = field(default=0, metadata={"help": "CPU threads for torch (0 = torch's default)"})
     score_threshold: float = field(default=0.4, metadata={"help": "least endpoint heatmap score"})
     top_k: int = field(default=64, metadata={"help": "most endpoints per side and frame"})
-    embedding_distance: float = field(default=0.5, metadata={
+    embedding_distance: float = field(default=1.2, metadata={
         "help": "largest embedding distance of a left/right pair ([SDT] eq. 10)"})
     mask_support: float = field(default=0.3, metadata={
         "help": "least mean RoI-FE mask along a left-right pair (0 = pair by embedding only, as [SDT])"})
+    support_weight: float = field(default=4.0, metadata={
+        "help": "weight of (1 - mean RoI-FE mask along the segment) in the pairing cost (0 = embedding only, eq. 10)"})
     radius: float = field(default=90.0, metadata={
         "help": "association radius r, px: largest eq. 14 distance of a match"})
+    motion: bool = field(default=True, metadata={
+        "help": "predict a track seen twice at its own velocity (off = [SDT] eq. 14 with the net's offsets only)"})
     max_gap: int = field(default=2, metadata={"help": "frames a track may go unseen and still continue"})
     min_length: float = field(default=3.0, metadata={"help": "shortest streak kept, px"})

@@ -50,6 +50,9 @@ class TrainConfig:
     threads: int = field(default=2, metadata={"help": "CPU threads (torch.set_num_threads)"})
     device: str = field(default="auto", metadata={"help": "auto (cuda if available), cpu or cuda"})
     max_minutes: float = field(default=0.0, metadata={"help": "stop after this wall time, minutes (0 = no limit)"})
+    init: str | None = field(default=None, metadata={
+        "help": "weights file (.pt) to start from, e.g. to fine-tune the shipped weights; its model config "
+                "must equal this run's"})
 
 
 def config_to_dict(config: TrainConfig) -> dict:
@@ -114,6 +117,24 @@ def train_step(model: SDTNet, optimizer: torch.optim.Optimizer, batch: dict[str,
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
     optimizer.step()
     return {"loss": float(loss.detach()), **parts}
+
+
+def load_init(model: SDTNet, path: str | Path) -> None:
+    """Copy the weights stored in ``path`` (``save_weights`` format) into ``model``; the
+    stored model config must equal the model's."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        stored = payload["model_config"]
+    except FileNotFoundError:
+        raise InputError(f"{path}: init weights file not found") from None
+    except (KeyError, TypeError, RuntimeError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: not an SDT-Net weights file ({type(exc).__name__})") from None
+    mine = dataclasses.asdict(model.config)
+    stored = {**dataclasses.asdict(ModelConfig()), **stored}  # older files lack newer fields
+    diff = sorted(k for k in mine if list(np.atleast_1d(mine[k])) != list(np.atleast_1d(stored[k])))
+    if diff:
+        raise InputError(f"{path}: model config differs from this run's in {', '.join(diff)}")
+    model.load_state_dict(payload["state_dict"])
 
 
 def save_weights(model: SDTNet, path: str | Path, *, info: dict | None = None) -> None:
@@ -190,6 +211,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
         scheduler.load_state_dict(state["scheduler"])
         history, start_epoch = state["history"], state["epoch"]
         data_rng.bit_generator.state = state["data_rng"]
+    elif config.init:
+        load_init(model, config.init)
     write_json_atomic(out / "config.json", config_to_dict(config))
     samples = training_samples(config.data, rng=data_rng)
     t0 = time.monotonic()

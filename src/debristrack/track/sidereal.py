@@ -162,6 +162,24 @@ def implausible_tracks(ids: np.ndarray, frames: np.ndarray, segs: np.ndarray, *,
     return bad[inv]
 
 
+def plausible_tracks(table: Table, config=None, *, n_frames: int | None = None) -> Table:
+    """The rows of ``table`` (DESIGN.md streak table) whose tracks have at least
+    ``config.min_hits`` rows (at most ``n_frames``, default the frames the table spans) and
+    pass :func:`implausible_tracks`: the track filter of :func:`link`, for trackers that do
+    not apply it themselves (SDT-Net)."""
+    config = config or Config()
+    if len(table) == 0:
+        return table
+    ids, frames = np.asarray(table["id"]), np.asarray(table["frame"])
+    n_frames = n_frames if n_frames is not None else int(frames.max() - frames.min() + 1)
+    uid, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    keep = counts[inv] >= min(int(config.min_hits), n_frames)
+    segs = np.column_stack([np.asarray(table[c], float) for c in ("x1", "y1", "x2", "y2")])
+    keep &= ~implausible_tracks(ids, frames, segs, min_speed=config.min_speed,
+                                max_motion_angle=config.max_motion_angle)
+    return table[keep]
+
+
 def link(detections: list[np.ndarray], tracker: str, config=None) -> Table:
     """Link per-frame detections with one tracker into a DESIGN.md streak table.
 
@@ -202,7 +220,8 @@ def track_sequence(seq, *, method: str = METHODS[0], config=None, progress=None)
         from ..sdtnet.infer import track_sequence_sdtnet
 
         seq.require(1, "sdtnet needs at least 1 frame")
-        return track_sequence_sdtnet(seq, config=sub_params(config, SdtnetConfig), progress=progress)
+        tracks = track_sequence_sdtnet(seq, config=sub_params(config, SdtnetConfig), progress=progress)
+        return plausible_tracks(tracks, config, n_frames=len(seq))
     detector, tracker = parse_method(method)
     seq.require(1, f"{method} needs at least 1 frame")
     return link(detect_sequence(seq, detector, config, progress=progress), tracker, config)
