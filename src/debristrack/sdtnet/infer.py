@@ -59,7 +59,7 @@ def run_model(model: SDTNet, cur: np.ndarray, prev: np.ndarray, prev_hm: np.ndar
     h, w = cur.shape
     pad = (0, -w % 32, 0, -h % 32)
     x = torch.from_numpy(np.stack([cur, prev])[:, None]).to(device)
-    x = F.pad(x, pad)
+    x = F.pad(x, pad, mode="reflect")  # zeros would draw an edge the net may take for a streak
     hm = F.pad(torch.from_numpy(prev_hm)[None].to(device), pad)
     out = model(x[:1], x[1:], hm)
     oh, ow = -(-h // 4), -(-w // 4)
