@@ -163,7 +163,7 @@ def _cells(result: MotResult) -> list[str]:
     return [fmt.format(int(s[k]) if scale == 1 else scale * float(s[k])) for k, scale, fmt in COLUMNS]
 
 
-def report(results: dict[str, tuple[dict, dict]], n: int, command: str) -> str:
+def report(results: dict[str, tuple[dict, dict]], n: int, command: str, workers: int = 1) -> str:
     """Markdown section: one row per method, the [SDT] Tab. 2 columns for each set."""
     head = ["Tracker"]
     for _, title in SETS:
@@ -183,7 +183,9 @@ def report(results: dict[str, tuple[dict, dict]], n: int, command: str) -> str:
         + f"{n} simulated sequences per set ({scene.frames} frames of {scene.size}x{scene.size} px, "
           "presets `debris` and `dense`), the same sequences for every row. MOT figures from TrackEval "
           "(HOTA/CLEAR/Identity) with the thick-line streak IoU (width 2 x FWHM), combined over each set; "
-          "IDF1, MOTA, HOTA, DetA, AssA in %, IDS a count; s/frame = detection + linking on one core.\n\n"
+          "IDF1, MOTA, HOTA, DetA, AssA in %, IDS a count; s/frame = detection + linking on one core"
+          + (f", measured inside each task while {workers} Dask workers shared the machine (compare "
+             "rows with each other, not with a serial run)" if workers > 1 else "") + ".\n\n"
         + "\n".join(lines) + "\n\n"
         "SDT-Net rows: `sdtnet` is the shipped weights with this package's decoding (endpoints paired by "
         "embedding distance plus the RoI-FE mask along the segment, tracks predicted at their own velocity "
@@ -209,9 +211,11 @@ def run(args: argparse.Namespace) -> int:
     results = {preset: run_set(preset, n, args.seed, config, workers=args.workers, scheduler=args.scheduler)
                for preset, _ in SETS}
     command = "debristrack bench sidereal" + (" --quick" if args.quick else f" --sequences {n}")
+    if args.workers > 1:
+        command += f" --workers {args.workers}"
     if args.seed != 2025:
         command += f" --seed {args.seed}"
-    markdown = report(results, n, command)
+    markdown = report(results, n, command, workers=args.workers)
     path = update_section("sidereal", markdown, args.output)
     print(markdown)
     print(f"bench sidereal: wrote {path}", file=sys.stderr)
