@@ -99,3 +99,16 @@ def test_track_sequence_on_disk(tmp_path):
     assert table.colnames == ["frame", "id", "x1", "y1", "x2", "y2", "score"]
     assert calls == [(1, 3), (2, 3), (3, 3)]
     assert np.all(table["x1"] <= table["x2"])
+
+
+def test_padding_draws_no_streak_on_the_frame_edge(shared):
+    # a 400 px real frame is padded to 416 for the DLA; zero padding made the net report a
+    # streak along the bottom edge, reflection does not
+    from debristrack.io.sequence import open_sequence
+    from debristrack.sdtnet.infer import track_sequence_sdtnet
+
+    seq = open_sequence(shared / "real" / "streaks" / "lco_cutout.fits")
+    got = track_sequence_sdtnet(seq, config=SdtnetConfig(device="cpu"))
+    ny, nx = seq.shape
+    along_edge = [(min(r["y1"], r["y2"]) > ny - 8) or (min(r["x1"], r["x2"]) > nx - 8) for r in got]
+    assert not any(along_edge)
