@@ -66,6 +66,11 @@ def paper_decoding(config: SdtnetConfig) -> SdtnetConfig:
     return dataclasses.replace(config, embedding_distance=0.5, mask_support=0.0, support_weight=0.0, motion=False)
 
 
+def _bench_config(config) -> SdtnetConfig:
+    """The SDT-Net options of ``config`` on the CPU with one torch thread (one per task)."""
+    return dataclasses.replace(sub_params(config, SdtnetConfig), threads=1, device="cpu")
+
+
 def _sdtnet(frames: list[Frame], config, sdt: SdtnetConfig) -> tuple[Table, float]:
     from ..sdtnet.infer import track_frames
 
@@ -78,7 +83,7 @@ def sdtnet_rows(frames: list[Frame], config) -> dict[str, tuple[Table, float]]:
     """SDT-Net ([SDT] sec. 4) with the shipped weights on the same frames, with our decoding
     (mask-aware pairing, motion prediction) and with the paper's; one torch thread, and the
     track filter of the classical rows (``min_hits``, :func:`plausible_tracks`)."""
-    sdt = dataclasses.replace(sub_params(config, SdtnetConfig), threads=1, device="cpu")
+    sdt = _bench_config(config)
     return {"sdtnet": _sdtnet(frames, config, sdt),
             "sdtnet, paper decoding": _sdtnet(frames, config, paper_decoding(sdt))}
 
@@ -86,7 +91,7 @@ def sdtnet_rows(frames: list[Frame], config) -> dict[str, tuple[Table, float]]:
 def ablation_rows(frames: list[Frame], config) -> dict[str, tuple[Table, float]]:
     """[SDT] Tab. 3 rows (a)-(d): the four variants trained alike (configs/cpu.json schedule),
     decoded as the paper does; none when :data:`ABLATION_DIR` is missing."""
-    sdt = paper_decoding(dataclasses.replace(sub_params(config, SdtnetConfig), threads=1, device="cpu"))
+    sdt = paper_decoding(_bench_config(config))
     return {f"Tab. 3 ({key}) {label}": _sdtnet(frames, config, dataclasses.replace(sdt, weights=str(ABLATION_DIR / name)))
             for key, name, label in ABLATIONS if (ABLATION_DIR / name).exists()}
 

@@ -24,8 +24,8 @@ from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
-from .data import normalize, prev_heatmap
 from ..simulate.debris import clip_segment
+from .data import normalize, prev_heatmap
 from .decode import Streaks, decode
 from .model import ModelConfig, SDTNet, resolve_device
 from .options import SdtnetConfig
@@ -70,9 +70,8 @@ def run_model(model: SDTNet, cur: np.ndarray, prev: np.ndarray, prev_hm: np.ndar
     return maps
 
 
-def associate(cost: np.ndarray, radius: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one matches (rows, cols) of a cost matrix with cost <= ``radius`` (a number or
-    an array of the cost's shape)."""
+def associate(cost: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matches (rows, cols) of a cost matrix with cost <= ``radius``."""
     if cost.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     ok = cost <= radius
@@ -188,21 +187,19 @@ def track_frames(frames, *, config: SdtnetConfig = SdtnetConfig(),
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     model = load_model(str(config.weights or CPU_WEIGHTS), str(device))
-    tracker = None
     rows = []
     prev = prev_dets = None
     for index, image in enumerate(frames):
         cur = normalize(image)
-        if prev is None:
+        if prev is None:  # first frame: its own previous frame, an empty heatmap, a new tracker
             prev, hm = cur, np.zeros((2, *cur.shape), np.float32)
-        else:
-            hm = prev_heatmap(prev_dets.left, prev_dets.right, cur.shape, sigma=1.0)
-        if tracker is None:
             tracker = OffsetTracker(radius=config.radius, max_gap=config.max_gap, motion=config.motion,
                                     shape=cur.shape)
+        else:
+            hm = prev_heatmap(prev_dets.left, prev_dets.right, cur.shape, sigma=1.0)
         maps = run_model(model, cur, prev, hm, device)
         dets = decode(maps, top_k=config.top_k, threshold=config.score_threshold,
-                           max_distance=config.embedding_distance, min_support=config.mask_support,
+                      max_distance=config.embedding_distance, min_support=config.mask_support,
                       support_weight=config.support_weight)
         long = np.linalg.norm(dets.right - dets.left, axis=1) >= config.min_length
         dets = Streaks(*(a[long] for a in (dets.left, dets.right, dets.score, dets.off_left, dets.off_right)))

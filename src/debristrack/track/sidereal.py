@@ -165,14 +165,14 @@ def implausible_tracks(ids: np.ndarray, frames: np.ndarray, segs: np.ndarray, *,
 def plausible_tracks(table: Table, config=None, *, n_frames: int | None = None) -> Table:
     """The rows of ``table`` (DESIGN.md streak table) whose tracks have at least
     ``config.min_hits`` rows (at most ``n_frames``, default the frames the table spans) and
-    pass :func:`implausible_tracks`: the track filter of :func:`link`, for trackers that do
-    not apply it themselves (SDT-Net)."""
+    pass :func:`implausible_tracks`: the track filter of every sidereal method (:func:`link`
+    and SDT-Net)."""
     config = config or Config()
     if len(table) == 0:
         return table
     ids, frames = np.asarray(table["id"]), np.asarray(table["frame"])
     n_frames = n_frames if n_frames is not None else int(frames.max() - frames.min() + 1)
-    uid, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    _, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
     keep = counts[inv] >= min(int(config.min_hits), n_frames)
     segs = np.column_stack([np.asarray(table[c], float) for c in ("x1", "y1", "x2", "y2")])
     keep &= ~implausible_tracks(ids, frames, segs, min_speed=config.min_speed,
@@ -184,7 +184,7 @@ def link(detections: list[np.ndarray], tracker: str, config=None) -> Table:
     """Link per-frame detections with one tracker into a DESIGN.md streak table.
 
     Tracks that do not move or move across their own streaks are dropped
-    (:func:`implausible_tracks`, ``config.min_speed`` and ``config.max_motion_angle``).
+    (:func:`plausible_tracks`: ``config.min_speed`` and ``config.max_motion_angle``).
     Returns a table ``frame,id,x1,y1,x2,y2,score`` (left endpoint first).
     """
     config = config or Config()
@@ -194,11 +194,9 @@ def link(detections: list[np.ndarray], tracker: str, config=None) -> Table:
     if not rows:
         return table
     a = np.vstack(rows)  # frame, x1, y1, x2, y2, score, id
-    a = a[~implausible_tracks(a[:, 6], a[:, 0], a[:, 1:5], min_speed=config.min_speed,
-                              max_motion_angle=config.max_motion_angle)]
     table = Table([a[:, 0].astype(np.int64), a[:, 6].astype(np.int64), a[:, 1], a[:, 2], a[:, 3],
                    a[:, 4], a[:, 5]], names=("frame", "id", "x1", "y1", "x2", "y2", "score"))
-    return normalize_streaks(table)
+    return plausible_tracks(normalize_streaks(table), config, n_frames=len(detections))
 
 
 def track_sequence(seq, *, method: str = METHODS[0], config=None, progress=None) -> Table:
