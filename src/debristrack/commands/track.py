@@ -128,7 +128,7 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
     module = load_mode(mode)
     seq = seq if seq is not None else open_sequence(seq_path)
     table = module.track_sequence(seq, method=method, config=config, progress=progress)
-    notes: list[str] = []
+    notes: list[str] = list(seq.notes)  # what reading did to the frames (crops, overscan)
     if len(table) == 0 and table.meta.get("note"):
         notes.append(f"{seq_path}: no object found: {table.meta['note']}")
     table = add_sky_columns(table, seq, wcs_for=wcs_source(seq, wcs_file=wcs_file, mode=mode),

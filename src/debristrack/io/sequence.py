@@ -10,6 +10,10 @@ Opening a sequence reads headers only; pixels are read one frame at a time when 
 asked for, so a night of 4096x4096 frames never sits in memory at once. Frames are sorted by
 ``DATE-OBS`` when every frame has one, else kept in file-name (or plane/extension) order.
 
+Raw frames are laid out as their headers say (:mod:`debristrack.io.raw`): overscan
+(``BIASSEC``) subtracted, cropped to ``TRIMSEC``/``DATASEC``, and frames of slightly different
+sizes cropped to their common area, with one note in ``FrameSequence.notes``.
+
 Science images are told from auxiliary ones by ``EXTNAME``/``EXTTYPE``: extensions named
 MASK, VARIANCE, WEIGHT, ERR, DQ and the like are skipped (LSST/DECam ``calexp`` files keep
 image, mask and variance in one file; they are one frame, not three).
@@ -31,6 +35,7 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..errors import InputError
 from .masks import bad_pixel_mask, invalid_mask
+from .raw import Layout, apply_layout, common_area, layout_header, plan_layout
 from .times import exposure_time, mid_time, start_time
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.fz", ".fits.gz", ".fit.gz")
@@ -105,12 +110,15 @@ class FrameSequence:
     """
 
     def __init__(self, path: Path, refs: list[FrameRef], headers: list[fits.Header],
-                 shape: tuple[int, int], times: list[Time | None]):
+                 shape: tuple[int, int], times: list[Time | None], *,
+                 layouts: list[Layout] | None = None, notes: list[str] | None = None):
         self.path = path
         self._refs = refs
         self._headers = headers
         self.shape = shape
         self._times = times
+        self._layouts = layouts
+        self.notes = notes or []  # one line each: what was done to the frames on reading
 
     def __len__(self) -> int:
         return len(self._refs)
@@ -176,9 +184,18 @@ class FrameSequence:
         i %= len(self)
         ref = self._refs[i]
         data = _read_pixels(ref)
+        header = self._headers[i]
+        if self._layouts is not None:
+            layout = self._layouts[i]
+            if layout.rows[1] > data.shape[0] or layout.cols[1] > data.shape[1]:
+                raise InputError(f"{ref.path}: frame shape {_fmt(data.shape)} is not what its header says")
+            data, bias = apply_layout(data, layout)
+            if bias and isinstance(header.get("SATURATE"), (int, float)):
+                header = header.copy()
+                header["SATURATE"] = float(header["SATURATE"]) - bias  # the level is in raw ADU
         if data.shape != self.shape:
             raise InputError(f"{ref.path}: frame shape {_fmt(data.shape)} differs from {_fmt(self.shape)}")
-        return Frame(index=i, name=ref.name, data=data, header=self._headers[i], time=self._times[i])
+        return Frame(index=i, name=ref.name, data=data, header=header, time=self._times[i])
 
     def __iter__(self):
         for i in range(len(self)):
@@ -336,10 +353,14 @@ def open_sequence(path: str | os.PathLike) -> FrameSequence:
     entries = []
     for f in files:
         entries.extend(_scan_file(f))
-    shape = entries[0][2]
-    for ref, _, s in entries:
-        if s != shape:
-            raise InputError(f"{ref.path}: frame shape {_fmt(s)} differs from {_fmt(shape)} of {entries[0][0].path}")
+    layouts = [plan_layout(h, s) for _, h, s in entries]
+    try:
+        layouts, note = common_area(layouts, [str(ref.path) for ref, _, _ in entries])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    notes = [f"{path}: {note}"] if note else []
+    entries = [(ref, layout_header(h, lay, s), lay) for (ref, h, s), lay in zip(entries, layouts)]
+    shape = entries[0][2].shape
     times = [mid_time(h) for _, h, _ in entries]
     if all(t is not None for t in times):
         order = sorted(range(len(entries)), key=lambda k: (times[k].utc.jd1, times[k].utc.jd2, k))
@@ -347,7 +368,7 @@ def open_sequence(path: str | os.PathLike) -> FrameSequence:
         times = [times[k] for k in order]
     refs = [e[0] for e in entries]
     headers = [e[1] for e in entries]
-    return FrameSequence(path, refs, headers, shape, times)
+    return FrameSequence(path, refs, headers, shape, times, layouts=[e[2] for e in entries], notes=notes)
 
 
 def find_sequences(root: str | os.PathLike) -> list[Path]:
