@@ -61,6 +61,9 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wcs", type=Path, metavar="FILE",
                    help="a WCS solved elsewhere (e.g. astrometry.net .wcs) for the whole sequence; in stare "
                         "mode propagated to later frames by the Earth's rotation")
+    p.add_argument("--time-offset", type=float, default=0.0, metavar="SECONDS",
+                   help="added to every frame time from the headers: the camera's shutter latency when the "
+                        "capture program stamps the command time (default 0)")
     add_parallel_arguments(p)
 
 
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     sequences = find_sequences(root)
     if len(sequences) == 1 and sequences[0] == root:
         out = full.output or Path("tracks.csv")
-        seq = open_sequence(root)
+        seq = open_sequence(root, time_offset=full.time_offset)
         with progress_bar(f"{root.name} ({method})") as update:
             n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config,
                                        wcs_file=full.wcs, progress=update, seq=seq)
@@ -109,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         if out.exists() and not full.overwrite:
             continue  # finished by an earlier run: resume after it
         todo.append(Task(str(seq_path.relative_to(root)), track_path, (args.mode, seq_path, out),
-                         {"method": method, "config": config, "wcs_file": full.wcs}))
+                         {"method": method, "config": config, "wcs_file": full.wcs,
+                          "time_offset": full.time_offset}))
     skipped = len(sequences) - len(todo)
     say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already; results in {results}")
     with progress_bar(f"track {args.mode} ({method})") as update:
@@ -119,14 +123,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs_file: Path | None = None,
-               progress=None, seq=None) -> tuple[int, int]:
+               progress=None, seq=None, time_offset: float = 0.0) -> tuple[int, int]:
     """Track one sequence and write its table atomically; returns (rows, distinct ids).
 
     The table gains ``time`` and sky coordinates where the frames (or ``wcs_file``) allow.
     A top-level function of plain arguments, so it runs in a Dask worker as well.
     """
     module = load_mode(mode)
-    seq = seq if seq is not None else open_sequence(seq_path)
+    seq = seq if seq is not None else open_sequence(seq_path, time_offset=time_offset)
     table = module.track_sequence(seq, method=method, config=config, progress=progress)
     notes: list[str] = list(seq.notes)  # what reading did to the frames (crops, overscan)
     if len(table) == 0 and table.meta.get("note"):

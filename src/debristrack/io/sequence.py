@@ -36,7 +36,8 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 from ..errors import InputError
 from .masks import bad_pixel_mask, invalid_mask
 from .raw import Layout, apply_layout, common_area, layout_header, plan_layout
-from .times import exposure_time, mid_time, start_time
+from .header import plate_scale as header_plate_scale
+from .times import end_time, exposure_time, mid_time, start_time
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.fz", ".fits.gz", ".fit.gz")
 AUX_EXTNAMES = {"MASK", "VARIANCE", "VAR", "WEIGHT", "WHT", "ERR", "ERROR", "SIGMA", "DQ",
@@ -111,8 +112,9 @@ class FrameSequence:
 
     def __init__(self, path: Path, refs: list[FrameRef], headers: list[fits.Header],
                  shape: tuple[int, int], times: list[Time | None], *,
-                 layouts: list[Layout] | None = None, notes: list[str] | None = None):
+                 layouts: list[Layout] | None = None, notes: list[str] | None = None, time_offset: float = 0.0):
         self.path = path
+        self.time_offset = time_offset  # seconds added to every header time (shutter latency)
         self._refs = refs
         self._headers = headers
         self.shape = shape
@@ -137,6 +139,14 @@ class FrameSequence:
             return None
         return Time([t.utc.isot for t in self._times], format="isot", scale="utc")
 
+    def start_time(self, i: int) -> Time | None:
+        """Start of frame ``i``'s exposure (UTC, with the time offset), or None."""
+        return start_time(self._headers[i], self.time_offset)
+
+    def end_time(self, i: int) -> Time | None:
+        """End of frame ``i``'s exposure (UTC, with the time offset), or None."""
+        return end_time(self._headers[i], self.time_offset)
+
     def header(self, i: int) -> fits.Header:
         return self._headers[i]
 
@@ -157,7 +167,8 @@ class FrameSequence:
         return wcs if wcs.has_celestial else None
 
     def plate_scale(self) -> float | None:
-        """Plate scale in arcsec/px from the first frame's WCS, else the PIXSCALE keyword.
+        """Plate scale in arcsec/px from the first frame's WCS, else the header's scale keywords
+        or pixel size over focal length (:func:`debristrack.io.header.plate_scale`).
 
         The WCS comes first: archives use PIXSCALE for unbinned or nominal scales.
         """
@@ -166,12 +177,7 @@ class FrameSequence:
             scales = proj_plane_pixel_scales(wcs.celestial)
             if np.all(np.isfinite(scales)) and np.all(scales > 0):
                 return float(np.mean(scales) * 3600.0)
-        header = self._headers[0]
-        for key in ("PIXSCALE", "PIXSCAL1", "SECPIX"):
-            value = header.get(key)
-            if isinstance(value, (int, float)) and value > 0:
-                return float(value)
-        return None
+        return header_plate_scale(self._headers[0])
 
     def require(self, n: int, why: str) -> None:
         """Raise InputError unless the sequence has at least ``n`` frames."""
@@ -318,6 +324,8 @@ def _cube_planes(path: Path, hdu_index: int, header: fits.Header, shape):
         for key in ("NAXIS3", "CTYPE3", "CRVAL3", "CRPIX3", "CDELT3", "CUNIT3"):
             h.remove(key, ignore_missing=True)
         h["NAXIS"] = 2
+        for key in ("DATE-BEG", "DATE-AVG", "DATE-END", "MIDPOINT", "MJD-BEG", "MJD-AVG", "MJD-END"):
+            h.remove(key, ignore_missing=True)  # they describe the whole cube, not one plane
         if k > 0:
             h.remove("DATE-OBS", ignore_missing=True)
             h.remove("MJD-OBS", ignore_missing=True)
@@ -331,8 +339,11 @@ def _files_in(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if is_fits_file(p)), key=lambda p: p.name)
 
 
-def open_sequence(path: str | os.PathLike) -> FrameSequence:
+def open_sequence(path: str | os.PathLike, *, time_offset: float = 0.0) -> FrameSequence:
     """Open a sequence: a folder of FITS frames, a ``<sequence>/frames/`` folder, a cube or a MEF.
+
+    ``time_offset`` (seconds) is added to every frame time read from the headers: the shutter
+    latency of a camera whose capture program stamps the command time.
 
     Raises
     ------
@@ -361,14 +372,15 @@ def open_sequence(path: str | os.PathLike) -> FrameSequence:
     notes = [f"{path}: {note}"] if note else []
     entries = [(ref, layout_header(h, lay, s), lay) for (ref, h, s), lay in zip(entries, layouts)]
     shape = entries[0][2].shape
-    times = [mid_time(h) for _, h, _ in entries]
+    times = [mid_time(h, time_offset) for _, h, _ in entries]
     if all(t is not None for t in times):
         order = sorted(range(len(entries)), key=lambda k: (times[k].utc.jd1, times[k].utc.jd2, k))
         entries = [entries[k] for k in order]
         times = [times[k] for k in order]
     refs = [e[0] for e in entries]
     headers = [e[1] for e in entries]
-    return FrameSequence(path, refs, headers, shape, times, layouts=[e[2] for e in entries], notes=notes)
+    return FrameSequence(path, refs, headers, shape, times, layouts=[e[2] for e in entries], notes=notes,
+                         time_offset=time_offset)
 
 
 def find_sequences(root: str | os.PathLike) -> list[Path]:
