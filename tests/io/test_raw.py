@@ -110,3 +110,63 @@ def test_a8280271_overscan_strip_gone(shared):
 def test_cutouts_keep_their_pixels(shared):
     lco = open_sequence(shared / "real" / "streaks" / "lco_cutout.fits")
     assert lco.shape == (400, 400)  # BIASSEC [2099:2130,...] is its parent chip's
+
+
+# ---- colour-filter arrays, darks and flats ----
+
+def _sip_keys():
+    keys = _wcs_keys(crpix=(20.5, 15.5))
+    keys.update(CTYPE1="RA---TAN-SIP", CTYPE2="DEC--TAN-SIP", A_ORDER=2, B_ORDER=2, A_2_0=2e-5, A_1_1=-1e-5,
+                A_0_2=3e-5, B_2_0=-2e-5, B_1_1=1e-5, B_0_2=1e-5)
+    return keys
+
+
+def test_bayer_frame_binned_to_luminance_with_wcs_and_scale(tmp_path):
+    ny, nx = 30, 40
+    data = np.empty((ny, nx), np.float32)
+    data[0::2, 0::2], data[0::2, 1::2], data[1::2, 0::2], data[1::2, 1::2] = 200, 100, 50, 200  # G R / B G
+    _write(tmp_path / "osc.fits", data, BAYERPAT="GRBG", XPIXSZ=2.9, FOCALLEN=250.0, XBINNING=1, **_sip_keys())
+    seq = open_sequence(tmp_path / "osc.fits")
+    frame = seq[0]
+    assert seq.shape == (15, 20) and np.allclose(frame.data, (100 + 2 * 200 + 50) / 4)  # no checkerboard
+    assert any("GRBG" in n and "2x2" in n for n in seq.notes)
+    assert seq.plate_scale() == pytest.approx(2 * 0.72, rel=1e-3)  # the WCS (0.72"/px) doubled
+    assert "BAYERPAT" not in frame.header and frame.header["XBINNING"] == 2 and frame.header["XPIXSZ"] == 5.8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw_wcs = WCS(fits.getheader(tmp_path / "osc.fits"))
+        # binned pixel (i, j) covers raw pixels 2i..2i+1: its centre is raw (2i + 0.5, 2j + 0.5), SIP included
+        for x, y in ((0, 0), (7, 11), (19, 14)):
+            np.testing.assert_allclose(seq.wcs(0).all_pix2world(x, y, 0), raw_wcs.all_pix2world(2 * x + 0.5, 2 * y + 0.5, 0),
+                                       atol=1e-9)
+
+
+def test_seestar_sequence_is_binned_and_scaled(shared):
+    seq = open_sequence(shared / "real-dev" / "sequences" / "seestar-m94")
+    assert len(seq) == 6 and seq.shape == (960, 540)  # 1080 x 1920 raw GRBG
+    assert seq.plate_scale() == pytest.approx(4.785, abs=0.01)  # 2 x 2.9 um / 250 mm
+    frame = seq[0]
+    # a raw Bayer frame has a strong 2-pixel pattern (the colour channels differ); the binned one has none
+    raw = fits.getdata(sorted((shared / "real-dev" / "sequences" / "seestar-m94").glob("*.fit"))[0]).astype(float)
+    checker = lambda a: abs(np.median(a[0::2, 0::2]) - np.median(a[0::2, 1::2]))  # noqa: E731
+    assert checker(raw) > 20 and checker(frame.data) < 0.2 * checker(raw)
+
+
+def test_dark_and_flat(tmp_path, frame_writer):
+    rng = np.random.default_rng(2)
+    flat = np.ones((20, 30), np.float32)
+    flat[:, 15:] = 0.5  # half the field has half the sensitivity
+    dark = np.full((20, 30), 100.0, np.float32) + rng.normal(0, 1, (20, 30)).astype(np.float32)
+    sky = 1000.0
+    for i in range(2):
+        frame_writer(tmp_path / "seq" / f"f{i}.fits", dark + sky * flat, EXPTIME=10.0)
+    frame_writer(tmp_path / "dark.fits", dark, EXPTIME=10.0)
+    for i in range(3):  # a folder of flats, median-combined
+        frame_writer(tmp_path / "flats" / f"flat{i}.fits", 20000.0 * flat + rng.normal(0, 5, (20, 30)), EXPTIME=1.0)
+    seq = open_sequence(tmp_path / "seq", dark=tmp_path / "dark.fits", flat=tmp_path / "flats")
+    frame = seq[0]
+    level = np.median(frame.data)
+    assert np.allclose(frame.data, level, rtol=0.01)  # flat field and dark removed
+    frame_writer(tmp_path / "small.fits", np.ones((10, 10), np.float32))
+    with pytest.raises(InputError, match=r"small\.fits: dark frame shape 10x10"):
+        open_sequence(tmp_path / "seq", dark=tmp_path / "small.fits")

@@ -16,6 +16,11 @@ cannot tell the strip from sky).
 
 A sequence whose frames differ slightly in size (NEOSSat: 708-712 rows) is cropped to the
 common area, from the first row and column of each frame's data section, with one note.
+
+Colour-filter-array (one-shot colour) frames, told by ``BAYERPAT`` or ``COLORTYP`` holding a
+2 x 2 pattern (``'GRBG'``: Seestar, N.I.N.A., SharpCap), are binned 2 x 2 to luminance: the mean
+of each cell, (R + 2G + B) / 4. A star then looks like a star to the detectors, not a
+checkerboard; the pixel scale doubles and the WCS, pixel size and binning keywords follow.
 Everything here works on in-memory copies: the user's files are never modified.
 """
 
@@ -29,6 +34,8 @@ from astropy.io import fits
 from scipy import ndimage
 
 DATA_SECTION_KEYS = ("TRIMSEC", "DATASEC")
+CFA_KEYS = ("BAYERPAT", "COLORTYP")
+_CFA_PATTERN = re.compile(r"^[RGB]{4}$")
 OVERSCAN_KEY = "BIASSEC"
 # Frames of one sequence may differ by this fraction of their size (per axis) and still be
 # cropped to their common area; larger differences are different cameras or binnings: an error.
@@ -46,19 +53,22 @@ class Layout:
 
     ``rows``/``cols``: the part kept. ``overscan``: (rows, cols) of the overscan strip, and
     ``overscan_axis``: 1 when the strip is columns (one bias level per row), 0 when rows.
+    ``bin``: 2 for a colour-filter-array frame binned 2 x 2 to luminance, else 1.
     """
 
     rows: tuple[int, int]
     cols: tuple[int, int]
     overscan: tuple[tuple[int, int], tuple[int, int]] | None = None
     overscan_axis: int = 1
+    bin: int = 1
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.rows[1] - self.rows[0], self.cols[1] - self.cols[0]
+        """The frame's shape (after binning)."""
+        return (self.rows[1] - self.rows[0]) // self.bin, (self.cols[1] - self.cols[0]) // self.bin
 
     def is_identity(self, shape: tuple[int, int]) -> bool:
-        return self.overscan is None and self.rows == (0, shape[0]) and self.cols == (0, shape[1])
+        return self.overscan is None and self.bin == 1 and self.rows == (0, shape[0]) and self.cols == (0, shape[1])
 
 
 def parse_section(text) -> tuple[tuple[int, int], tuple[int, int]] | None:
@@ -103,7 +113,16 @@ def plan_layout(header: fits.Header, shape: tuple[int, int]) -> Layout:
         elif rows != (0, ny) and _inside(b_rows, ny) and not _overlaps(b_rows, rows):
             overscan = (b_rows, (b_cols if _inside(b_cols, nx) else (0, nx)))
             axis = 0
-    return Layout(rows=rows, cols=cols, overscan=overscan, overscan_axis=axis)
+    return Layout(rows=rows, cols=cols, overscan=overscan, overscan_axis=axis, bin=2 if cfa_pattern(header) else 1)
+
+
+def cfa_pattern(header: fits.Header) -> str | None:
+    """The 2 x 2 colour-filter pattern (``'RGGB'``...) of a raw one-shot-colour frame, or None."""
+    for key in CFA_KEYS:
+        value = str(header.get(key, "")).strip().upper()
+        if _CFA_PATTERN.match(value):
+            return value
+    return None
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -126,8 +145,8 @@ def common_area(layouts: list[Layout], names: list[str]) -> tuple[list[Layout], 
             k = int(np.argmax(shapes[:, axis] != shapes[0, axis]))
             raise ValueError(f"{names[k]}: frame shape {_fmt(shapes[k])} differs from {_fmt(shapes[0])} "
                              f"of {names[0]}")
-    out = [replace(lay, rows=(lay.rows[0], lay.rows[0] + int(lo[0])), cols=(lay.cols[0], lay.cols[0] + int(lo[1])))
-           for lay in layouts]
+    out = [replace(lay, rows=(lay.rows[0], lay.rows[0] + int(lo[0]) * lay.bin),
+                   cols=(lay.cols[0], lay.cols[0] + int(lo[1]) * lay.bin)) for lay in layouts]
     spread = " and ".join(f"{a}-{b} {what}" for a, b, what in ((lo[1], hi[1], "columns"), (lo[0], hi[0], "rows"))
                           if a != b)
     note = f"frames differ in size ({spread}); cropped to their common area, {_fmt(lo)}"
@@ -159,20 +178,31 @@ def apply_layout(data: np.ndarray, layout: Layout) -> tuple[np.ndarray, float]:
     the median bias level subtracted, 0 when none)."""
     level = overscan_level(data, layout)
     out = data[layout.rows[0]:layout.rows[1], layout.cols[0]:layout.cols[1]]
-    if level is None:
-        return np.array(out, dtype=np.float32), 0.0
-    if layout.overscan_axis == 1:
-        out = out - level[layout.rows[0]:layout.rows[1], None]
-    else:
-        out = out - level[None, layout.cols[0]:layout.cols[1]]
-    return out.astype(np.float32), float(np.median(level))
+    bias = 0.0
+    if level is not None:
+        if layout.overscan_axis == 1:
+            out = out - level[layout.rows[0]:layout.rows[1], None]
+        else:
+            out = out - level[None, layout.cols[0]:layout.cols[1]]
+        bias = float(np.median(level))
+    if layout.bin > 1:
+        out = bin_image(out, layout.bin)
+    return np.array(out, dtype=np.float32), bias
+
+
+def bin_image(data: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each k x k cell (a trailing odd row or column is dropped); NaN where any is NaN."""
+    ny, nx = data.shape[0] // k * k, data.shape[1] // k * k
+    return data[:ny, :nx].reshape(ny // k, k, nx // k, k).mean(axis=(1, 3))
 
 
 def layout_header(header: fits.Header, layout: Layout, shape: tuple[int, int]) -> fits.Header:
     """The header of the laid-out frame (a copy): sizes, WCS reference pixel and sections updated.
 
     The crop moves the pixel origin by (x0, y0): CRPIX shifts by as much (SIP terms are
-    relative to CRPIX, so they hold as they are); IRAF's LTV1/LTV2 record the offset.
+    relative to CRPIX, so they hold as they are); IRAF's LTV1/LTV2 record the offset. Binning
+    by k maps FITS pixel p to (p - 0.5) / k + 0.5: CRPIX follows, CD/CDELT grow by k, SIP
+    coefficients A_p_q scale by k^(p+q-1) (their input and output are both in pixels).
     """
     if layout.is_identity(shape):
         return header
@@ -182,10 +212,33 @@ def layout_header(header: fits.Header, layout: Layout, shape: tuple[int, int]) -
     for key, off in (("CRPIX1", x0), ("CRPIX2", y0)):
         if isinstance(h.get(key), (int, float)):
             h[key] = float(h[key]) - off
-    h["LTV1"] = (float(h.get("LTV1", 0.0)) - x0, "offset to the physical (file) pixels")
-    h["LTV2"] = (float(h.get("LTV2", 0.0)) - y0, "offset to the physical (file) pixels")
+    if not (x0 == y0 == 0 and "LTV1" not in h):
+        h["LTV1"] = (float(h.get("LTV1", 0.0)) - x0, "offset to the physical (file) pixels")
+        h["LTV2"] = (float(h.get("LTV2", 0.0)) - y0, "offset to the physical (file) pixels")
     for key in (*DATA_SECTION_KEYS, OVERSCAN_KEY):
         h.remove(key, ignore_missing=True)
     if layout.overscan is not None:
         h["OVERSCAN"] = (0, "overscan subtracted by debristrack (in memory)")
+    if layout.bin > 1:
+        _bin_header(h, layout.bin)
     return h
+
+
+def _bin_header(h: fits.Header, k: int) -> None:
+    for key in ("CRPIX1", "CRPIX2"):
+        if isinstance(h.get(key), (int, float)):
+            h[key] = (float(h[key]) - 0.5) / k + 0.5
+    for key in ("CD1_1", "CD1_2", "CD2_1", "CD2_2", "CDELT1", "CDELT2", "XPIXSZ", "YPIXSZ", "PIXSCALE",
+                "PIXSCAL1", "PIXSCAL2", "SECPIX", "SCALE"):
+        if isinstance(h.get(key), (int, float)) and not isinstance(h.get(key), bool):
+            h[key] = float(h[key]) * k
+    for key in ("XBINNING", "YBINNING"):
+        h[key] = int(h.get(key, 1) or 1) * k
+    for poly in ("A", "B", "AP", "BP"):
+        for card in list(h.cards):
+            m = re.fullmatch(rf"{poly}_(\d+)_(\d+)", card.keyword)
+            if m:
+                h[card.keyword] = float(card.value) * k ** (int(m.group(1)) + int(m.group(2)) - 1)
+    for key in CFA_KEYS + ("XBAYROFF", "YBAYROFF"):
+        h.remove(key, ignore_missing=True)
+    h["CFABIN"] = (k, "colour filter array binned k x k to luminance by debristrack")

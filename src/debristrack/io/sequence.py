@@ -11,8 +11,9 @@ asked for, so a night of 4096x4096 frames never sits in memory at once. Frames a
 ``DATE-OBS`` when every frame has one, else kept in file-name (or plane/extension) order.
 
 Raw frames are laid out as their headers say (:mod:`debristrack.io.raw`): overscan
-(``BIASSEC``) subtracted, cropped to ``TRIMSEC``/``DATASEC``, and frames of slightly different
-sizes cropped to their common area, with one note in ``FrameSequence.notes``.
+(``BIASSEC``) subtracted, cropped to ``TRIMSEC``/``DATASEC``, colour-filter-array frames
+(``BAYERPAT``) binned 2 x 2 to luminance, and frames of slightly different sizes cropped to
+their common area, with one note each in ``FrameSequence.notes``.
 
 Science images are told from auxiliary ones by ``EXTNAME``/``EXTTYPE``: extensions named
 MASK, VARIANCE, WEIGHT, ERR, DQ and the like are skipped (LSST/DECam ``calexp`` files keep
@@ -35,7 +36,8 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..errors import InputError
 from .masks import bad_pixel_mask, invalid_mask
-from .raw import Layout, apply_layout, common_area, layout_header, plan_layout
+from .raw import Layout, apply_layout, cfa_pattern, common_area, layout_header, plan_layout
+from .calibrate import Calibration, load_calibration
 from .header import plate_scale as header_plate_scale
 from .times import end_time, exposure_time, mid_time, start_time
 
@@ -112,8 +114,10 @@ class FrameSequence:
 
     def __init__(self, path: Path, refs: list[FrameRef], headers: list[fits.Header],
                  shape: tuple[int, int], times: list[Time | None], *,
-                 layouts: list[Layout] | None = None, notes: list[str] | None = None, time_offset: float = 0.0):
+                 layouts: list[Layout] | None = None, notes: list[str] | None = None, time_offset: float = 0.0,
+                 calibration: Calibration | None = None):
         self.path = path
+        self.calibration = calibration
         self.time_offset = time_offset  # seconds added to every header time (shutter latency)
         self._refs = refs
         self._headers = headers
@@ -201,6 +205,8 @@ class FrameSequence:
                 header["SATURATE"] = float(header["SATURATE"]) - bias  # the level is in raw ADU
         if data.shape != self.shape:
             raise InputError(f"{ref.path}: frame shape {_fmt(data.shape)} differs from {_fmt(self.shape)}")
+        if self.calibration is not None:
+            data = self.calibration.apply(data)
         return Frame(index=i, name=ref.name, data=data, header=header, time=self._times[i])
 
     def __iter__(self):
@@ -339,11 +345,13 @@ def _files_in(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if is_fits_file(p)), key=lambda p: p.name)
 
 
-def open_sequence(path: str | os.PathLike, *, time_offset: float = 0.0) -> FrameSequence:
+def open_sequence(path: str | os.PathLike, *, time_offset: float = 0.0, dark: str | os.PathLike | None = None,
+                  flat: str | os.PathLike | None = None) -> FrameSequence:
     """Open a sequence: a folder of FITS frames, a ``<sequence>/frames/`` folder, a cube or a MEF.
 
     ``time_offset`` (seconds) is added to every frame time read from the headers: the shutter
-    latency of a camera whose capture program stamps the command time.
+    latency of a camera whose capture program stamps the command time. ``dark``/``flat``: a
+    calibration file or folder (:mod:`debristrack.io.calibrate`) applied to every frame.
 
     Raises
     ------
@@ -370,6 +378,9 @@ def open_sequence(path: str | os.PathLike, *, time_offset: float = 0.0) -> Frame
     except ValueError as exc:
         raise InputError(str(exc)) from None
     notes = [f"{path}: {note}"] if note else []
+    patterns = sorted({cfa_pattern(h) for _, h, _ in entries} - {None})
+    if patterns:
+        notes.append(f"{path}: colour-filter-array frames ({', '.join(patterns)}) binned 2x2 to luminance")
     entries = [(ref, layout_header(h, lay, s), lay) for (ref, h, s), lay in zip(entries, layouts)]
     shape = entries[0][2].shape
     times = [mid_time(h, time_offset) for _, h, _ in entries]
@@ -379,8 +390,9 @@ def open_sequence(path: str | os.PathLike, *, time_offset: float = 0.0) -> Frame
         times = [times[k] for k in order]
     refs = [e[0] for e in entries]
     headers = [e[1] for e in entries]
+    calibration = load_calibration(shape, dark=dark, flat=flat, exptime=exposure_time(headers[0]), notes=notes)
     return FrameSequence(path, refs, headers, shape, times, layouts=[e[2] for e in entries], notes=notes,
-                         time_offset=time_offset)
+                         time_offset=time_offset, calibration=calibration)
 
 
 def find_sequences(root: str | os.PathLike) -> list[Path]:
