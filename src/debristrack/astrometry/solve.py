@@ -55,7 +55,7 @@ class SolveConfig:
     time_limit: float = 30.0  # seconds per solve (solve-field --cpulimit, and a wall-clock limit)
     max_stars: int = 150  # the brightest sources handed to solve-field
     min_stars: int = 6  # fewer than this: not worth trying
-    detect_thresh: float = 5.0  # sep threshold, background RMS units
+    detect_thresh: float = 5.0  # sep threshold in background RMS: bright stars only (a few hundred suffice)
     scale_tolerance: float = 0.2  # the plate-scale hint is searched within +- this fraction
     search_radius: float | None = None  # degrees around the header's pointing; None: max(1, 2 field diagonals)
     use_hints: bool = True  # False: a blind solve (the bench's check that hints are not needed)
@@ -89,7 +89,8 @@ def solver_available() -> bool:
 def star_list(image: np.ndarray, mask: np.ndarray | None, *, config: SolveConfig) -> tuple[np.ndarray, np.ndarray]:
     """(n, 2) xy (0-based, frame pixels) and (n,) flux of the brightest compact sources.
 
-    Sources as elongated as a satellite trail (a/b > 3) are left out: they are not stars.
+    Sources as elongated as a satellite trail (a/b > 3) are left out: they are not stars. (Big
+    round ones stay: the brightest stars are saturated and large.)
     """
     src = extract_sources(image, mask=mask, thresh=config.detect_thresh, minarea=5)
     keep = (src.b > 0) & (src.a < 3 * np.maximum(src.b, 1e-3)) & (src.flux > 0)
@@ -207,6 +208,8 @@ def solve_sequence(seq: FrameSequence, *, mode: str | None = None, config: Solve
     todo = frames_to_solve(seq, force=force)
     if not todo:
         return []
+    if mode == "stare" and len(todo) > 1 and seq.times is None:
+        raise InputError(f"{seq.path}: stare-mode WCS propagation needs DATE-OBS in the frames")
     check_writable(seq, wcs_dir, todo)
     results: list[FrameResult] = []
     if mode == "sidereal":
@@ -236,7 +239,7 @@ def solve_sequence(seq: FrameSequence, *, mode: str | None = None, config: Solve
 
 def _solve_frame(seq: FrameSequence, i: int, image: np.ndarray | None, config: SolveConfig) -> Solution:
     frame = seq[i]
-    xy, flux = star_list(frame.clean if image is None else image, frame.mask if image is None else None,
+    xy, flux = star_list(frame.clean if image is None else image, frame.invalid if image is None else None,
                          config=config)
     layout = seq.layout(i)
     file_xy = xy * layout.bin + (layout.bin - 1) / 2.0 + np.array([layout.cols[0], layout.rows[0]])
@@ -267,9 +270,10 @@ def _write_propagated(seq, first: int, i: int, sol: Solution, wcs_dir) -> FrameR
     name = seq.names[i]
     if not sol.ok:
         return FrameResult(i, name, None, f"{name}: no solution to propagate ({sol.reason})", 0.0, False)
-    t0, t1 = seq.times[first] if seq.times is not None else None, seq.times[i] if seq.times is not None else None
-    if t0 is None:
+    times = seq.times
+    if times is None:
         raise InputError(f"{seq.path}: stare-mode WCS propagation needs DATE-OBS in the frames")
+    t0, t1 = times[first], times[i]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         turned = propagate_stare_wcs(WCS(sol.header), t0, t1)
@@ -291,3 +295,26 @@ def _scale_arcsec(header: fits.Header) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         return float(np.mean(proj_plane_pixel_scales(WCS(header).celestial)) * 3600.0)
+
+
+def compare_wcs(own: WCS, solved: WCS, shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Separations (arcsec) of ``solved`` from ``own`` on a 5 x 5 pixel grid, as given; the
+    pixel shift (dx, dy) that best maps the solution onto ``own``; and the separations after it.
+
+    A cut-out whose header kept its parent frame's WCS (CRPIX not moved) disagrees by the
+    cut-out's offset; the shift shows it, and the residual after it is the solve's accuracy.
+    """
+    ny, nx = shape
+    gx, gy = (g.ravel() for g in np.meshgrid(np.linspace(0, nx - 1, 5), np.linspace(0, ny - 1, 5)))
+    ra, dec = solved.all_pix2world(gx, gy, 0)
+    as_given = _separation(own.all_pix2world(gx, gy, 0), (ra, dec))
+    px, py = own.all_world2pix(ra, dec, 0)
+    shift = np.array([np.median(px - gx), np.median(py - gy)])
+    shifted = _separation(own.all_pix2world(gx + shift[0], gy + shift[1], 0), (ra, dec))
+    return as_given, shift, shifted
+
+
+def _separation(a, b) -> np.ndarray:
+    r1, d1, r2, d2 = (np.radians(np.asarray(v, float)) for v in (*a, *b))
+    c = np.sin(d1) * np.sin(d2) + np.cos(d1) * np.cos(d2) * np.cos(r1 - r2)
+    return np.degrees(np.arccos(np.clip(c, -1, 1))) * 3600.0

@@ -35,11 +35,11 @@ from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..errors import InputError
-from .masks import bad_pixel_mask, invalid_mask
-from .raw import Layout, apply_layout, cfa_pattern, common_area, layout_header, plan_layout
 from .calibrate import Calibration, load_calibration
 from .header import plate_scale as header_plate_scale
 from .header import wcs_kind
+from .masks import bad_pixel_mask, invalid_mask
+from .raw import Layout, apply_layout, cfa_pattern, common_area, layout_header, plan_layout
 from .times import end_time, exposure_time, mid_time, start_time
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.fz", ".fits.gz", ".fit.gz")
