@@ -39,6 +39,14 @@ def test_starless_frame_gives_a_clear_reason(tmp_path, frame_writer):
     assert main(["solve", str(tmp_path / "flat.fits")]) == 1
 
 
+def test_real_starless_ccd_gives_a_clear_reason(shared, tmp_path):
+    # an LBC CCD cut-out of 22" x 45" has no star bright enough to match
+    path = shared / "real-dev" / "no-streaks" / "cutout_lbcb.20210407.120357.fits"
+    results = solve_sequence(open_sequence(path, ccd="LBCCHIP1"), wcs_dir=tmp_path, force=True)
+    assert results[0].sidecar is None
+    assert results[0].message == f"{path.name}[LBCCHIP1]: could not solve: 0 star(s) found, 6 needed"
+
+
 def test_pointing_only_wcs_is_solved_and_solved_wcs_is_kept(tmp_path, frame_writer):
     header = dict(CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRVAL1=10.0, CRVAL2=20.0, CRPIX1=5.0, CRPIX2=5.0,
                   CDELT1=-1e-3, CDELT2=1e-3)

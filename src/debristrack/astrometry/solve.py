@@ -131,7 +131,8 @@ def solve_stars(xy: np.ndarray, flux: np.ndarray, width: int, height: int, *, sc
         if config.use_hints and scale is not None and scale > 0:
             cmd += ["--scale-units", "arcsecperpix", "--scale-low", f"{scale * (1 - config.scale_tolerance):.6g}",
                     "--scale-high", f"{scale * (1 + config.scale_tolerance):.6g}"]
-            hints.append(f"scale {scale:.3g}\"/px +-{config.scale_tolerance:.0%}")
+            hints.append(f"scale {scale:.3g}\"/px +-{config.scale_tolerance:.0%}, field "
+                         f"{width * scale / 60:.3g}' x {height * scale / 60:.3g}'")
         if config.use_hints and radec is not None:
             diag = np.hypot(width, height) * (scale or 0.0) / 3600.0
             radius = config.search_radius or max(1.0, 2 * diag)
