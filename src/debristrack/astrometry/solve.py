@@ -36,12 +36,14 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..detect.extract import extract_sources
 from ..errors import InputError
 from ..io.atomic import write_fits_atomic
 from ..io.header import pointing, wcs_kind
 from ..io.sequence import FrameSequence, sidecar_path
+from .sky import propagate_stare_wcs
 
 SOLVE_FIELD = "solve-field"
 MODES = ("sidereal", "stare", "target")
@@ -214,7 +216,7 @@ def solve_sequence(seq: FrameSequence, *, mode: str | None = None, config: Solve
     check_writable(seq, wcs_dir, todo)
     results: list[FrameResult] = []
     if mode == "sidereal":
-        pick = todo if len(todo) <= MAX_STACK else [todo[k] for k in np.linspace(0, len(todo) - 1, MAX_STACK).astype(int)]
+        pick = [todo[k] for k in np.unique(np.linspace(0, len(todo) - 1, min(len(todo), MAX_STACK)).astype(int))]
         stack = np.nanmedian(np.stack([seq[i].clean for i in pick]), axis=0)
         sol = _solve_frame(seq, todo[0], stack, config)
         label = f"median of {len(pick)} frame(s)"
@@ -266,8 +268,6 @@ def _write(seq, i, sol: Solution, wcs_dir, *, solved_here: bool, label: str | No
 
 
 def _write_propagated(seq, first: int, i: int, sol: Solution, wcs_dir) -> FrameResult:
-    from .sky import propagate_stare_wcs
-
     name = seq.names[i]
     if not sol.ok:
         return FrameResult(i, name, None, f"{name}: no solution to propagate ({sol.reason})", 0.0, False)
@@ -291,8 +291,6 @@ def _write_header(path: Path, header: fits.Header) -> None:
 
 
 def _scale_arcsec(header: fits.Header) -> float:
-    from astropy.wcs.utils import proj_plane_pixel_scales
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         return float(np.mean(proj_plane_pixel_scales(WCS(header).celestial)) * 3600.0)

@@ -125,8 +125,9 @@ def run(args) -> int:
                        "shifted_median": np.nan, "shifted_max": np.nan, "accuracy": None, "message": str(exc)}
             row["label"] = label
             rows.append(row)
-            print(f"{label}: {'solved' if row['solved'] else 'not solved'} in {row['seconds']:.1f} s"
-                  + (f", offset median {row['median']:.2f}\" max {row['max']:.2f}\"" if np.isfinite(row["median"]) else ""))
+            offset = (f", offset median {row['median']:.2f}\" max {row['max']:.2f}\""
+                      if np.isfinite(row["median"]) else "")
+            print(f"{label}: {'solved' if row['solved'] else 'not solved'} in {row['seconds']:.1f} s{offset}")
     update_section("solve", _markdown(rows, args), args.output)
     print(f"wrote the solve section of {args.output}")
     return 0

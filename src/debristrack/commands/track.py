@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from dataclasses import replace
 from pathlib import Path
 
 from ..astrometry.sky import add_sky_columns, wcs_source
 from ..astrometry.solve import SolveConfig, solve_sequence
 from ..config import add_dataclass_arguments, dataclass_from_args
 from ..errors import InputError
-from ..io.sequence import find_sequences, mosaic_ccds, open_sequence
+from ..io.sequence import ReadOptions, find_sequences, mosaic_ccds
 from ..io.tables import write_table
 from ..parallel import Task, add_parallel_arguments, run_tasks, summarize
 from ..progress import progress_bar, say
@@ -80,9 +81,9 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     add_parallel_arguments(p)
 
 
-def read_options(args: argparse.Namespace) -> dict:
-    """The reading options (:func:`open_sequence` keywords) given on the command line."""
-    return {"time_offset": args.time_offset, "dark": args.dark, "flat": args.flat, "wcs_dir": args.wcs_dir}
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """How to read the sequences, from the command line."""
+    return ReadOptions(time_offset=args.time_offset, dark=args.dark, flat=args.flat, wcs_dir=args.wcs_dir)
 
 
 def _full_parser(mode_module, mode: str) -> argparse.ArgumentParser:
@@ -121,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             where = f"{root}[{ccd}]" if ccd else str(root)
             with progress_bar(f"{where} ({method})") as update:
                 n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config, wcs_file=full.wcs,
-                                           progress=update, read={**read, "ccd": ccd}, solve=solve)
+                                           progress=update, read=replace(read, ccd=ccd), solve=solve)
             say(f"{where}: {n_ids} track(s), {n_rows} row(s) -> {out}")
         return 0
 
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             name = str(seq_path.relative_to(root)) + (f"[{ccd}]" if ccd else "")
             todo.append(Task(name, track_path, (args.mode, seq_path, out),
                              {"method": method, "config": config, "wcs_file": full.wcs,
-                              "read": {**read, "ccd": ccd}, "solve": solve}))
+                              "read": replace(read, ccd=ccd), "solve": solve}))
     skipped = n_all - len(todo)
     say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already; results in {results}")
     with progress_bar(f"track {args.mode} ({method})") as update:
@@ -154,23 +155,23 @@ def ccd_outputs(seq_path: Path, out: Path) -> list[tuple[str | None, Path]]:
 
 
 def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs_file: Path | None = None,
-               progress=None, seq=None, read: dict | None = None, solve: SolveConfig | None = None) -> tuple[int, int]:
+               progress=None, seq=None, read: ReadOptions = ReadOptions(),
+               solve: SolveConfig | None = None) -> tuple[int, int]:
     """Track one sequence and write its table atomically; returns (rows, distinct ids).
 
     The table gains ``time`` and sky coordinates where the frames (or ``wcs_file``) allow.
-    ``read``: keyword arguments of :func:`open_sequence` (time offset, dark, flat, ccd, wcs_dir).
+    ``read``: how to read it (time offset, dark, flat, CCD of a mosaic, sidecar folder).
     ``solve``: plate-solve the frames without a WCS first (sidecar ``.wcs`` files).
     A top-level function of plain arguments, so it runs in a Dask worker as well.
     """
     module = load_mode(mode)
-    read = read or {}
-    seq = seq if seq is not None else open_sequence(seq_path, **read)
+    seq = seq if seq is not None else read.open(seq_path)
     notes: list[str] = []
     if solve is not None:
-        solved = solve_sequence(seq, mode=mode, config=solve, wcs_dir=read.get("wcs_dir"))
+        solved = solve_sequence(seq, mode=mode, config=solve, wcs_dir=read.wcs_dir)
         notes += [r.message for r in solved if r.solved_here or r.sidecar is None]
         if any(r.sidecar for r in solved):
-            seq = open_sequence(seq_path, **read)  # read again: the frames now have their sidecars
+            seq = read.open(seq_path)  # read again: the frames now have their sidecars
     table = module.track_sequence(seq, method=method, config=config, progress=progress)
     notes = list(seq.notes) + notes  # what reading did to the frames (crops, overscan), and solving
     if len(table) == 0 and table.meta.get("note"):

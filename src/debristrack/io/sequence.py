@@ -516,6 +516,21 @@ def open_sequence(path: str | os.PathLike, *, time_offset: float = 0.0, dark: st
                          ccd=ccd)
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a sequence: the keyword arguments of :func:`open_sequence`, as one value."""
+
+    time_offset: float = 0.0
+    dark: Path | None = None
+    flat: Path | None = None
+    ccd: str | None = None
+    wcs_dir: Path | None = None
+
+    def open(self, path: str | os.PathLike) -> FrameSequence:
+        return open_sequence(path, time_offset=self.time_offset, dark=self.dark, flat=self.flat, ccd=self.ccd,
+                             wcs_dir=self.wcs_dir)
+
+
 def find_sequences(root: str | os.PathLike) -> list[Path]:
     """Every sequence under ``root``, sorted.
 

@@ -87,7 +87,7 @@ def normalize_streaks(table: Table) -> Table:
     x1, y1, x2, y2 = (np.asarray(table[c], dtype=float) for c in ("x1", "y1", "x2", "y2"))
     swap = (x2 < x1) | ((x2 == x1) & (y2 < y1))
     if swap.any():
-        for a, b in (("x1", "x2"), ("y1", "y2"), ("ra1", "ra2"), ("dec1", "dec2")):
+        for a, b in (("x1", "x2"), ("y1", "y2"), ("ra1", "ra2"), ("dec1", "dec2"), ("time1", "time2")):
             if a in table.colnames and b in table.colnames:
                 ta, tb = table[a][swap].copy(), table[b][swap].copy()
                 table[a][swap], table[b][swap] = tb, ta
