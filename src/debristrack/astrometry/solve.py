@@ -279,7 +279,7 @@ def _write_propagated(seq, first: int, i: int, sol: Solution, wcs_dir) -> FrameR
         warnings.simplefilter("ignore", FITSFixedWarning)
         turned = propagate_stare_wcs(WCS(sol.header), t0, t1)
     header = turned.to_header(relax=True)
-    header["WCSNAME"] = ("astrometry.net", f"frame {seq.names[first]}'s solution turned with the Earth")
+    header["WCSNAME"] = ("astrometry.net", "first frame's solution turned with the Earth")
     path = sidecar_path(seq.ref(i), wcs_dir)
     _write_header(path, header)
     return FrameResult(i, name, path, f"{name}: WCS of {seq.names[first]} propagated by "

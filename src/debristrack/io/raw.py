@@ -218,7 +218,7 @@ def layout_header(header: fits.Header, layout: Layout, shape: tuple[int, int]) -
     for key in (*DATA_SECTION_KEYS, OVERSCAN_KEY):
         h.remove(key, ignore_missing=True)
     if layout.overscan is not None:
-        h["OVERSCAN"] = (0, "overscan subtracted by debristrack (in memory)")
+        h["OVSCSUB"] = (True, "overscan subtracted (debristrack, in memory)")
     if layout.bin > 1:
         _bin_header(h, layout.bin)
     return h
@@ -241,4 +241,4 @@ def _bin_header(h: fits.Header, k: int) -> None:
                 h[card.keyword] = float(card.value) * k ** (int(m.group(1)) + int(m.group(2)) - 1)
     for key in CFA_KEYS + ("XBAYROFF", "YBAYROFF"):
         h.remove(key, ignore_missing=True)
-    h["CFABIN"] = (k, "colour filter array binned k x k to luminance by debristrack")
+    h["CFABIN"] = (k, "CFA binned k x k to luminance (debristrack)")
