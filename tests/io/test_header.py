@@ -129,3 +129,8 @@ def test_endpoint_times_follow_their_endpoints_when_normalized():
                "time1": ["2024-01-01T00:00:00.000"], "time2": ["2024-01-01T00:00:04.000"]})
     out = normalize_streaks(t)
     assert out["x1"][0] == 1.0 and out["time1"][0] == "2024-01-01T00:00:04.000"
+
+
+def test_pointing_dec_reads_text_keywords(tmp_path, frame_writer):
+    frame_writer(tmp_path / "m.fits", np.zeros((4, 4), np.float32), OBJCTDEC="-21 35 56.5", OBJCTRA="19 18 30.0")
+    assert open_sequence(tmp_path / "m.fits").pointing_dec() == pytest.approx(-21.59903, abs=1e-5)

@@ -38,6 +38,7 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 from ..errors import InputError
 from .calibrate import Calibration, load_calibration
 from .header import plate_scale as header_plate_scale
+from .header import pointing as header_pointing
 from .header import wcs_kind
 from .masks import bad_pixel_mask, invalid_mask
 from .raw import Layout, apply_layout, cfa_pattern, common_area, layout_header, plan_layout
@@ -220,8 +221,9 @@ class FrameSequence:
         return float(np.median(steps)) if steps.size else None
 
     def pointing_dec(self) -> float | None:
-        """Declination of the pointing, deg: the first frame's WCS CRVAL, else the CRVAL2,
-        DEC, OBJCTDEC or TELDEC keyword; None when none is given."""
+        """Declination of the pointing, deg: the first frame's WCS CRVAL, else CRVAL2, else the
+        header's pointing (:func:`debristrack.io.header.pointing`: OBJCTDEC, DEC, TELDEC as numbers
+        or 'd m s' text); None when none is given."""
         wcs = self.wcs(0)
         if wcs is not None:
             cel = wcs.celestial.wcs
@@ -229,11 +231,11 @@ class FrameSequence:
             if math.isfinite(dec):
                 return dec
         header = self._headers[0]
-        for key in ("CRVAL2", "DEC", "OBJCTDEC", "TELDEC"):
-            value = header.get(key)
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                return float(value)
-        return None
+        value = header.get("CRVAL2")
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return float(value)
+        where = header_pointing(header)
+        return None if where is None else where[1]
 
     def require(self, n: int, why: str) -> None:
         """Raise InputError unless the sequence has at least ``n`` frames."""
