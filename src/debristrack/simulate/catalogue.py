@@ -133,16 +133,16 @@ def follow_pointing(scene, pointing: Pointing, catalogue: Catalogue, site: Site,
 def unknown_orbits(scene, n: int, pointing: Pointing, site: Site, rng: np.random.Generator, t0: Time):
     """(ra, dec) (n, frames * 3) of ``n`` circular orbits absent from the catalogue, through the field."""
     secs = instants(scene).ravel()
-    t_mid = 0.5 * ((scene.frames - 1) * scene.cadence + scene.exptime)
-    times = t0 + TimeDelta(np.append(secs, t_mid), format="sec")
-    obs, up = observer_gcrs_km(site, times)
-    o_mid = obs[:, -1]
     ny, nx = scene.shape
-    w = pointing.wcs(t_mid)
     ras, decs = [], []
     for _ in range(n):
+        # the orbit passes a random point of the field in the middle of a random exposure
+        t_pass = float(instants(scene)[int(rng.integers(scene.frames)), 1])
+        times = t0 + TimeDelta(np.append(secs, t_pass), format="sec")
+        obs, up = observer_gcrs_km(site, times)
+        o_mid = obs[:, -1]
         px = rng.uniform(0.15, 0.85, 2) * np.array([nx - 1, ny - 1])
-        ra, dec = w.wcs_pix2world([px[0]], [px[1]], 0)
+        ra, dec = pointing.wcs(t_pass).wcs_pix2world([px[0]], [px[1]], 0)
         u = np.array([math.cos(math.radians(dec[0])) * math.cos(math.radians(ra[0])),
                       math.cos(math.radians(dec[0])) * math.sin(math.radians(ra[0])), math.sin(math.radians(dec[0]))])
         if scene.mode == "stare":
@@ -167,7 +167,7 @@ def unknown_orbits(scene, n: int, pointing: Pointing, site: Site, rng: np.random
             v = a - (a @ e1) * e1
             rate = math.sqrt(GM_EARTH / radius**3)
         e2 = v / np.linalg.norm(v)
-        tau = times.tt.jd - times[-1].tt.jd
+        tau = (times - times[-1]).to_value("day")
         phase = rate * tau * 86400.0
         pos = radius * (np.cos(phase)[:, None] * e1 + np.sin(phase)[:, None] * e2)
         ra_u, dec_u, _, _ = vectors_to_sky((pos - obs.T)[None], up)
