@@ -319,12 +319,13 @@ def identify_table(table: Table, catalogue: Catalogue, site: Site,
 
 
 def annotate(table: Table, results: list[Identification]) -> Table:
-    """A copy of the tracks table with ``norad`` (0 for a UCT) and ``name`` columns per row."""
+    """A copy of the tracks table with ``norad`` (0 for a UCT), ``name`` and ``designator`` per row."""
     out = table.copy()
     by_id = {r.id: r for r in results}
     ids = np.asarray(out["id"]) if len(out) else np.zeros(0, int)
     out["norad"] = np.array([by_id[int(i)].norad if int(i) in by_id else 0 for i in ids], dtype=np.int64)
     out["name"] = np.array([by_id[int(i)].name if int(i) in by_id else "" for i in ids], dtype="U64")
+    out["designator"] = np.array([by_id[int(i)].designator if int(i) in by_id else "" for i in ids], dtype="U64")
     return out
 
 
