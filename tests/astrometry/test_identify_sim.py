@@ -55,6 +55,13 @@ def test_geo_field_identifies_every_object(tmp_path, shared, capsys):
     assert sum(r["status"] == "UCT" for r in doc["tracks"]) <= 2
     table = read_table(tmp_path / "id.csv")
     assert {"norad", "name"} <= set(table.colnames) and set(table["norad"]) - {0} == found
+    # 3. in one go: track --identify writes the same norad,name columns and the unseen list
+    assert main(["track", str(seq), "--mode", "stare", "-o", str(tmp_path / "one.csv"), "--identify",
+                 "--tle", str(shared / "data" / "tle" / "geo.txt")]) == 0
+    one = read_table(tmp_path / "one.csv")
+    assert list(one["norad"]) == list(table["norad"]) and list(one["name"]) == list(table["name"])
+    unseen = (tmp_path / "one-unseen.csv").read_text().splitlines()[1:]
+    assert {int(line.split(",")[0]) for line in unseen} == missed
 
 
 def test_sidereal_streaks_and_followed_gps_come_out_with_norad(tmp_path, shared, capsys):

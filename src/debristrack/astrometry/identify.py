@@ -52,7 +52,7 @@ class IdentifyConfig:
     max_cross_track: float = _f(0.1, "largest cross-track offset from the predicted path, deg (stvid: 0.1)")
     max_time_offset: float = _f(2.0, "largest along-track time offset, s (stvid: 2)")
     max_direction: float = _f(2.0, "largest difference of direction of motion, deg (stvid: 2)")
-    max_rate: float = _f(0.05, "largest relative difference of angular rate (stvid: 0.05 = 5 %)")
+    max_rate: float = _f(0.05, "largest relative difference of angular rate (stvid: 0.05, i.e. 5 percent)")
     min_altitude: float = _f(0.0, "objects below this altitude (deg) are not candidates")
 
     def validate(self) -> None:
