@@ -18,10 +18,18 @@ offset < 2 s of the predicted motion, the direction within 2 deg and the rate wi
   rate (its length over the exposure; the frame edge may clip it): it must not exceed the
   prediction by more than the tolerance.
 
+A short track measures its direction and rate poorly: those two tests widen to 3 sigma of
+what the track's extent allows for positions good to ``position_sigma`` when that is wider
+than stvid's numbers (a 30" streak measured to 2" has a direction good to ~5 deg). A track of
+one point shows no motion and is never identified.
+
 Row medians make the offsets robust to a few bad rows. Among the objects passing all four
 tests the one with the least normalised sum of squares wins; a track that none passes is
 uncorrelated (``UCT``), reported with its measured rate and direction. Objects below
-``min_altitude`` are never candidates.
+``min_altitude`` are never candidates. For speed, a track of more than three times is first
+compared with the whole catalogue at three of them (first, centre, last; one vectorised
+call, wide gates), and only the objects near it are propagated at all its times and, when
+their first offsets are seconds off, once more at the time they reach the observed position.
 """
 
 from __future__ import annotations
@@ -54,9 +62,11 @@ class IdentifyConfig:
     max_direction: float = _f(2.0, "largest difference of direction of motion, deg (stvid: 2)")
     max_rate: float = _f(0.05, "largest relative difference of angular rate (stvid: 0.05, i.e. 5 percent)")
     min_altitude: float = _f(0.0, "objects below this altitude (deg) are not candidates")
+    position_sigma: float = _f(2.0, "uncertainty of one measured position, arcsec: a short track's direction and "
+                                    "rate tests widen to 3 sigma of what its extent allows")
 
     def validate(self) -> None:
-        for name in ("max_cross_track", "max_time_offset", "max_direction", "max_rate"):
+        for name in ("max_cross_track", "max_time_offset", "max_direction", "max_rate", "position_sigma"):
             if not getattr(self, name) > 0:
                 raise InputError(f"--{name.replace('_', '-')} must be positive")
 
@@ -176,27 +186,48 @@ class _Measured:
     ends: np.ndarray | None  # (k, 2, 2)
     velocity: np.ndarray  # (2,) deg/s; NaN when unknown
     signed: bool  # False: direction known modulo 180 (one streak)
-    lower_bound: bool  # True: the rate is a lower bound (one streak)
+    lower_bound: bool  # True: the rate is a lower bound (streaks the frame edge may have cut)
+    extent_deg: float  # length of sky over which the motion was measured
 
 
 def measure(track: TrackSky) -> _Measured:
-    """The track in the tangent plane of its centre row, and its measured motion."""
+    """The track in the tangent plane of its centre row, and its measured motion.
+
+    Points: a straight-line fit of position against time. Streaks: the frame edge shortens a
+    streak and moves its midpoint, so the rows of full length (within 10 % of the longest)
+    carry the motion; with two or more at different times, their midpoints are fitted, else
+    the direction comes from all the midpoints (or the one streak, modulo 180 deg) and the
+    rate from the longest streak over the exposure, a lower bound.
+    """
     k = len(track.t)
     c = int(np.argmin(np.abs(track.t - np.median(track.t))))
     xi, eta, _ = gnomonic(track.ra, track.dec, track.ra[c], track.dec[c])
     obs = np.column_stack([xi, eta])
-    ends = None
-    if track.ends is not None:
-        exi, eeta, _ = gnomonic(track.ends[..., 0], track.ends[..., 1], track.ra[c], track.dec[c])
-        ends = np.stack([exi, eeta], axis=-1)
-    span = np.ptp(track.t) if k else 0.0
-    if k >= 2 and span > 0:
-        velocity = np.array([np.polyfit(track.t, obs[:, j], 1)[0] for j in range(2)])
-        return _Measured(c, obs, ends, velocity, True, False)
-    if ends is not None and track.exptime[c] > 0:
-        velocity = (ends[c, 1] - ends[c, 0]) / track.exptime[c]
-        return _Measured(c, obs, ends, velocity, False, True)
-    return _Measured(c, obs, ends, np.full(2, np.nan), True, False)
+    nan = np.full(2, np.nan)
+    if track.ends is None:
+        if k >= 2 and np.ptp(track.t) > 0:
+            v = np.array([np.polyfit(track.t, obs[:, j], 1)[0] for j in range(2)])
+            return _Measured(c, obs, None, v, True, False, float(np.linalg.norm(v) * np.ptp(track.t)))
+        return _Measured(c, obs, None, nan, True, False, 0.0)
+    exi, eeta, _ = gnomonic(track.ends[..., 0], track.ends[..., 1], track.ra[c], track.dec[c])
+    ends = np.stack([exi, eeta], axis=-1)
+    seg = ends[:, 1] - ends[:, 0]
+    length = np.linalg.norm(seg, axis=1)
+    full = length >= 0.9 * length.max()
+    if full.sum() >= 2 and np.ptp(track.t[full]) > 0:
+        v = np.array([np.polyfit(track.t[full], obs[full, j], 1)[0] for j in range(2)])
+        return _Measured(c, obs, ends, v, True, False, float(np.linalg.norm(v) * np.ptp(track.t[full])))
+    longest = int(np.argmax(length))
+    if not track.exptime[longest] > 0:
+        return _Measured(c, obs, ends, nan, True, False, 0.0)
+    rate = length[longest] / track.exptime[longest]
+    if k >= 2 and np.ptp(track.t) > 0:
+        d = np.array([np.polyfit(track.t, obs[:, j], 1)[0] for j in range(2)])
+        signed = True
+    else:
+        d, signed = seg[longest], False
+    v = d / max(np.linalg.norm(d), 1e-12) * rate
+    return _Measured(c, obs, ends, v, signed, True, float(length[longest]))
 
 
 def position_angle(v) -> float:
@@ -256,15 +287,37 @@ def residuals(track: TrackSky, m: _Measured, catalogue: Catalogue, site: Site, *
             "pred_rate": rate_c, "alt": alt, "ok": ok.all(axis=1)}
 
 
-def passes(res: dict[str, np.ndarray], config: IdentifyConfig, *, lower_bound: bool = False) -> np.ndarray:
-    """Which objects pass all four tests (a NaN direction/rate, i.e. not measured, passes)."""
+def tolerances(m: _Measured, config: IdentifyConfig) -> tuple[float, float]:
+    """(direction deg, relative rate) allowed for this track: stvid's, or 3 sigma of what the
+    track's extent measures when that is wider (sigma = position_sigma * sqrt(2) / extent)."""
+    if not m.extent_deg > 0:
+        return config.max_direction, config.max_rate
+    rel = 3.0 * np.sqrt(2.0) * config.position_sigma / 3600.0 / m.extent_deg
+    return max(config.max_direction, float(np.degrees(np.arctan(rel)))), max(config.max_rate, float(rel))
+
+
+def passes(res: dict[str, np.ndarray], config: IdentifyConfig, m: _Measured) -> np.ndarray:
+    """Which objects pass all four tests. A track that shows no motion (one point) passes none."""
+    max_dir, max_rate = tolerances(m, config)
     rate = res["rate"]
-    rate_ok = (rate <= config.max_rate) if lower_bound else (np.abs(rate) <= config.max_rate)
     with np.errstate(invalid="ignore"):
+        rate_ok = (rate <= max_rate) if m.lower_bound else (np.abs(rate) <= max_rate)
         return (res["ok"] & (res["alt"] >= config.min_altitude)
                 & (res["cross"] <= config.max_cross_track) & (np.abs(res["along"]) <= config.max_time_offset)
-                & (np.isnan(res["direction"]) | (res["direction"] <= config.max_direction))
-                & (np.isnan(rate) | rate_ok))
+                & (res["direction"] <= max_dir) & rate_ok)
+
+
+def _loose(config: IdentifyConfig) -> IdentifyConfig:
+    """Wide gates for the candidates that are propagated again (never narrower than the real tests)."""
+    return replace(config, max_cross_track=max(5 * config.max_cross_track, 1.0),
+                   max_time_offset=3 * config.max_time_offset + 2.0, max_direction=max(10 * config.max_direction, 20.0),
+                   max_rate=max(3 * config.max_rate, 0.3), position_sigma=3 * config.position_sigma)
+
+
+def _rows(track: TrackSky, rows) -> TrackSky:
+    rows = np.unique(rows)
+    return TrackSky(track.id, track.t0, track.t[rows], track.ra[rows], track.dec[rows],
+                    None if track.ends is None else track.ends[rows], track.exptime[rows])
 
 
 def identify_track(track: TrackSky, catalogue: Catalogue, site: Site, config: IdentifyConfig) -> Identification:
@@ -280,30 +333,41 @@ def identify_track(track: TrackSky, catalogue: Catalogue, site: Site, config: Id
                 rate_arcsec_s=rate_obs, direction_deg=pa)
     if len(catalogue) == 0:
         return Identification(status=UCT, norad=0, name=UCT, designator="", **base)
-    res = residuals(track, m, catalogue, site)
+    if not np.all(np.isfinite(m.velocity)):  # one point: nothing to test the motion against
+        return Identification(status=UCT, norad=0, name=UCT, designator="", **base)
+    loose = _loose(config)
+    index = np.arange(len(catalogue))
+    if len(np.unique(track.t)) > 3:
+        # Gate the whole catalogue on three of the track's times (first, centre, last) in one
+        # call; only the objects near the track are propagated at all its times.
+        sub = _rows(track, [0, c, len(track.t) - 1])
+        m_sub = replace(measure(sub), velocity=m.velocity, signed=m.signed, lower_bound=m.lower_bound,
+                        extent_deg=m.extent_deg)
+        index = np.flatnonzero(passes(residuals(sub, m_sub, catalogue, site), loose, m_sub))
+        if not len(index):
+            return Identification(status=UCT, norad=0, name=UCT, designator="", **base)
+    near = catalogue.subset(index) if len(index) < len(catalogue) else catalogue
+    res = residuals(track, m, near, site)
     # The first pass extrapolates each prediction linearly to the observed position; objects
     # near enough are propagated again at the time they reach it, which makes the offsets exact
     # also when they are many seconds (degrees, for a LEO object) apart.
-    loose = replace(config, max_cross_track=max(5 * config.max_cross_track, 1.0),
-                    max_time_offset=3 * config.max_time_offset + 2.0, max_direction=max(10 * config.max_direction, 20.0),
-                    max_rate=max(3 * config.max_rate, 0.3))
-    for j in np.flatnonzero(passes(res, loose, lower_bound=m.lower_bound)):
-        one = catalogue.subset([j])
+    for j in np.flatnonzero(passes(res, loose, m)):
+        one = near.subset([j])
         shift = float(res["along"][j])
         for _ in range(2):
             again = residuals(track, m, one, site, shift=shift)
             shift = float(again["along"][0])
         for key in res:
             res[key][j] = again[key][0]
-    good = np.flatnonzero(passes(res, config, lower_bound=m.lower_bound))
+    good = np.flatnonzero(passes(res, config, m))
     if not len(good):
         return Identification(status=UCT, norad=0, name=UCT, designator="", **base)
+    max_dir, max_rate = tolerances(m, config)
     terms = [(res["cross"][good] / config.max_cross_track) ** 2, (res["along"][good] / config.max_time_offset) ** 2,
-             np.nan_to_num(res["direction"][good] / config.max_direction) ** 2,
-             np.nan_to_num(res["rate"][good] / config.max_rate) ** 2]
+             (res["direction"][good] / max_dir) ** 2, (res["rate"][good] / max_rate) ** 2]
     best = int(good[np.argmin(np.sum(terms, axis=0))])
-    return Identification(status="ID", norad=int(catalogue.norad[best]), name=catalogue.names[best],
-                          designator=catalogue.designators[best], cross_track_deg=float(res["cross"][best]),
+    return Identification(status="ID", norad=int(near.norad[best]), name=near.names[best],
+                          designator=near.designators[best], cross_track_deg=float(res["cross"][best]),
                           along_track_s=float(res["along"][best]), direction_diff_deg=float(res["direction"][best]),
                           rate_diff=float(res["rate"][best]),
                           predicted_rate_arcsec_s=float(res["pred_rate"][best] * 3600.0),
