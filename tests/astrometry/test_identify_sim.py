@@ -84,3 +84,25 @@ def test_sidereal_streaks_and_followed_gps_come_out_with_norad(tmp_path, shared,
     write_table(add_sky_columns(gt, open_sequence(seq)), tmp_path / "gt-t.csv")
     doc = _identify(tmp_path, tmp_path / "gt-t.csv", seq, shared, ["gps-ops.txt"], capsys)
     assert doc["tracks"][0]["norad"] == followed
+
+
+def test_bench_identify_writes_its_section(tmp_path, shared, capsys):
+    out = tmp_path / "B.md"
+    assert main(["bench", "identify", "--tle-dir", str(shared / "data" / "tle"), "--sequences", "1",
+                 "--catalogue-size", "2500", "--repeats", "1", "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "<!-- bench:identify -->" in text and "| all |" in text and "2,500 objects" in text
+    assert "came out as `ID" in text
+
+
+def test_identify_errors_are_one_line(tmp_path, shared, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("not a tle\n")
+    table = tmp_path / "t.csv"
+    table.write_text("frame,id,x,y,time,ra,dec\n0,1,0,0,2019-04-10T21:00:00,10,20\n1,1,0,0,2019-04-10T21:00:05,10.1,20\n")
+    assert main(["identify", str(table), "--tle", str(bad), "--site", SITE]) == 2
+    assert "bad.txt" in capsys.readouterr().err
+    assert main(["identify", str(table), "--tle", str(shared / "data/tle/geo.txt")]) == 2
+    assert "site" in capsys.readouterr().err
+    assert main(["identify", str(table), "--tle", str(shared / "data/tle/geo.txt"), "--site", SITE,
+                 "-o", str(tmp_path / "no" / "such" / "dir.csv")]) == 2
