@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from astropy.table import Table
+from astropy.table import Table, vstack
 from astropy.time import Time, TimeDelta
 
 from debristrack.astrometry.catalogue import (catalogue_from_sets, load_catalogue, shifted_elements, tle_checksum,
@@ -62,10 +62,8 @@ def test_geo_points_are_identified_with_zero_residuals(shared):
     sky = topocentric(cat, Time([T0]), SITE)
     visible = np.flatnonzero(sky.alt_deg[:, 0] > 20)[:12]
     assert len(visible) >= 10
-    table = Table()
     parts = [_point_table(cat, i, np.arange(8) * 6.0 + 2.5, track_id=k + 1, noise_arcsec=1.0, rng=k)
              for k, i in enumerate(visible)]
-    from astropy.table import vstack
     table = vstack(parts)
     results = identify_table(table, cat, SITE)
     assert [r.norad for r in results] == [int(cat.norad[i]) for i in visible]

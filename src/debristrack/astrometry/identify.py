@@ -282,7 +282,7 @@ def residuals(track: TrackSky, m: _Measured, catalogue: Catalogue, site: Site, *
         rate_diff = np.linalg.norm(v_obs) / np.maximum(rate_c, 1e-12) - 1.0
     else:
         direction = rate_diff = np.full(len(catalogue), np.nan)
-    alt = sky.alt_deg[:, min(c, sky.alt_deg.shape[1] - 1)] if len(times_s) else sky.alt_deg[:, 0]
+    alt = sky.alt_deg[:, row[c]]
     return {"cross": cross_deg, "along": along, "direction": direction, "rate": rate_diff,
             "pred_rate": rate_c, "alt": alt, "ok": ok.all(axis=1)}
 

@@ -87,24 +87,24 @@ def uct_designator(time: Time) -> str:
 
 
 def _ra_hm(ra_deg: float, decimals: int) -> tuple[int, int, int]:
-    """(hours, minutes, fraction of a minute in units of 10^-decimals), rounding with carry."""
-    units = round(ra_deg % 360.0 / 15.0 * 60.0 * 10**decimals)
-    units %= 24 * 60 * 10**decimals
+    """RA as (hours, minutes, fraction of a minute in units of 10^-decimals), rounded with carry."""
+    units = round(ra_deg % 360.0 / 15.0 * 60.0 * 10**decimals) % (24 * 60 * 10**decimals)
     return units // (60 * 10**decimals), (units // 10**decimals) % 60, units % 10**decimals
 
 
-def _hms(value: float, per_unit: int, decimals: int, wrap: int | None = None) -> tuple[int, int, int, int]:
-    """(units, minutes, seconds, fraction) of a value in degrees or hours, rounding with carry."""
+def _dec_dm(dec_deg: float, decimals: int) -> tuple[str, int, int, int]:
+    """Dec as (sign, degrees, arcminutes, fraction of an arcminute in 10^-decimals), rounded with carry."""
+    units = round(abs(dec_deg) * 60.0 * 10**decimals)
+    return ("-" if dec_deg < 0 else "+"), units // (60 * 10**decimals), (units // 10**decimals) % 60, units % 10**decimals
+
+
+def _sexagesimal(value: float, decimals: int, wrap: int | None = None) -> tuple[int, int, int, int]:
+    """|value| (hours or degrees) as (units, minutes, seconds, fraction of a second in 10^-decimals)."""
     scale = 10**decimals
     total = round(abs(value) * 3600.0 * scale)
     if wrap is not None:
         total %= wrap * 3600 * scale
     return total // (3600 * scale), (total // (60 * scale)) % 60, (total // scale) % 60, total % scale
-
-
-def _dec_dm(dec_deg: float, decimals: int) -> tuple[str, int, int, int]:
-    units = round(abs(dec_deg) * 60.0 * 10**decimals)
-    return ("-" if dec_deg < 0 else "+"), units // (60 * 10**decimals), (units // 10**decimals) % 60, units % 10**decimals
 
 
 def _stamp(time: Time, decimals: int) -> str:
@@ -145,9 +145,9 @@ def uk_line(p: Position, *, station: str, appearance: str = "S") -> str:
     stamp = _stamp(p.time, 4)  # "YYYY-MM-DDTHH:MM:SS.ssss", rounded with carry
     date = stamp[2:4] + stamp[5:7] + stamp[8:10]
     clock = stamp[11:13] + stamp[14:16] + stamp[17:19] + stamp[20:24]
-    rh, rm, rs, rf = _hms(p.ra_deg / 15.0, 1, 2, wrap=24)
+    rh, rm, rs, rf = _sexagesimal(p.ra_deg / 15.0, 2, wrap=24)
     dsign = "-" if p.dec_deg < 0 else "+"
-    dd, dm, ds, df = _hms(p.dec_deg, 1, 1)
+    dd, dm, ds, df = _sexagesimal(p.dec_deg, 1)
     t_acc = min(round(p.time_sigma_s * 1e4), 99999)
     a_acc = min(round(p.position_sigma_deg * 3600.0 * 10), 9999)
     line = (f"{year:02d}{launch:03d}{piece_text}{station:>4s}{date}{clock}"
@@ -179,9 +179,9 @@ def rde_report(positions: list[Position], *, station: str) -> list[str]:
             lines.append(f"{day:02d}")
         year, launch, piece = split_designator(p.designator)
         piece_text = _piece_columns(p.designator, piece)
-        rh, rm, rs, _ = _hms(p.ra_deg / 15.0, 1, 0, wrap=24)
+        rh, rm, rs, _ = _sexagesimal(p.ra_deg / 15.0, 0, wrap=24)
         dsign = "-" if p.dec_deg < 0 else "+"
-        dd, dm, ds, _ = _hms(p.dec_deg, 1, 0)
+        dd, dm, ds, _ = _sexagesimal(p.dec_deg, 0)
         lines.append(f"{year:02d}{launch:03d}{piece_text} {stamp[11:13]}{stamp[14:16]}{stamp[17:22]} "
                      f"{rh:02d}{rm:02d}{rs:02d}{dsign}{dd:02d}{dm:02d}{ds:02d}")
     lines.append("999")
