@@ -12,7 +12,7 @@ from ..progress import say
 
 
 def register(sub) -> None:
-    p = sub.add_parser("export", help="convert a tracks table: CCSDS TDM, MOTChallenge, overlay GIF/PNG",
+    p = sub.add_parser("export", help="convert a tracks table: CCSDS TDM, IOD/UK/RDE, MOTChallenge, overlay GIF/PNG",
                        description="Convert a tracks table for other tools. Each output is a view of the table.")
     p.add_argument("tracks", type=Path, metavar="TRACKS", help="tracks CSV (from debristrack track)")
     p.add_argument("--tdm", type=Path, help="CCSDS TDM (KVN) of RA/Dec angles; needs time, ra, dec columns")
