@@ -170,3 +170,26 @@ def test_bad_tle_names_the_file(tmp_path):
     bad.write_text("SAT\n1 xxxxx\n2 yyyyy\n")
     with pytest.raises(InputError, match="bad.txt"):
         load_catalogue([bad])
+
+
+def test_one_point_is_never_identified_and_short_tracks_widen_their_tests(shared):
+    cat = load_catalogue(_tle_dir(shared) / "geo.txt")
+    sky = topocentric(cat, Time([T0]), SITE)
+    k = int(np.flatnonzero(sky.alt_deg[:, 0] > 20)[0])
+    (one,) = identify_table(_point_table(cat, k, [0.0]), cat, SITE)
+    assert one.status == "UCT"  # a single position shows no motion to test
+    # a GEO streak of 5 s is ~75" long; turned by 4 deg about its middle it fails stvid's 2 deg
+    # when positions are taken as exact, and passes when they are good to 2" (3 sigma ~ 6.5 deg)
+    track = _streak_table(cat, k, [0.0], 5.0)
+    mid_ra, mid_dec = (track["ra1"] + track["ra2"]) / 2, (track["dec1"] + track["dec2"]) / 2
+    turn = np.radians(4.0)
+    for a, b in (("ra1", "dec1"), ("ra2", "dec2")):
+        dx = (track[a] - mid_ra) * np.cos(np.radians(mid_dec))
+        dy = track[b] - mid_dec
+        track[a] = mid_ra + (dx * np.cos(turn) - dy * np.sin(turn)) / np.cos(np.radians(mid_dec))
+        track[b] = mid_dec + dx * np.sin(turn) + dy * np.cos(turn)
+    (loose,) = identify_table(track, cat, SITE, IdentifyConfig(position_sigma=2.0))
+    (strict,) = identify_table(track, cat, SITE, IdentifyConfig(position_sigma=0.01))
+    assert loose.status == "ID" and loose.norad == int(cat.norad[k])
+    assert loose.direction_diff_deg == pytest.approx(4.0, abs=0.2)
+    assert strict.status == "UCT"
