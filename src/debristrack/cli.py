@@ -24,7 +24,8 @@ COMMANDS = {
     "track": "detect and track moving objects in a FITS sequence or a dataset",
     "evaluate": "score tracks against ground truth (HOTA, MOTA, IDF1, ...)",
     "residuals": "O-C accuracy of a track against a TLE or an ephemeris",
-    "export": "convert a tracks table: CCSDS TDM, MOTChallenge, overlay GIF/PNG",
+    "identify": "identify tracks against a TLE catalogue (NORAD id or UCT)",
+    "export": "convert a tracks table: CCSDS TDM, IOD/UK/RDE, MOTChallenge, overlay GIF/PNG",
     "bench": "run a benchmark and update BENCHMARKS.md",
     "train": "train SDT-Net on simulated data",
 }
