@@ -19,6 +19,7 @@ from ..astrometry.sky import add_sky_columns, wcs_source
 from ..astrometry.solve import SolveConfig, solve_sequence
 from ..config import add_dataclass_arguments, dataclass_from_args
 from ..errors import InputError
+from ..io.atomic import atomic_write
 from ..io.sequence import ReadOptions, find_sequences, mosaic_ccds
 from ..io.tables import write_table
 from ..parallel import Task, add_parallel_arguments, run_tasks, summarize
@@ -74,12 +75,31 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
                    help="where sidecar .wcs files are read and written (default: beside the frames)")
     p.add_argument("--solve-time-limit", type=float, default=SolveConfig.time_limit, metavar="SECONDS",
                    help=f"give up one plate solve after this long (default {SolveConfig.time_limit:g})")
+    p.add_argument("--identify", action="store_true",
+                   help="identify the tracks against the --tle catalogue (norad,name columns; see identify)")
+    from .identify import add_identify_arguments
+
+    add_identify_arguments(p, standalone=False)
     add_parallel_arguments(p)
 
 
 def read_options(args: argparse.Namespace) -> ReadOptions:
     """How to read the sequences, from the command line."""
     return ReadOptions(time_offset=args.time_offset, dark=args.dark, flat=args.flat, wcs_dir=args.wcs_dir)
+
+
+def _identify_options(full) -> dict | None:
+    if not full.identify:
+        if full.tle:
+            raise InputError("track: --tle is used with --identify")
+        return None
+    if not full.tle:
+        raise InputError("track --identify needs --tle FILE [FILE...]")
+    from ..astrometry.identify import IdentifyConfig
+
+    config = dataclass_from_args(IdentifyConfig, full)
+    config.validate()
+    return {"tle": full.tle, "site": full.site, "config": config}
 
 
 def _full_parser(mode_module, mode: str) -> argparse.ArgumentParser:
@@ -109,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"unknown method {method!r} for mode {args.mode}; choose one of {', '.join(module.METHODS)}")
     config = dataclass_from_args(module.Config, full)
     config.validate(f"track --mode {args.mode}")  # bad flags: one line and exit 2, before any work
+    identify = _identify_options(full)
 
     read = read_options(full)
     solve = SolveConfig(time_limit=full.solve_time_limit) if full.solve else None
@@ -119,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
             where = f"{root}[{ccd}]" if ccd else str(root)
             with progress_bar(f"{where} ({method})") as update:
                 n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config, wcs_file=full.wcs,
-                                           progress=update, read=replace(read, ccd=ccd), solve=solve)
+                                           progress=update, read=replace(read, ccd=ccd), solve=solve,
+                                           identify=identify)
             say(f"{where}: {n_ids} track(s), {n_rows} row(s) -> {out}")
         return 0
 
@@ -134,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
             name = str(seq_path.relative_to(root)) + (f"[{ccd}]" if ccd else "")
             todo.append(Task(name, track_path, (args.mode, seq_path, out),
                              {"method": method, "config": config, "wcs_file": full.wcs,
-                              "read": replace(read, ccd=ccd), "solve": solve}))
+                              "read": replace(read, ccd=ccd), "solve": solve, "identify": identify}))
     skipped = n_all - len(todo)
     say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already; results in {results}")
     with progress_bar(f"track {args.mode} ({method})") as update:
@@ -152,13 +174,15 @@ def ccd_outputs(seq_path: Path, out: Path) -> list[tuple[str | None, Path]]:
 
 
 def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs_file: Path | None = None,
-               progress=None, seq=None, read: ReadOptions = ReadOptions(),
-               solve: SolveConfig | None = None) -> tuple[int, int]:
+               progress=None, seq=None, read: ReadOptions = ReadOptions(), solve: SolveConfig | None = None,
+               identify: dict | None = None) -> tuple[int, int]:
     """Track one sequence and write its table atomically; returns (rows, distinct ids).
 
     The table gains ``time`` and sky coordinates where the frames (or ``wcs_file``) allow.
     ``read``: how to read it (time offset, dark, flat, CCD of a mosaic, sidecar folder).
     ``solve``: plate-solve the frames without a WCS first (sidecar ``.wcs`` files).
+    With ``identify`` (``tle``, ``site``, ``config``) it also gains ``norad,name,designator``
+    and ``<out>-unseen.csv`` lists the catalogue objects predicted in the field but not tracked.
     A top-level function of plain arguments, so it runs in a Dask worker as well.
     """
     module = load_mode(mode)
@@ -174,9 +198,19 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
     if len(table) == 0 and table.meta.get("note"):
         where = f"{seq_path}[{seq.ccd}]" if seq.ccd else seq_path
         notes.append(f"{where}: no object found: {table.meta['note']}")
-    table = add_sky_columns(table, seq, wcs_for=wcs_source(seq, wcs_file=wcs_file, mode=mode),
-                            on_missing=notes.append)
+    wcs_for = wcs_source(seq, wcs_file=wcs_file, mode=mode)
+    table = add_sky_columns(table, seq, wcs_for=wcs_for, on_missing=notes.append)
     for note in notes:
         say(note)
+    if identify is not None:
+        from .identify import identify_with_field, unseen_csv
+
+        results, unseen, table = identify_with_field(table, seq, tle=identify["tle"], site_text=identify["site"],
+                                                     config=identify["config"], wcs_for=wcs_for)
+        n_id = sum(r.status == "ID" for r in results)
+        say(f"{seq_path}: {n_id} identified ({', '.join(str(r.norad) for r in results if r.status == 'ID')}), "
+            f"{len(results) - n_id} UCT, {len(unseen)} predicted but not seen")
+        with atomic_write(out.with_name(out.stem + "-unseen.csv"), "w", encoding="utf-8") as fh:
+            fh.write(unseen_csv(unseen))
     write_table(table, out)
     return len(table), len(set(table["id"])) if len(table) else 0
