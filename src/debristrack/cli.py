@@ -22,6 +22,7 @@ COMMANDS = {
     "demo": "simulate, track and score one small sequence per mode",
     "simulate": "simulate a dataset with ground truth",
     "track": "detect and track moving objects in a FITS sequence or a dataset",
+    "solve": "plate-solve frames without a WCS (astrometry.net), sidecar .wcs files",
     "evaluate": "score tracks against ground truth (HOTA, MOTA, IDF1, ...)",
     "residuals": "O-C accuracy of a track against a TLE or an ephemeris",
     "identify": "identify tracks against a TLE catalogue (NORAD id or UCT)",
