@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .errors import InputError
 
-COMMANDS = ("demo", "simulate", "track", "evaluate", "residuals", "export", "bench", "train")
+COMMANDS = ("demo", "simulate", "track", "evaluate", "residuals", "export", "report", "bench", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:
