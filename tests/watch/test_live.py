@@ -132,7 +132,7 @@ watch({live!r}, {out!r}, make_method=Slow, mode="test", state={state!r}, idle=0.
 
 
 def test_sigkill_at_random_moments_then_restart_gives_the_same_files(tmp_path):
-    make_frames(tmp_path / "live", 30)
+    make_frames(tmp_path / "live", 20)
     clean = tmp_path / "clean"
     watch(tmp_path / "live", clean, make_method=BrightestLagged, mode="test", state=STATE, idle=0.3,
           settle=0.01, say=lambda s: None)

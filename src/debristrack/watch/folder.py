@@ -26,14 +26,13 @@ from ..io.sequence import FrameSequence, is_fits_file, open_sequence
 @dataclass(frozen=True)
 class Arrival:
     """A complete file: its path, size and mtime (ns) when it was found complete, the
-    sequence it holds (headers read, pixels not), and when it stopped changing."""
+    sequence it holds (headers read, pixels not), and when it was last written."""
 
     path: Path
     size: int
     mtime_ns: int
     seq: FrameSequence
-    complete_at: float  # wall-clock seconds (the file's last modification)
-    found_at: float     # wall-clock seconds when the watcher found it complete
+    complete_at: float  # wall-clock seconds of the file's last modification
 
     @property
     def time(self) -> Time | None:
@@ -129,8 +128,7 @@ class FolderWatcher:
                     self.done.add(entry.name)
                     del self._seen[entry.name]
                 continue
-            ready.append(Arrival(path, st.st_size, st.st_mtime_ns, seq, complete_at=st.st_mtime_ns / 1e9,
-                                 found_at=time.time()))
+            ready.append(Arrival(path, st.st_size, st.st_mtime_ns, seq, complete_at=st.st_mtime_ns / 1e9))
             self.done.add(entry.name)
             del self._seen[entry.name]
         return sorted(ready, key=Arrival.sort_key)

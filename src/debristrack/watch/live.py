@@ -319,7 +319,7 @@ def _process(arrival: Arrival, part: int, index: int, method, headers, sky, outp
     ids = sorted({int(i) for i in rows["id"]}) if n else []
     done = ends.update(rows, index)
     result.tdm += ends.write(output.tracks_path, done)
-    wait = max(0.0, arrival.found_at - arrival.complete_at)
+    wait = max(0.0, started - arrival.complete_at)  # settle check, and frames queued before this one
     say(f"frame {index:5d}  {arrival.path.name}  {entry.time or '-'}  +{n} row(s)"
         f"{' (track ' + ','.join(map(str, ids)) + ')' if ids else ''}  latency {entry.latency_s:.2f} s "
         f"(wait {wait:.2f}, work {_time.time() - started:.2f})")
