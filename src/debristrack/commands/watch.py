@@ -43,8 +43,8 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settle", type=float, default=0.2, metavar="SECONDS",
                    help="a file must stay unchanged this long before it is read; also the polling period "
                         "(default 0.2)")
-    p.add_argument("--end-after", type=int, default=10, metavar="FRAMES",
-                   help="a track with no new row for this many frames has ended: its TDM is written (default 10)")
+    p.add_argument("--end-after", type=int, default=5, metavar="FRAMES",
+                   help="a track with no new row for this many frames has ended: its TDM is written (default 5)")
     p.add_argument("--wcs", type=Path, metavar="FILE",
                    help="a WCS solved elsewhere for the whole night (stare mode: propagated by the Earth's rotation)")
     p.add_argument("--report", nargs="?", const="", metavar="FILE",

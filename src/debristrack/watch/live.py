@@ -208,7 +208,7 @@ def _iso(t) -> str:
 
 def watch(folder: str | Path, out: str | Path, *, make_method: Callable[[], Method], mode: str,
           state: dict, idle: float | None = None, settle: float = 0.2, wcs_file: Path | None = None,
-          end_after: int = 10, stop: threading.Event | None = None, overwrite: bool = False,
+          end_after: int = 5, stop: threading.Event | None = None, overwrite: bool = False,
           say: Callable[[str], None] = print, give_up: float = 30.0) -> WatchResult:
     """Watch ``folder`` and track its frames into the output folder ``out`` (module docstring).
 

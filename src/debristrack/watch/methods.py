@@ -45,12 +45,15 @@ def _rows(parts) -> Table | None:
 
 class Deferred:
     """A method built once ``needs`` frames have arrived (``build(HeldFrames) -> method``); the
-    held frames are then fed in order and the rows they decide are returned together."""
+    held frames are then fed in order and the rows they decide are returned together. A night
+    of fewer than ``min_frames`` frames is refused at the finish, as ``track`` refuses it."""
 
-    def __init__(self, build, needs: int, where: Path):
+    def __init__(self, build, needs: int, where: Path, *, min_frames: int = 1, why: str = ""):
         self.build, self.needs, self.where = build, max(1, int(needs)), where
+        self.min_frames, self.why = min_frames, why
         self.held: list[tuple[int, Frame]] = []
         self.method = None
+        self.frames = 0
 
     def _start(self) -> Table | None:
         from ..pipeline.loop import feed
@@ -63,17 +66,16 @@ class Deferred:
     def step(self, index: int, frame: Frame) -> Table | None:
         from ..pipeline.loop import feed
 
+        self.frames += 1
         if self.method is not None:
             return feed(self.method, index, frame)
         self.held.append((index, frame))
         return self._start() if len(self.held) >= self.needs else None
 
     def finish(self) -> Table | None:
-        early = None
-        if self.method is None:
-            if not self.held:
-                raise InputError(f"{self.where}: no frame arrived; nothing to track")
-            early = self._start()
+        if self.frames < self.min_frames:
+            raise InputError(f"{self.where}: {self.frames} frame(s); {self.why}")
+        early = self._start() if self.method is None else None
         return _rows([early, self.method.finish()])
 
 
@@ -84,21 +86,23 @@ def live_method(mode: str, method: str, config, *, where: Path) -> Deferred:
     module = load_mode(mode)
     if method not in module.METHODS:
         raise InputError(f"unknown method {method!r} for mode {mode}; choose one of {', '.join(module.METHODS)}")
-    if mode == "stare":
-        needs = 1 if config.window is not None else 2
+    least = 1
+    if mode == "stare":  # the window from the cadence: two frames
+        needs, least = (1 if config.window is not None else 2), module.MIN_FRAMES
 
         def build(seq):
             window = module.sequence_window(seq, method=method, config=config)
             return module.StackMethod(method, config, window=window, n_frames=None)
-    elif mode == "sidereal":
+    elif mode == "sidereal":  # matched: the static stars from the first star_stack frames
         stack = int(config.filter.star_stack)
         needs = stack if method.startswith("matched+") and stack >= 3 else 1
 
         def build(seq):
             return module.make_method(seq, method, config)
-    else:
-        needs = 3 if method == "motionlist" else 1
+    else:  # target: the frame shape and the plate scale, from the first frame
+        needs, least = 1, (3 if method == "motionlist" else 1)
 
         def build(seq):
-            return module.make_method(seq, method, config, where=str(where))
-    return Deferred(build, needs, where)
+            k_max = module.resolve_k_max(config, seq.plate_scale(), str(where)) if method == "motionlist" else None
+            return module.TargetMethod(method, config, shape=seq.shape, k_max=k_max)
+    return Deferred(build, needs, where, min_frames=least, why=f"{method} needs at least {least} frames")
