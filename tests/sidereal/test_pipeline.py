@@ -9,7 +9,8 @@ from debristrack.errors import InputError
 from debristrack.evaluate.mot import evaluate_tracks
 from debristrack.io.tables import read_table
 from debristrack.simulate import make_scene, simulate_sequence
-from debristrack.track import sidereal
+from debristrack.pipeline import sidereal
+from debristrack.pipeline.loop import run_method
 
 from .conftest import FakeFrame, FakeSequence, make_frame, moving_streak
 
@@ -17,10 +18,15 @@ from .conftest import FakeFrame, FakeSequence, make_frame, moving_streak
 def test_methods_and_config():
     assert len(sidereal.METHODS) == 7 and sidereal.METHODS[0] == "matched+ocsort" and sidereal.METHODS[-1] == "sdtnet"
     cfg = sidereal.Config()
-    assert all(f.metadata.get("help") for f in dataclasses.fields(cfg))
-    assert cfg.matched_fwhm == 2.5 and cfg.lsd_k == 2.5 and cfg.gate > 0
+    for part in dataclasses.fields(cfg):  # every parameter documented
+        assert all(f.metadata.get("help") for f in dataclasses.fields(getattr(cfg, part.name)))
+    assert cfg.matched.fwhm == 2.5 and cfg.lsd.k == 2.5 and cfg.tracker.gate > 0
     import argparse
-    add_dataclass_arguments(argparse.ArgumentParser(), sidereal.Config)  # every field is a flag
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, sidereal.Config)  # every field is a flag, names unchanged
+    flags = {a for action in parser._actions for a in action.option_strings}
+    assert {"--matched-fwhm", "--lsd-k", "--gate", "--min-hits", "--sdtnet-radius", "--star-stack",
+            "--min-speed", "--max-motion-angle"} <= flags
 
 
 @pytest.mark.parametrize("method", sidereal.METHODS)
@@ -52,13 +58,17 @@ def test_static_streak_like_source_is_dropped():
     # a fixed short line (a blended star pair, a galaxy) is not debris in sidereal mode
     seq = FakeSequence(FakeFrame(make_frame([(60, 60, 90, 70, 120)], seed=t)) for t in range(4))
     assert len(sidereal.track_sequence(seq)) == 0
-    kept = sidereal.track_sequence(seq, config=dataclasses.replace(sidereal.Config(), min_speed=0.0,
-                                                                   max_motion_angle=180.0))
+    kept = sidereal.track_sequence(seq, config=sidereal.with_options(sidereal.Config(), min_speed=0.0,
+                                                                     max_motion_angle=180.0))
     assert len(kept) == 4
 
 
 def test_empty_detections_give_empty_table():
-    table = sidereal.link([np.zeros((0, 5))] * 3, "ocsort")
+    class Nothing(sidereal.StreakMethod):
+        def detect(self, frame):
+            return np.zeros((0, 5))
+
+    table = run_method(Nothing("lsd", "ocsort", sidereal.Config()), [None] * 3)
     assert len(table) == 0 and "score" in table.colnames
 
 
@@ -109,7 +119,7 @@ def test_plausible_tracks_needs_hits_and_motion():
                "x2": [20, 30, 40, 25, 20, 20.1], "y2": [0, 0, 0, 80, 50, 50]})
     cfg = sidereal.Config()
     assert sidereal.plausible_tracks(t, cfg).columns["id"].tolist() == [1, 1, 1]  # 2: one hit; 3: static
-    assert len(sidereal.plausible_tracks(t, dataclasses.replace(cfg, min_hits=1, min_speed=0.0))) == 6
+    assert len(sidereal.plausible_tracks(t, sidereal.with_options(cfg, min_hits=1, min_speed=0.0))) == 6
     assert len(sidereal.plausible_tracks(t[:0], cfg)) == 0
 
 
@@ -119,6 +129,8 @@ def test_bench_quick_run_with_an_extra_row_source(tmp_path, monkeypatch):
     from debristrack.bench import sidereal as bench
     from debristrack.io.tables import empty_table
 
+    # every row on one small sequence per set (128 px, 4 frames): the bench's code, in seconds
+    monkeypatch.setattr(bench, "make_scene", lambda mode, preset: make_scene(mode, preset, size=128, frames=4))
     monkeypatch.setattr(bench, "ROW_SOURCES", bench.ROW_SOURCES + [
         lambda frames, config: {"nothing": (empty_table("streak"), 0.0)}])
     out = tmp_path / "BENCHMARKS.md"

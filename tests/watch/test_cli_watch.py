@@ -1,0 +1,157 @@
+"""debristrack watch on simulated sequences: the same tracks as track, kill/restart, Ctrl-C, --report."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from debristrack.cli import main
+from debristrack.io.tables import read_table
+from debristrack.simulate import simulate_dataset
+from debristrack.watch.journal import read_journal
+
+from .livesim import SlowWriter
+
+REPO = Path(__file__).resolve().parents[2]
+SIZE = {"stare": 128, "target": 160, "sidereal": 160}
+
+
+@pytest.fixture(scope="module")
+def sequences(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sim")
+    out = {}
+    for mode in SIZE:
+        simulate_dataset(root / mode, mode=mode, sequences=1, seed=3, progress=False,
+                         overrides={"size": SIZE[mode], "frames": 10})
+        out[mode] = root / mode / mode / "seq0000"
+    return out
+
+
+def frames_of(seq: Path) -> list[Path]:
+    return sorted((seq / "frames").glob("*.fits"))
+
+
+def same_table(a, b) -> bool:
+    a, b = a.copy(), b.copy()
+    a.sort(["frame", "id"])
+    b.sort(["frame", "id"])
+    if a.colnames != b.colnames or len(a) != len(b):
+        return False
+    for c in a.colnames:
+        x, y = np.asarray(a[c]), np.asarray(b[c])
+        if not (np.array_equal(x, y) if x.dtype.kind in "iUS" else np.array_equal(x, y, equal_nan=True)):
+            return False
+    return True
+
+
+# sidereal's matched detector takes its static stars from the first star_stack frames when live
+# (from frames spread over the sequence in track): --star-stack 0 makes both use each frame alone.
+CASES = [("stare", []), ("target", []), ("sidereal", ["--star-stack", "0"])]
+
+
+@pytest.mark.parametrize("mode,flags", CASES, ids=[c[0] for c in CASES])
+def test_watch_while_frames_are_written_equals_track(sequences, tmp_path, mode, flags):
+    live = tmp_path / "live"
+    writer = SlowWriter(frames_of(sequences[mode]), live, cadence=0.05, half_pause=0.2)
+    writer.start()
+    out = tmp_path / "out"
+    assert main(["watch", str(live), "--mode", mode, "--idle", "1.5", "--settle", "0.05", "-o", str(out)] + flags) == 0
+    writer.join()
+    assert main(["track", str(live), "--mode", mode, "-o", str(tmp_path / "batch.csv")] + flags) == 0
+    batch = read_table(tmp_path / "batch.csv")
+    assert len(batch) >= 10  # objects were found: the comparison means something
+    assert same_table(read_table(out / "tracks.csv"), batch)
+    entries, _ = read_journal(out / "journal.csv")
+    assert [e.index for e in entries if e.kind == "frame"] == list(range(10))
+    assert sorted(p.name for p in (out / "tdm").iterdir()) == [f"track-{i:04d}.tdm" for i in sorted(set(batch["id"]))]
+
+
+def _strip_creation(text: str) -> str:
+    return re.sub(r"CREATION_DATE\s*=.*\n", "", text)
+
+
+def _final_files(out: Path) -> dict[str, str]:
+    files = {"tracks.csv": (out / "tracks.csv").read_text()}
+    for p in sorted((out / "tdm").glob("*.tdm")):
+        files[p.name] = _strip_creation(p.read_text())
+    entries, _ = read_journal(out / "journal.csv")
+    files["journal"] = repr([(e.kind, e.index, e.file, e.rows, e.bytes) for e in entries])
+    return files
+
+
+def _cli(*args) -> list[str]:
+    return [sys.executable, "-m", "debristrack.cli", "watch", *map(str, args)]
+
+
+def test_sigkill_at_random_frames_and_restart_give_the_same_final_files(sequences, tmp_path):
+    seq = sequences["stare"]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    clean = tmp_path / "clean"
+    subprocess.run(_cli(seq, "--mode", "stare", "--idle", "0.5", "--settle", "0.02", "-o", clean), env=env,
+                   check=True, capture_output=True)
+    out = tmp_path / "killed"
+    rng = np.random.default_rng(7)
+    kills = 0
+    for _ in range(8):
+        proc = subprocess.Popen(_cli(seq, "--mode", "stare", "--idle", "0.5", "--settle", "0.02", "-o", out),
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        target, seen = int(rng.integers(1, 5)), 0
+        for line in proc.stdout:
+            seen += line.startswith("frame")
+            if seen >= target or line.startswith(("finished", "no new frame")):
+                break
+        if proc.poll() is None and seen >= target:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.communicate()
+        entries, _ = read_journal(out / "journal.csv")
+        if entries and entries[-1].kind == "finish":
+            break
+    assert kills >= 2
+    assert entries[-1].kind == "finish"
+    assert _final_files(out) == _final_files(clean)
+
+
+def test_ctrl_c_finishes_exits_130_and_report(sequences, tmp_path):
+    seq = sequences["target"]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(_cli(seq, "--mode", "target", "--settle", "0.02", "-o", out, "--report"), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if sum(x.startswith("frame") for x in lines) == 10:
+            break
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, rest
+    assert "finished: 10 frame(s)" in rest
+    assert len(read_table(out / "tracks.csv")) > 0
+    page = (out / "night.html").read_text()
+    n_tracks = len(set(read_table(out / "tracks.csv")["id"]))
+    assert page.count('<figure class="overlay"') == n_tracks
+
+
+def test_bad_watch_input_is_one_line(sequences, tmp_path, capsys):
+    seq = sequences["stare"]
+    assert main(["watch", "--mode", "stare"]) == 2
+    assert main(["watch", str(seq), "--mode", "stare", "--idle", "-1"]) == 2
+    assert main(["watch", str(frames_of(seq)[0]), "--mode", "stare"]) == 2
+    assert main(["watch", str(seq), "--mode", "stare", "--method", "nope"]) == 2
+    out = tmp_path / "out"
+    assert main(["watch", str(seq), "--mode", "stare", "--idle", "0.3", "--settle", "0.02", "-o", str(out)]) == 0
+    assert main(["watch", str(seq), "--mode", "stare", "--method", "medianstack", "--idle", "0.3", "-o",
+                 str(out)]) == 2
+    err = [x for x in capsys.readouterr().err.splitlines() if x.startswith("debristrack: error")]
+    assert len(err) == 5
+    assert "other settings" in err[-1]
