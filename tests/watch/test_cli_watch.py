@@ -155,3 +155,15 @@ def test_bad_watch_input_is_one_line(sequences, tmp_path, capsys):
     err = [x for x in capsys.readouterr().err.splitlines() if x.startswith("debristrack: error")]
     assert len(err) == 5
     assert "other settings" in err[-1]
+
+
+def test_a_night_without_objects_still_gets_a_tracks_table_and_a_report(tmp_path):
+    simulate_dataset(tmp_path / "sim", mode="target", preset="empty", sequences=1, seed=1, progress=False,
+                     overrides={"size": 128, "frames": 5})
+    seq = tmp_path / "sim" / "target" / "seq0000"
+    out = tmp_path / "out"
+    assert main(["watch", str(seq), "--mode", "target", "--idle", "0.3", "--settle", "0.02", "-o", str(out),
+                 "--report"]) == 0
+    assert len(read_table(out / "tracks.csv")) == 0
+    page = (out / "night.html").read_text()
+    assert "0 track(s)" in page and '<figure class="overlay"' not in page

@@ -168,16 +168,17 @@ def track_cutouts(seq, table: Table, *, per_track: int = 6, progress=None) -> di
 
 def field_image(seq, table: Table, *, frame: int | None = None, width: int = 900) -> bytes:
     """One frame (the middle one by default) ZScaled, with every track's path drawn in its
-    colour and labelled with its id; the whole field, scaled to ``width`` px."""
+    colour and labelled with its id; the whole field, scaled to ``width`` px (at most 4x)."""
     from PIL import Image, ImageDraw
 
     f = len(seq) // 2 if frame is None else frame
     grey = zscale(seq[f].clean, method="iraf")[::-1]
     ny, nx = grey.shape
-    scale = min(1.0, width / nx)
+    scale = min(4.0, width / nx)  # small frames are enlarged (pixels kept square), big ones reduced
     img = Image.fromarray(grey)
-    if scale < 1:
-        img = img.resize((max(1, round(nx * scale)), max(1, round(ny * scale))), Image.LANCZOS)
+    if scale != 1:
+        img = img.resize((max(1, round(nx * scale)), max(1, round(ny * scale))),
+                         Image.LANCZOS if scale < 1 else Image.NEAREST)
     img = img.convert("RGB")
     draw = ImageDraw.Draw(img)
     table = detections_only(table)

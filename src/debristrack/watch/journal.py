@@ -227,6 +227,12 @@ class WatchOutput:
         return self._commit(Entry("skip", -1, file, 0, size, mtime_ns, "", 0, self.bytes, float("nan"), note))
 
     def finish(self, table: Table | None) -> Entry:
-        """Append the methods' last rows and mark the night finished."""
+        """Append the methods' last rows and mark the night finished. A night without a row
+        still gets its tracks file (the header of the method's empty table)."""
         n = self._append_rows(table)
+        if self.columns is None and table is not None:
+            self.columns = table_columns(table)
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerow(self.columns)
+            self.bytes = _fsync_append(self.tracks_path, text.getvalue().encode("utf-8"))
         return self._commit(Entry("finish", -1, "", 0, 0, 0, "", n, self.bytes))

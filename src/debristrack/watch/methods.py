@@ -37,10 +37,12 @@ class HeldFrames(FrameSequence):
 
 
 def _rows(parts) -> Table | None:
-    parts = [p for p in parts if p is not None and len(p)]
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else vstack(parts, metadata_conflicts="silent")
+    """The parts' rows as one table (an empty one keeps the columns; None when no part)."""
+    given = [p for p in parts if p is not None]
+    full = [p for p in given if len(p)]
+    if not full:
+        return given[-1] if given else None
+    return full[0] if len(full) == 1 else vstack(full, metadata_conflicts="silent")
 
 
 class Deferred:
