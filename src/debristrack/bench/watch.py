@@ -153,7 +153,8 @@ def memory_run(mode: str, tmp: Path, args) -> dict:
     thread.start()
     result, wall = _run_watch(mode, live, tmp / f"mout-{mode}", settle=args.settle, idle=3.0, say=say)
     thread.join()
-    return {"mode": mode, "frames": result.frames, "rss50": rss.get(50, float("nan")), "rss_end": rss.get(n, float("nan")),
+    nan = float("nan")
+    return {"mode": mode, "frames": result.frames, "rss50": rss.get(50, nan), "rss_end": rss.get(n, nan),
             "s_per_frame": wall / max(result.frames, 1), "out": str(tmp / f"mout-{mode}"), "live": str(live)}
 
 
@@ -216,7 +217,8 @@ def run(args: argparse.Namespace) -> int:
               "| mode | frames | RSS after 50 frames (MiB) | RSS after the last (MiB) | s/frame |",
               "|---|---:|---:|---:|---:|"]
     for m in mem:
-        lines.append(f"| {m['mode']} | {m['frames']} | {m['rss50']:.0f} | {m['rss_end']:.0f} | {m['s_per_frame']:.3f} |")
+        lines.append(f"| {m['mode']} | {m['frames']} | {m['rss50']:.0f} | {m['rss_end']:.0f} | "
+                     f"{m['s_per_frame']:.3f} |")
     if report_s is not None:
         lines += ["", f"Report: `debristrack report` on the stare night of {args.memory_frames} frames "
                   f"({args.memory_size}x{args.memory_size}): **{report_s:.1f} s**, a page of {report_mib:.1f} MiB."]

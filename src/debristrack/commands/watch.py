@@ -48,7 +48,8 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wcs", type=Path, metavar="FILE",
                    help="a WCS solved elsewhere for the whole night (stare mode: propagated by the Earth's rotation)")
     p.add_argument("--report", nargs="?", const="", metavar="FILE",
-                   help="at the end, write the night report (default OUT/night.html)")
+                   help="at the end, write the night report (default OUT/night.html; give it last, "
+                        "or as --report=FILE)")
     p.add_argument("--overwrite", action="store_true", help="start again: drop what OUT holds")
 
 

@@ -320,7 +320,8 @@ def _sequence_html(r: SequenceReport) -> str:
             label = f"track {t['id']}" + (f" ({t['name']})" if t.get("name") else "")
             parts.append(f'<figure class="overlay" id="track-{a}-{t["id"]}" data-track="{t["id"]}">'
                          f'{_img(png, label, "overlay")}<figcaption>{html.escape(label)}: frames '
-                         f'{t.get("first", "-")}-{t.get("last", "-")}, {t["detections"]} detections</figcaption></figure>')
+                         f'{t.get("first", "-")}-{t.get("last", "-")}, {t["detections"]} detections'
+                         "</figcaption></figure>")
     parts.append("</section>")
     return "\n".join(parts)
 
