@@ -89,9 +89,30 @@ def test_cli_end_to_end_on_simulated_sequence(simulated, tmp_path):
 
 def test_cli_method_and_flag(simulated, tmp_path):
     out = tmp_path / "lsd.csv"
+    assert main(["track", str(simulated), "--mode", "sidereal", "--method", "lsd+bytetrack", "-o", str(out)]) == 0
+    assert read_table(out).meta["kind"] == "streak" and len(read_table(out)) > 0
+    # the flag reaches the detector: no streak is 1000 px long
     assert main(["track", str(simulated), "--mode", "sidereal", "--method", "lsd+bytetrack",
-                 "--lsd-min-length", "20", "-o", str(out)]) == 0
-    assert read_table(out).meta["kind"] == "streak"
+                 "--lsd-min-length", "1000", "-o", str(out)]) == 0
+    assert len(read_table(out)) == 0
+
+
+def test_flags_fill_the_nested_config():
+    import argparse
+
+    from debristrack.config import dataclass_from_args
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, sidereal.Config)
+    args = parser.parse_args(["--matched-fwhm", "3.5", "--lsd-k", "2", "--gate", "12", "--min-hits", "3",
+                              "--sdtnet-radius", "40", "--sdtnet-motion", "off", "--min-speed", "0.5",
+                              "--star-stack", "0"])
+    cfg = dataclass_from_args(sidereal.Config, args)
+    assert (cfg.matched.fwhm, cfg.lsd.k, cfg.tracker.gate, cfg.tracker.min_hits) == (3.5, 2.0, 12.0, 3)
+    assert (cfg.sdtnet.radius, cfg.sdtnet.motion, cfg.filter.min_speed, cfg.filter.star_stack) == (40.0, False, 0.5, 0)
+    assert cfg.matched.n_angles == 24 and cfg.filter.max_motion_angle == 20.0  # the others keep their defaults
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.matched.fwhm = 1.0
 
 
 def test_cli_bad_method_exits_2(simulated, tmp_path, capsys):

@@ -158,5 +158,9 @@ def test_command_line_writes_the_points_table(tmp_path, make_frames, frame_write
     assert main(["track", str(folder), "--mode", "stare", "--threshold", "6", "-o", str(out)]) == 0
     table = read_table(out)
     assert len(table) == 8 and {"flux", "score"} <= set(table.colnames)
+    # the flag reaches the segmentation: nothing is 10^4 sigma above the noise
+    assert main(["track", str(folder), "--mode", "stare", "--threshold", "1e4", "--forced-threshold", "1e4",
+                 "-o", str(out)]) == 0
+    assert len(read_table(out)) == 0
     assert main(["track", str(folder), "--mode", "stare", "--method", "meanstack", "--window", "4",
                  "-o", str(out)]) == 0

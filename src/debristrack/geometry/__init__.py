@@ -60,6 +60,12 @@ def gated_assignment(cost: np.ndarray, gate: float, *,
             np.setdiff1d(np.arange(m), matches[:, 1]))
 
 
+def right_end_first(x1, y1, x2, y2) -> np.ndarray:
+    """True where ``(x1, y1)`` is not the left endpoint (DESIGN.md: the smaller x; on a tie,
+    the smaller y) and the two ends must swap."""
+    return (x2 < x1) | ((x2 == x1) & (y2 < y1))
+
+
 def left_endpoint_first(segs) -> np.ndarray:
     """A copy of ``segs`` (N, >=4) with ``(x1, y1)`` the left endpoint (smaller x; on a tie,
     smaller y): DESIGN.md's table convention ([SDT] sec. 4.4)."""
@@ -68,7 +74,7 @@ def left_endpoint_first(segs) -> np.ndarray:
         return np.zeros((0, out.shape[-1] if out.ndim == 2 and out.shape[-1] else 5))
     out = np.atleast_2d(out)
     x1, y1, x2, y2 = out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy(), out[:, 3].copy()
-    swap = (x2 < x1) | ((x2 == x1) & (y2 < y1))
+    swap = right_end_first(x1, y1, x2, y2)
     out[swap, 0], out[swap, 1], out[swap, 2], out[swap, 3] = x2[swap], y2[swap], x1[swap], y1[swap]
     return out
 

@@ -1,8 +1,9 @@
 """Target-tracking mode: the telescope follows one object; find it (and any companions).
 
 ``debristrack track SEQUENCE --mode target`` runs :class:`TargetMethod` in the frame loop
-(:mod:`.loop`): ``sep`` centroids per frame (:mod:`debristrack.detect.extract`, [TRK] sec. 4.2), then the [TRK] nearest-movement
-lists and clustering (:mod:`debristrack.track.motionlist`, sec. 4.3-4.5). Methods:
+(:mod:`.loop`): ``sep`` centroids per frame (:mod:`debristrack.detect.extract`, [TRK] sec.
+4.2), then the [TRK] nearest-movement lists and clustering (:mod:`debristrack.track.motionlist`,
+sec. 4.3-4.5). Methods:
 
 - ``motionlist`` (default): [TRK]; finds up to ``max_objects`` followed objects, or none;
 - ``nearest``: the naive baseline, the source nearest the frame centre in every frame (where
