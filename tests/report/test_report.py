@@ -105,3 +105,15 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     assert main(["report", str(tmp_path / "t.csv"), "--sequence", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("debristrack: error: ") for line in err)
+
+
+def test_summary_counts_identified_and_uct_tracks(tmp_path):
+    t = Table({"frame": [0, 1, 0, 1, 0], "id": [1, 1, 2, 2, 3], "x": [1.0, 2.0, 5.0, 6.0, 9.0],
+               "y": [1.0, 1.0, 5.0, 5.0, 9.0], "norad": [25544.0, 25544.0, np.nan, np.nan, 25544.0],
+               "name": ["ISS", "ISS", "UCT", "UCT", "ISS"]})
+    write_table(t, tmp_path / "t.csv")
+    reports = build_report(find_night(tmp_path / "t.csv"), tmp_path / "p.html")
+    s = reports[0].summary
+    assert (s["tracks"], s["identified"], s["uct"], s["objects"]) == (3, 2, 1, 2)  # two tracks of one object
+    text = (tmp_path / "p.html").read_text()
+    assert "<th>identified</th><th>UCT</th>" in text
