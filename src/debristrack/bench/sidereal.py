@@ -30,8 +30,9 @@ from ..io.sequence import Frame
 from ..parallel import Task, add_parallel_arguments, run_tasks
 from ..simulate import iter_frames, make_scene
 from ..pipeline.loop import run_method
-from ..pipeline.sidereal import METHODS, Config, make_method
+from ..pipeline.sidereal import DETECTORS, Config, make_method
 from ..sdtnet.options import SdtnetConfig
+from ..track.segments import TRACKERS
 from .report import section_preamble, update_section
 
 SETS = (("debris", "Debris"), ("dense", "Dense Debris"))
@@ -59,7 +60,7 @@ def _run(frames: list[Frame], method: str, config: Config) -> tuple[Table, float
 
 def classical_rows(frames: list[Frame], config: Config) -> dict[str, tuple[Table, float]]:
     """Every ``detector+tracker`` pair on one sequence, each through the frame loop."""
-    return {method: _run(frames, method, config) for method in METHODS if method != "sdtnet"}
+    return {f"{d}+{t}": _run(frames, f"{d}+{t}", config) for d in DETECTORS for t in TRACKERS}
 
 
 # [SDT] Tab. 3 ablation weights (trained with configs/ablation-*.json), relative to the repository
