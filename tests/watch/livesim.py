@@ -65,6 +65,9 @@ def copy_all(sources: list[Path], dest: Path) -> None:
         shutil.copy2(src, dest / src.name)
 
 
+CRASH = {"at": None}  # a crash outside the method's state (a checkpoint does not carry it)
+
+
 class BrightestLagged:
     """Row ``frame,id,x,y`` of the brightest pixel of each frame, decided ``lag`` frames later."""
 
@@ -74,7 +77,7 @@ class BrightestLagged:
         self.steps = 0
 
     def step(self, index, frame):
-        if self.crash_at is not None and index == self.crash_at:
+        if index in (self.crash_at, CRASH["at"]):
             raise RuntimeError(f"crash at frame {index}")
         y, x = np.unravel_index(int(np.argmax(frame.data)), frame.data.shape)
         self.pending.append((index, float(x), float(y)))

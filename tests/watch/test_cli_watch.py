@@ -99,13 +99,15 @@ def test_sigkill_at_random_frames_and_restart_give_the_same_final_files(sequence
                    check=True, capture_output=True)
     out = tmp_path / "killed"
     rng = np.random.default_rng(7)
-    kills = 0
+    kills, resumed_from_checkpoint = 0, False
     for _ in range(8):
-        proc = subprocess.Popen(_cli(seq, "--mode", "stare", "--idle", "0.5", "--settle", "0.02", "-o", out),
+        proc = subprocess.Popen(_cli(seq, "--mode", "stare", "--idle", "0.5", "--settle", "0.02", "-o", out,
+                                     "--checkpoint-every", "2"),
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         target, seen = int(rng.integers(1, 5)), 0
         for line in proc.stdout:
             seen += line.startswith("frame")
+            resumed_from_checkpoint |= "checkpoint after frame" in line
             if seen >= target or line.startswith(("finished", "no new frame")):
                 break
         if proc.poll() is None and seen >= target:
@@ -117,6 +119,7 @@ def test_sigkill_at_random_frames_and_restart_give_the_same_final_files(sequence
             break
     assert kills >= 2
     assert entries[-1].kind == "finish"
+    assert resumed_from_checkpoint
     assert _final_files(out) == _final_files(clean)
 
 

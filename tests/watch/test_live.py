@@ -18,6 +18,7 @@ from debristrack.io.tables import read_table
 from debristrack.watch import watch
 from debristrack.watch.journal import read_journal
 
+from . import livesim
 from .livesim import BrightestLagged, SlowWriter, batch, copy_all, make_frames
 
 STATE = {"folder": "live", "mode": "test", "method": "brightest", "config": {}}
@@ -166,3 +167,27 @@ def test_sigkill_at_random_moments_then_restart_gives_the_same_files(tmp_path):
     assert (out / "tracks.csv").read_bytes() == (clean / "tracks.csv").read_bytes()
     a, _ = read_journal(clean / "journal.csv")
     assert [(e.index, e.file, e.rows, e.bytes) for e in a] == [(e.index, e.file, e.rows, e.bytes) for e in entries]
+
+
+def test_restart_from_a_checkpoint_replays_only_the_frames_after_it(tmp_path):
+    make_frames(tmp_path / "live", 10)
+    clean = tmp_path / "clean"
+    watch(tmp_path / "live", clean, make_method=BrightestLagged, mode="test", state=STATE, idle=0.2,
+          settle=0.01, say=lambda s: None, checkpoint_every=None)
+    out = tmp_path / "out"
+    livesim.CRASH["at"] = 8
+    try:
+        with pytest.raises(RuntimeError, match="crash at frame 8"):
+            watch(tmp_path / "live", out, make_method=BrightestLagged, mode="test", state=STATE,
+                  idle=0.2, settle=0.01, say=lambda s: None, checkpoint_every=3)
+    finally:
+        livesim.CRASH["at"] = None
+    assert (out / "checkpoint.pkl").is_file()
+    lines = []
+    # a new method would crash again at frame 8: the checkpoint's (after frame 5) is used, and told not to
+    result = watch(tmp_path / "live", out, make_method=lambda: BrightestLagged(crash_at=0), mode="test",
+                   state=STATE, idle=0.2, settle=0.01, say=lines.append, checkpoint_every=3)
+    assert result.replayed == 2 and result.frames == 10  # frames 6 and 7
+    assert any("checkpoint after frame 5" in x for x in lines)
+    assert (out / "tracks.csv").read_bytes() == (clean / "tracks.csv").read_bytes()
+    assert not (out / "checkpoint.pkl").exists()  # finished: nothing to resume

@@ -45,6 +45,9 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
                         "(default 0.2)")
     p.add_argument("--end-after", type=int, default=5, metavar="FRAMES",
                    help="a track with no new row for this many frames has ended: its TDM is written (default 5)")
+    p.add_argument("--checkpoint-every", type=int, default=25, metavar="FRAMES",
+                   help="save the method's state every this many frames, so a restart replays at most that many "
+                        "(0: never, a restart replays the night; default 25)")
     p.add_argument("--wcs", type=Path, metavar="FILE",
                    help="a WCS solved elsewhere for the whole night (stare mode: propagated by the Earth's rotation)")
     p.add_argument("--report", nargs="?", const="", metavar="FILE",
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--{name} must be a number of seconds >= 0, got {value}")
     if full.end_after < 1:
         raise InputError(f"--end-after must be at least 1 frame, got {full.end_after}")
+    if full.checkpoint_every < 0:
+        raise InputError(f"--checkpoint-every must be 0 (never) or a number of frames, got {full.checkpoint_every}")
     folder = Path(full.folder)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder}: not a folder; watch needs the folder the frames are written to")
@@ -113,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         result = watch(folder, out, make_method=lambda: live_method(args.mode, method, config, where=folder),
                        mode=args.mode, state=state, idle=full.idle, settle=full.settle, wcs_file=full.wcs,
                        end_after=full.end_after, stop=stop, overwrite=full.overwrite,
+                       checkpoint_every=full.checkpoint_every or None,
                        say=lambda text: print(text, flush=True))
     finally:
         signal.signal(signal.SIGINT, previous)

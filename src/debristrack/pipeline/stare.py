@@ -179,6 +179,10 @@ class StackMethod:
         self.tracker = BlockTracker(config.link_radius)
         self.last: int | None = None  # index of the last frame stepped
 
+    def __getstate__(self) -> dict:
+        # pickled by a watch checkpoint: the scratch stack is made again at the next block
+        return {**self.__dict__, "work": None}
+
     def prepare(self, frame) -> tuple[np.ndarray, np.ndarray | None]:
         """The frame (a sequence frame's ``data``, or an array) as float32 (NaN = no value)
         and, for the local min rule, its local maximum."""

@@ -5,6 +5,7 @@
     OUT/watch.json    what is watched and how (folder, mode, method, config): a restart must match
     OUT/tracks.csv    the tracks table (DESIGN.md "Tables"), rows appended as methods decide them
     OUT/journal.csv   one line per frame processed (and per file skipped, and at the finish)
+    OUT/checkpoint.pkl the method's state after some frame (so a restart replays only the frames after it)
 
 Per frame, the new rows are appended to ``tracks.csv`` and synced to disk, then one journal
 line is appended and synced; it records the frame's file (name, size, mtime), how many rows
@@ -34,6 +35,7 @@ JOURNAL_FIELDS = ("kind", "index", "file", "part", "size", "mtime_ns", "time", "
 STATE = "watch.json"
 TRACKS = "tracks.csv"
 JOURNAL = "journal.csv"
+CHECKPOINT = "checkpoint.pkl"
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ class WatchOutput:
         if self.out.exists() and not self.out.is_dir():
             raise InputError(f"{self.out}: is a file; the watch output is a folder")
         if overwrite:
-            for p in (self.tracks_path, self.journal_path, self.state_path):
+            for p in (self.tracks_path, self.journal_path, self.state_path, self.out / CHECKPOINT):
                 p.unlink(missing_ok=True)
             tdm = self.out / "tdm"
             if tdm.is_dir():

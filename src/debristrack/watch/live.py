@@ -21,6 +21,7 @@ check and a few headers.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time as _time
 from dataclasses import dataclass, field
@@ -36,7 +37,8 @@ from ..io.sequence import Frame, FrameRef, FrameSequence, open_sequence
 from ..io.tables import read_table
 from ..io.times import exposure_time, mid_time, start_time
 from .folder import Arrival, FolderWatcher, frames_folder
-from .journal import WatchOutput
+from ..io.atomic import atomic_write
+from .journal import CHECKPOINT, WatchOutput
 
 
 class Method(Protocol):
@@ -69,13 +71,15 @@ class FrameHeaders:
         self._where: list[tuple[Path, int]] = []
         self._recent: dict[int, object] = {}
 
-    def add(self, index: int, path: Path, part: int, header) -> None:
+    def add(self, index: int, path: Path, part: int, header=None) -> None:
+        """Note frame ``index``; without ``header`` it is read from the file when needed."""
         if index != len(self._where):
             raise ValueError(f"frame {index} added after {len(self._where)} frames")
         self._where.append((path, part))
-        self._recent[index] = header
-        if len(self._recent) > self.keep:
-            self._recent.pop(next(iter(self._recent)))
+        if header is not None:
+            self._recent[index] = header
+            if len(self._recent) > self.keep:
+                self._recent.pop(next(iter(self._recent)))
 
     def __len__(self) -> int:
         return len(self._where)
@@ -202,6 +206,39 @@ class TrackEnds:
         return written
 
 
+def save_checkpoint(output: WatchOutput, method) -> bool:
+    """Pickle the method's state after the frames the journal holds (atomically); False when
+    the method cannot be pickled."""
+    frames = output.frames
+    try:
+        blob = pickle.dumps({"frames": len(frames), "file": frames[-1].file, "method": method},
+                            protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return False
+    with atomic_write(output.out / CHECKPOINT, "wb") as fh:
+        fh.write(blob)
+    return True
+
+
+def load_checkpoint(output: WatchOutput):
+    """``(frames, method)`` from this output's checkpoint when it matches the journal, else None.
+
+    The checkpoint is watch's own file in ``OUT`` (a pickle: like any pickle, trust it only as
+    far as you trust who can write that folder)."""
+    path = output.out / CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        data = pickle.loads(path.read_bytes())
+        n, file, method = int(data["frames"]), data["file"], data["method"]
+    except Exception:  # an unreadable checkpoint costs a full replay, nothing else
+        return None
+    frames = output.frames
+    if not 0 < n <= len(frames) or frames[n - 1].file != file:
+        return None
+    return n, method
+
+
 def _iso(t) -> str:
     return "" if t is None else t.utc.isot
 
@@ -209,7 +246,8 @@ def _iso(t) -> str:
 def watch(folder: str | Path, out: str | Path, *, make_method: Callable[[], Method], mode: str,
           state: dict, idle: float | None = None, settle: float = 0.2, wcs_file: Path | None = None,
           end_after: int = 5, stop: threading.Event | None = None, overwrite: bool = False,
-          say: Callable[[str], None] = print, give_up: float = 30.0) -> WatchResult:
+          say: Callable[[str], None] = print, give_up: float = 30.0,
+          checkpoint_every: int | None = 25) -> WatchResult:
     """Watch ``folder`` and track its frames into the output folder ``out`` (module docstring).
 
     Parameters
@@ -221,6 +259,8 @@ def watch(folder: str | Path, out: str | Path, *, make_method: Callable[[], Meth
     end_after : frames without a new row after which a track's TDM is written.
     stop : set it (Ctrl-C) to finish at the next frame boundary.
     say : where the per-frame lines and notes go.
+    checkpoint_every : pickle the method's state every this many frames (None: never), so that a
+        restart replays at most that many frames instead of the whole night.
     """
     folder = Path(folder)
     stop = stop or threading.Event()
@@ -235,12 +275,17 @@ def watch(folder: str | Path, out: str | Path, *, make_method: Callable[[], Meth
         return result
     headers = FrameHeaders()
     sky = SkyColumns(headers, mode=mode, wcs_file=wcs_file, say=say)
-    method = make_method()
+    checkpoint = load_checkpoint(output) if checkpoint_every else None
+    start, method = checkpoint if checkpoint is not None else (0, make_method())
     ends.restore(output.read_tracks())
 
     last_key = None
     for entry in output.frames:  # replay: rebuild the method's state, write nothing
         path = frames_folder(folder) / entry.file
+        last_key = entry.time or last_key
+        if entry.index < start:  # in the checkpoint's state already
+            headers.add(entry.index, path, entry.part)
+            continue
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -257,10 +302,10 @@ def watch(folder: str | Path, out: str | Path, *, make_method: Callable[[], Meth
         if n != entry.rows:
             say(f"warning: replaying frame {entry.index} gave {n} row(s), the first run {entry.rows}: "
                 "the method is not deterministic")
-        last_key = entry.time or last_key
         result.replayed += 1
-    if result.replayed:
-        say(f"resumed {output.out}: {result.replayed} frame(s) replayed, {output.bytes} bytes of tracks kept")
+    if output.frames:
+        via = f"the checkpoint after frame {start - 1}, then " if start else ""
+        say(f"resumed {output.out}: {via}{result.replayed} frame(s) replayed, {output.bytes} bytes of tracks kept")
 
     watcher = FolderWatcher(folder, settle=settle, give_up=give_up, done=output.done_files())
     last_new = _time.monotonic()
@@ -285,6 +330,9 @@ def watch(folder: str | Path, out: str | Path, *, make_method: Callable[[], Meth
                 continue
             for part in range(len(arrival.seq)):
                 index = _process(arrival, part, index, method, headers, sky, output, ends, result, say)
+                if checkpoint_every and index % checkpoint_every == 0 and not save_checkpoint(output, method):
+                    say("note: this method cannot be checkpointed; a restart replays every frame")
+                    checkpoint_every = None
             last_key = key or last_key
             last_new = _time.monotonic()
         if not arrivals and idle is not None and _time.monotonic() - last_new >= idle:
@@ -293,6 +341,7 @@ def watch(folder: str | Path, out: str | Path, *, make_method: Callable[[], Meth
     result.interrupted = stop.is_set()
     rows = sky(method.finish())
     output.finish(rows)
+    (output.out / CHECKPOINT).unlink(missing_ok=True)  # a finished watch is not resumed
     result.rows += 0 if rows is None else len(rows)
     ends.update(rows, index)
     result.tdm += ends.write(output.tracks_path, ends.still_open())

@@ -16,6 +16,7 @@ them until there are enough, then feeds them in order) and the rest go through
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from astropy.table import Table, vstack
@@ -81,30 +82,45 @@ class Deferred:
         return _rows([early, self.method.finish()])
 
 
+@dataclass(frozen=True)
+class Builder:
+    """Builds the mode's method from the first frames (a plain object, so a watch checkpoint
+    can pickle the :class:`Deferred` that holds it)."""
+
+    mode: str
+    method: str
+    config: object
+    where: Path
+
+    def __call__(self, seq):
+        from ..commands.track import load_mode
+
+        module, method, config = load_mode(self.mode), self.method, self.config
+        if self.mode == "stare":
+            window = module.sequence_window(seq, method=method, config=config)
+            return module.StackMethod(method, config, window=window, n_frames=None)
+        if self.mode == "sidereal":
+            return module.make_method(seq, method, config)
+        k_max = module.resolve_k_max(config, seq.plate_scale(), str(self.where)) if method == "motionlist" else None
+        return module.TargetMethod(method, config, shape=seq.shape, k_max=k_max)
+
+
 def live_method(mode: str, method: str, config, *, where: Path) -> Deferred:
-    """The method ``method`` of ``mode`` for live frames (module docstring)."""
+    """The method ``method`` of ``mode`` for live frames (module docstring): stare waits for two
+    frames (the window from the cadence), sidereal ``matched`` for ``star_stack`` frames (the
+    static stars), target for one (the frame shape and the plate scale)."""
     from ..commands.track import load_mode
 
     module = load_mode(mode)
     if method not in module.METHODS:
         raise InputError(f"unknown method {method!r} for mode {mode}; choose one of {', '.join(module.METHODS)}")
     least = 1
-    if mode == "stare":  # the window from the cadence: two frames
+    if mode == "stare":
         needs, least = (1 if config.window is not None else 2), module.MIN_FRAMES
-
-        def build(seq):
-            window = module.sequence_window(seq, method=method, config=config)
-            return module.StackMethod(method, config, window=window, n_frames=None)
-    elif mode == "sidereal":  # matched: the static stars from the first star_stack frames
+    elif mode == "sidereal":
         stack = int(config.filter.star_stack)
         needs = stack if method.startswith("matched+") and stack >= 3 else 1
-
-        def build(seq):
-            return module.make_method(seq, method, config)
-    else:  # target: the frame shape and the plate scale, from the first frame
+    else:
         needs, least = 1, (3 if method == "motionlist" else 1)
-
-        def build(seq):
-            k_max = module.resolve_k_max(config, seq.plate_scale(), str(where)) if method == "motionlist" else None
-            return module.TargetMethod(method, config, shape=seq.shape, k_max=k_max)
-    return Deferred(build, needs, where, min_frames=least, why=f"{method} needs at least {least} frames")
+    return Deferred(Builder(mode, method, config, Path(where)), needs, Path(where), min_frames=least,
+                    why=f"{method} needs at least {least} frames")
