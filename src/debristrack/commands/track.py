@@ -18,6 +18,7 @@ from ..astrometry.sky import add_sky_columns, wcs_source
 from ..config import add_dataclass_arguments, dataclass_from_args
 from ..errors import InputError
 from ..io.sequence import find_sequences, open_sequence
+from ..io.atomic import atomic_write
 from ..io.tables import write_table
 from ..parallel import Task, add_parallel_arguments, run_tasks, summarize
 from ..progress import progress_bar, say
@@ -57,7 +58,26 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wcs", type=Path, metavar="FILE",
                    help="a WCS solved elsewhere (e.g. astrometry.net .wcs) for the whole sequence; in stare "
                         "mode propagated to later frames by the Earth's rotation")
+    p.add_argument("--identify", action="store_true",
+                   help="identify the tracks against the --tle catalogue (norad,name columns; see identify)")
+    from .identify import add_identify_arguments
+
+    add_identify_arguments(p, standalone=False)
     add_parallel_arguments(p)
+
+
+def _identify_options(full) -> dict | None:
+    if not full.identify:
+        if full.tle:
+            raise InputError("track: --tle is used with --identify")
+        return None
+    if not full.tle:
+        raise InputError("track --identify needs --tle FILE [FILE...]")
+    from ..astrometry.identify import IdentifyConfig
+
+    config = dataclass_from_args(IdentifyConfig, full)
+    config.validate()
+    return {"tle": full.tle, "site": full.site, "config": config}
 
 
 def _full_parser(mode_module, mode: str) -> argparse.ArgumentParser:
@@ -87,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"unknown method {method!r} for mode {args.mode}; choose one of {', '.join(module.METHODS)}")
     config = dataclass_from_args(module.Config, full)
     config.validate(f"track --mode {args.mode}")  # bad flags: one line and exit 2, before any work
+    identify = _identify_options(full)
 
     root = Path(full.sequence)
     sequences = find_sequences(root)
@@ -95,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         seq = open_sequence(root)
         with progress_bar(f"{root.name} ({method})") as update:
             n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config,
-                                       wcs_file=full.wcs, progress=update, seq=seq)
+                                       wcs_file=full.wcs, progress=update, seq=seq, identify=identify)
         say(f"{root}: {n_ids} track(s), {n_rows} row(s) -> {out}")
         return 0
 
@@ -106,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         if out.exists() and not full.overwrite:
             continue  # finished by an earlier run: resume after it
         todo.append(Task(str(seq_path.relative_to(root)), track_path, (args.mode, seq_path, out),
-                         {"method": method, "config": config, "wcs_file": full.wcs}))
+                         {"method": method, "config": config, "wcs_file": full.wcs, "identify": identify}))
     skipped = len(sequences) - len(todo)
     say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already; results in {results}")
     with progress_bar(f"track {args.mode} ({method})") as update:
@@ -116,10 +137,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs_file: Path | None = None,
-               progress=None, seq=None) -> tuple[int, int]:
+               progress=None, seq=None, identify: dict | None = None) -> tuple[int, int]:
     """Track one sequence and write its table atomically; returns (rows, distinct ids).
 
     The table gains ``time`` and sky coordinates where the frames (or ``wcs_file``) allow.
+    With ``identify`` (``tle``, ``site``, ``config``) it also gains ``norad,name,designator``
+    and ``<out>-unseen.csv`` lists the catalogue objects predicted in the field but not tracked.
     A top-level function of plain arguments, so it runs in a Dask worker as well.
     """
     module = load_mode(mode)
@@ -128,9 +151,19 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
     notes: list[str] = []
     if len(table) == 0 and table.meta.get("note"):
         notes.append(f"{seq_path}: no object found: {table.meta['note']}")
-    table = add_sky_columns(table, seq, wcs_for=wcs_source(seq, wcs_file=wcs_file, mode=mode),
-                            on_missing=notes.append)
+    wcs_for = wcs_source(seq, wcs_file=wcs_file, mode=mode)
+    table = add_sky_columns(table, seq, wcs_for=wcs_for, on_missing=notes.append)
     for note in notes:
         say(note)
+    if identify is not None:
+        from .identify import identify_with_field, unseen_csv
+
+        results, unseen, table = identify_with_field(table, seq, tle=identify["tle"], site_text=identify["site"],
+                                                     config=identify["config"], wcs_for=wcs_for)
+        n_id = sum(r.status == "ID" for r in results)
+        say(f"{seq_path}: {n_id} identified ({', '.join(str(r.norad) for r in results if r.status == 'ID')}), "
+            f"{len(results) - n_id} UCT, {len(unseen)} predicted but not seen")
+        with atomic_write(out.with_name(out.stem + "-unseen.csv"), "w", encoding="utf-8") as fh:
+            fh.write(unseen_csv(unseen))
     write_table(table, out)
     return len(table), len(set(table["id"])) if len(table) else 0

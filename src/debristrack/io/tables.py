@@ -26,9 +26,9 @@ from .atomic import atomic_write
 
 STREAK_COLUMNS = ("frame", "id", "x1", "y1", "x2", "y2")
 POINT_COLUMNS = ("frame", "id", "x", "y")
-INT_COLUMNS = ("frame", "id")
+INT_COLUMNS = ("frame", "id", "norad")  # norad: catalogue number of an identified object (0 = none)
 # Columns kept as text; every other column must be numeric.
-TEXT_COLUMNS = ("time", "flag", "time_start", "time_end", "name", "sequence")
+TEXT_COLUMNS = ("time", "flag", "time_start", "time_end", "name", "sequence", "designator")
 
 
 def flagged_missing(row, header) -> bool:
