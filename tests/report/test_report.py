@@ -45,7 +45,7 @@ def test_track_rows_counts_and_rates():
 
 def test_identification_columns_give_names_and_uct():
     t = Table({"frame": [0, 0, 1], "id": [1, 2, 1], "x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0],
-               "norad": [25544.0, np.nan, 25544.0], "name": ["ISS (ZARYA)", "UCT", "ISS (ZARYA)"]})
+               "norad": [25544, 0, 25544], "name": ["ISS (ZARYA)", "", "ISS (ZARYA)"]})
     assert identification(t) == {1: "ISS (ZARYA) (25544)", 2: "UCT"}
     assert identification(t[["frame", "id", "x", "y"]]) is None
 
@@ -109,8 +109,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
 
 def test_summary_counts_identified_and_uct_tracks(tmp_path):
     t = Table({"frame": [0, 1, 0, 1, 0], "id": [1, 1, 2, 2, 3], "x": [1.0, 2.0, 5.0, 6.0, 9.0],
-               "y": [1.0, 1.0, 5.0, 5.0, 9.0], "norad": [25544.0, 25544.0, np.nan, np.nan, 25544.0],
-               "name": ["ISS", "ISS", "UCT", "UCT", "ISS"]})
+               "y": [1.0, 1.0, 5.0, 5.0, 9.0], "norad": [25544, 25544, 0, 0, 25544],
+               "name": ["ISS", "ISS", "", "", "ISS"]})
     write_table(t, tmp_path / "t.csv")
     reports = build_report(find_night(tmp_path / "t.csv"), tmp_path / "p.html")
     s = reports[0].summary

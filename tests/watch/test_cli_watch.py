@@ -170,3 +170,32 @@ def test_a_night_without_objects_still_gets_a_tracks_table_and_a_report(tmp_path
     assert len(read_table(out / "tracks.csv")) == 0
     page = (out / "night.html").read_text()
     assert "0 track(s)" in page and '<figure class="overlay"' not in page
+
+
+def test_watch_identifies_ended_tracks_and_writes_iod(tmp_path, shared, capsys):
+    """A TLE-driven GEO field (issue 18's simulator): each track ends at the finish, is identified
+    as `debristrack identify` does it, and gets its IOD lines; the report shows the names."""
+    import json
+
+    tle = str(shared / "data" / "tle" / "geo.txt")
+    assert main(["simulate", "--mode", "stare", "--out", str(tmp_path / "sim"), "--tle", tle, "--site", "40,-3,700",
+                 "--start-time", "2019-04-10T21:00:00", "--no-progress", "--ra", "168.6", "--dec", "-6.1",
+                 "--size", "384", "--snr", "15,40", "--seed", "1"]) == 0
+    seq = tmp_path / "sim" / "stare" / "seq0000"
+    out = tmp_path / "out"
+    assert main(["watch", str(seq), "--mode", "stare", "--idle", "0.3", "--settle", "0.02", "-o", str(out),
+                 "--tle", tle, "--station", "9999", "--report"]) == 0
+    capsys.readouterr()
+    assert main(["identify", str(out / "tracks.csv"), "--tle", tle, "--sequence", str(seq), "--json"]) == 0
+    expected = {r["id"]: r["norad"] for r in json.loads(capsys.readouterr().out)["tracks"]}
+    import csv
+
+    with open(out / "identified.csv", newline="") as fh:
+        got = {int(r["id"]): int(r["norad"]) for r in csv.DictReader(fh)}
+    assert got == expected
+    assert sum(n > 0 for n in expected.values()) >= 3
+    for tid, norad in expected.items():
+        iod = (out / "tdm" / f"track-{tid:04d}.iod").read_text().splitlines()
+        assert iod and all(line.startswith(f"{norad:05d}") and len(line) <= 80 for line in iod)
+    page = (out / "night.html").read_text()
+    assert "<th>identified</th><th>UCT</th>" in page

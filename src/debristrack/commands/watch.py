@@ -50,6 +50,11 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
                         "(0: never, a restart replays the night; default 25)")
     p.add_argument("--wcs", type=Path, metavar="FILE",
                    help="a WCS solved elsewhere for the whole night (stare mode: propagated by the Earth's rotation)")
+    p.add_argument("--tle", type=Path, nargs="+", metavar="FILE",
+                   help="identify each track when it ends against these TLE files (debristrack identify): "
+                        "OUT/identified.csv; with --station, IOD lines tdm/track-NNNN.iod")
+    p.add_argument("--site", help="observer for --tle as lat,lon[,height] (default: the frames' OBSGEO headers)")
+    p.add_argument("--station", help="4-digit COSPAR station number for the IOD lines (with --tle)")
     p.add_argument("--report", nargs="?", const="", metavar="FILE",
                    help="at the end, write the night report (default OUT/night.html; give it last, "
                         "or as --report=FILE)")
@@ -89,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--end-after must be at least 1 frame, got {full.end_after}")
     if full.checkpoint_every < 0:
         raise InputError(f"--checkpoint-every must be 0 (never) or a number of frames, got {full.checkpoint_every}")
+    if (full.site or full.station) and not full.tle:
+        raise InputError("watch: --site and --station go with --tle (identification)")
+    if full.station and not (full.station.isdigit() and len(full.station) == 4):
+        raise InputError(f"watch --station: a 4-digit COSPAR station number, got {full.station!r}")
     folder = Path(full.folder)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder}: not a folder; watch needs the folder the frames are written to")
@@ -101,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
         check_writable(report)
 
     from ..watch import watch
+    from ..watch.live import Identifier
     from ..watch.methods import live_method
+
+    identifier = Identifier(list(full.tle), site_text=full.site, station=full.station) if full.tle else None
 
     state = {"folder": str(folder.resolve()), "mode": args.mode, "method": method, "config": to_dict(config),
              "wcs": str(full.wcs.resolve()) if full.wcs else None}
@@ -118,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         result = watch(folder, out, make_method=lambda: live_method(args.mode, method, config, where=folder),
                        mode=args.mode, state=state, idle=full.idle, settle=full.settle, wcs_file=full.wcs,
                        end_after=full.end_after, stop=stop, overwrite=full.overwrite,
-                       checkpoint_every=full.checkpoint_every or None,
+                       checkpoint_every=full.checkpoint_every or None, identifier=identifier,
                        say=lambda text: print(text, flush=True))
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -65,11 +65,26 @@ def identification(table: Table) -> dict[int, str] | None:
                 text = ""
             elif isinstance(v, (float, np.floating)) and float(v) == int(v):
                 text = str(int(v))
-            if text and text.upper() not in ("UCT", "NAN", "--"):
+            if text and text.upper() not in ("UCT", "NAN", "--", "0"):  # norad 0: a UCT (issue 18)
                 label = text if not label else f"{label} ({text})"
         tid = int(row["id"])
         if label or tid not in out:
             out[tid] = label or "UCT"
+    return out
+
+
+def with_identification(table: Table, identified: Path) -> Table:
+    """The tracks table with ``norad`` and ``name`` columns from a watch's ``identified.csv``
+    (``debristrack identify``'s per-track lines), when the table has none and the file exists."""
+    if "norad" in table.colnames or not identified.is_file():
+        return table
+    with open(identified, newline="", encoding="utf-8") as fh:
+        found = {int(r["id"]): r for r in csv.DictReader(fh)}
+    ids = [int(i) for i in table["id"]] if len(table) else []
+    out = table.copy()
+    out["norad"] = np.array([int(found[i]["norad"]) if i in found else 0 for i in ids], dtype=np.int64)
+    out["name"] = np.array([(found[i]["name"] if found[i]["status"] == "ID" else "UCT") if i in found else ""
+                            for i in ids], dtype="U64")
     return out
 
 
@@ -139,7 +154,7 @@ def analyse(entry: NightSequence, *, per_track: int = 6, progress=None) -> Seque
     from ..evaluate.detection import detection_figures
     from ..evaluate.mot import MotConfig, resolve_kind, track_metrics, with_fwhm
 
-    table = read_table(entry.tracks)
+    table = with_identification(read_table(entry.tracks), entry.tracks.parent / "identified.csv")
     seq = None
     notes = []
     if entry.frames is not None:

@@ -144,10 +144,61 @@ class SkyColumns:
         return out
 
 
+@dataclass
+class Identifier:
+    """Identification of ended tracks against a TLE catalogue (:mod:`debristrack.astrometry.identify`,
+    issue 18): ``OUT/identified.csv`` (one line per track, ``debristrack identify``'s columns,
+    rewritten whole) and, with a COSPAR ``station``, the track's IOD lines ``tdm/track-NNNN.iod``."""
+
+    tle: list[Path]
+    site_text: str | None = None
+    station: str | None = None
+    results: dict = field(default_factory=dict)
+    _catalogue: object = None
+    _site: object = None
+
+    def start(self, out: Path) -> None:
+        """Read the catalogue (before the night: a bad TLE file is said at once)."""
+        from ..astrometry.catalogue import load_catalogue
+        from ..astrometry.ephemeris import Site
+
+        self.path = out / "identified.csv"
+        self._catalogue = load_catalogue(self.tle)
+        self._site = Site.parse(self.site_text) if self.site_text else None
+
+    def _site_of(self, first_header):
+        from ..astrometry.ephemeris import Site
+
+        if self._site is None:
+            self._site = Site.from_header(first_header)
+            if self._site is None:
+                raise InputError("watch --tle: the frames have no OBSGEO-B/L/H (or LATITUDE/LONGITUD) headers; "
+                                 "give --site lat,lon,height")
+        return self._site
+
+    def identify(self, rows: Table, tid: int, iod_path: Path, first_header) -> str:
+        """Identify one track's rows; returns its label (name or UCT)."""
+        from ..astrometry.identify import annotate, identify_table
+        from ..astrometry.iod import write_observer_formats
+        from ..commands.identify import results_csv
+
+        found = identify_table(rows, self._catalogue, self._site_of(first_header))
+        if not found:
+            return ""
+        self.results[tid] = found[0]
+        with atomic_write(self.path, "w", encoding="utf-8") as fh:
+            fh.write(results_csv([self.results[k] for k in sorted(self.results)]))
+        if self.station:
+            list(write_observer_formats(annotate(rows, found), station=self.station, iod=iod_path))
+        return found[0].name if found[0].status == "ID" else "UCT"
+
+
 class TrackEnds:
     """Which tracks have ended (no new row for ``end_after`` frames) and their TDM files."""
 
-    def __init__(self, out: Path, *, end_after: int, say=None):
+    def __init__(self, out: Path, *, end_after: int, say=None, identifier: Identifier | None = None):
+        self.identifier = identifier
+        self.first_header = None  # () -> the night's first frame header (the site for identification)
         self.folder = out / "tdm"
         self.end_after = max(1, int(end_after))
         self.last: dict[int, int] = {}       # open track id -> last frame with a row
@@ -203,6 +254,11 @@ class TrackEnds:
                     return written
                 continue  # a track with no sky position (all its frames without WCS)
             written.append(self.folder / self.name(tid))
+            if self.identifier is not None:
+                label = self.identifier.identify(rows, tid, self.folder / self.name(tid).replace(".tdm", ".iod"),
+                                                 self.first_header())
+                if self._say and label:
+                    self._say(f"track {tid}: {label}")
         return written
 
 
@@ -247,7 +303,7 @@ def watch(folder: str | Path, out: str | Path, *, make_method: Callable[[], Meth
           state: dict, idle: float | None = None, settle: float = 0.2, wcs_file: Path | None = None,
           end_after: int = 5, stop: threading.Event | None = None, overwrite: bool = False,
           say: Callable[[str], None] = print, give_up: float = 30.0,
-          checkpoint_every: int | None = 25) -> WatchResult:
+          checkpoint_every: int | None = 25, identifier: Identifier | None = None) -> WatchResult:
     """Watch ``folder`` and track its frames into the output folder ``out`` (module docstring).
 
     Parameters
@@ -261,12 +317,13 @@ def watch(folder: str | Path, out: str | Path, *, make_method: Callable[[], Meth
     say : where the per-frame lines and notes go.
     checkpoint_every : pickle the method's state every this many frames (None: never), so that a
         restart replays at most that many frames instead of the whole night.
+    identifier : identify each track when it ends (:class:`Identifier`), or None.
     """
     folder = Path(folder)
     stop = stop or threading.Event()
     output = WatchOutput(out, state, overwrite=overwrite)
     result = WatchResult()
-    ends = TrackEnds(output.out, end_after=end_after, say=say)
+    ends = TrackEnds(output.out, end_after=end_after, say=say, identifier=identifier)
     if output.finished:
         say(f"{output.out}: this watch finished before ({len(output.frames)} frames); nothing to do "
             "(--overwrite starts again)")
@@ -275,6 +332,9 @@ def watch(folder: str | Path, out: str | Path, *, make_method: Callable[[], Meth
         return result
     headers = FrameHeaders()
     sky = SkyColumns(headers, mode=mode, wcs_file=wcs_file, say=say)
+    ends.first_header = lambda: headers.header(0)
+    if identifier is not None:
+        identifier.start(output.out)
     checkpoint = load_checkpoint(output) if checkpoint_every else None
     start, method = checkpoint if checkpoint is not None else (0, make_method())
     ends.restore(output.read_tracks())
