@@ -23,10 +23,12 @@ COMMANDS = {
     "simulate": "simulate a dataset with ground truth",
     "track": "detect and track moving objects in a FITS sequence or a dataset",
     "solve": "plate-solve frames without a WCS (astrometry.net), sidecar .wcs files",
+    "watch": "track frames live as they are written into a folder",
     "evaluate": "score tracks against ground truth (HOTA, MOTA, IDF1, ...)",
     "residuals": "O-C accuracy of a track against a TLE or an ephemeris",
     "identify": "identify tracks against a TLE catalogue (NORAD id or UCT)",
     "export": "convert a tracks table: CCSDS TDM, IOD/UK/RDE, MOTChallenge, overlay GIF/PNG",
+    "report": "one HTML page of a night: summary, overlays per track, sky plot, evaluation",
     "bench": "run a benchmark and update BENCHMARKS.md",
     "train": "train SDT-Net on simulated data",
 }

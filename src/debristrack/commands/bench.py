@@ -22,6 +22,7 @@ BENCHMARKS = {
     "sdtnet": "[SDT] SDT-Net shipped weights: MOT metrics on simulated sets, s/frame at 1024x1024",
     "startup": "start-up time of debristrack --help / --version, as a ratio to python -c pass",
     "solve": "plate solving of the real frames (astrometry.net): solved/tried, s/frame, offset from their own WCS",
+    "watch": "live mode: per-frame latency, memory over a night, report build time",
 }
 
 

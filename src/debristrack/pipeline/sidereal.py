@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
 from ..sdtnet.options import SdtnetConfig
 from ..track.offset import OffsetTracker
-from ..track.segments import TRACKERS, TrackerParams, confirmed_rows
+from ..track.segments import TRACKERS, TrackerParams
 from .loop import run_method
 
 DETECTORS = ("matched", "lsd")
@@ -167,8 +167,11 @@ class StreakMethod:
     """A classical streak detector and a segment tracker, the frame loop's method.
 
     ``step`` detects the frame's streaks and updates the tracker (online, Kalman predict /
-    associate / update); ``finish`` keeps the tracks with ``min_hits`` rows that pass the
-    sidereal track filter. Rows are decided at ``finish`` (the filter needs whole tracks).
+    associate / update). A track the tracker has dropped (lost for more than ``max_age``
+    frames) gets no more rows, so ``step`` decides it at once: its rows are returned when it
+    has ``min_hits`` of them and passes the sidereal track filter, the same test ``finish``
+    applies to the tracks still open at the end (:func:`plausible_tracks` judges each track
+    on its own rows, so the rows are the same whichever call returns them).
 
     Parameters
     ----------
@@ -181,7 +184,8 @@ class StreakMethod:
             raise InputError(f"unknown streak detector {detector!r}; use one of {', '.join(DETECTORS)}")
         self.detector, self.config, self.stars = detector, config, stars
         self.tracker = TRACKERS[tracker](config.tracker)
-        self.out: list[np.ndarray] = []
+        self.frames = 0
+        self.open: dict[int, list[np.ndarray]] = {}  # track id -> its rows (frame, id, x1, y1, x2, y2, score)
 
     def detect(self, frame) -> np.ndarray:
         """(N, 5) ``x1, y1, x2, y2, score`` of one frame (``clean`` and ``mask``)."""
@@ -189,13 +193,24 @@ class StreakMethod:
             return detect_matched(frame.clean, frame.mask, static_stars=self.stars, params=self.config.matched)
         return detect_lsd(frame.clean, frame.mask, params=self.config.lsd)
 
-    def step(self, index: int, frame) -> None:
-        self.out.append(self.tracker.update(self.detect(frame)))
+    def step(self, index: int, frame) -> Table | None:
+        rows = self.tracker.update(self.detect(frame))  # (K, 6): x1, y1, x2, y2, score, id
+        self.frames += 1
+        for r in rows:
+            self.open.setdefault(int(r[5]), []).append(np.concatenate([[index, r[5]], r[:5]]))
+        if self.frames < self.config.tracker.min_hits:
+            return None  # min(min_hits, frames of the night) is not known yet
+        alive = {t.id for t in self.tracker.tracks}
+        return self._decide([i for i in self.open if i not in alive])
+
+    def _decide(self, ids) -> Table:
+        """Keep or drop the tracks ``ids`` (no more rows can come for them): their rows that
+        pass :func:`plausible_tracks` (``min_hits`` rows, moving along their streaks)."""
+        rows = [np.vstack(self.open.pop(i)) for i in ids]
+        return plausible_tracks(_streak_table(rows), self.config, n_frames=self.frames)
 
     def finish(self) -> Table:
-        per_frame = confirmed_rows(self.out, self.config.tracker.min_hits)
-        rows = [np.column_stack([np.full(len(r), t), r[:, 5], r[:, :5]]) for t, r in enumerate(per_frame) if len(r)]
-        return plausible_tracks(_streak_table(rows), self.config, n_frames=len(self.out))
+        return self._decide(list(self.open))
 
 
 class SdtnetMethod:
