@@ -7,18 +7,18 @@ as one line and exits with code 2; an interrupted run exits with 130.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 
 from . import __version__
-from .errors import InputError
+from .config import ArgumentParser
+from .errors import InputError, one_line
 
 COMMANDS = ("demo", "simulate", "track", "evaluate", "residuals", "export", "bench", "train")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="debristrack",
         description="Find and track space debris and satellites in optical image sequences.",
     )
@@ -45,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         args.command_argv = argv[argv.index(args.command) + 1:]
         return int(args.run(args) or 0)
     except InputError as exc:
-        print(f"debristrack: error: {exc}", file=sys.stderr)
+        print(f"debristrack: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, permissions changed mid-run: the OS names the file
+        print(f"debristrack: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("debristrack: interrupted", file=sys.stderr)

@@ -20,8 +20,9 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .config import int_at_least
+from .errors import InputError, one_line
 from .progress import say
-from .errors import InputError
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,11 @@ def _call(task: Task) -> TaskResult:
     try:
         value = task.func(*task.args, **task.kwargs)
     except InputError as exc:
-        return TaskResult(task.name, False, error=str(exc), seconds=time.perf_counter() - start)
+        return TaskResult(task.name, False, error=one_line(str(exc)), seconds=time.perf_counter() - start)
     except Exception as exc:  # a worker must report, not die: the run goes on with the others
         last = traceback.extract_tb(exc.__traceback__)[-1]
         where = f" at {os.path.basename(last.filename)}:{last.lineno}"
-        return TaskResult(task.name, False, error=f"{type(exc).__name__}: {exc}{where}",
+        return TaskResult(task.name, False, error=one_line(f"{type(exc).__name__}: {exc}{where}"),
                           seconds=time.perf_counter() - start)
     return TaskResult(task.name, True, value=value, seconds=time.perf_counter() - start)
 
@@ -64,7 +65,7 @@ def add_parallel_arguments(p, *, default: int | None = None) -> None:
     starting a cluster would cost more than it saves.
     """
     shown = "every core" if default is None else str(default)
-    p.add_argument("--workers", type=int, default=default, metavar="N",
+    p.add_argument("--workers", type=int_at_least(1), default=default, metavar="N",
                    help=f"sequences run on a local Dask cluster of N worker processes (default: {shown}; "
                         "1 = in this process, no Dask)")
     p.add_argument("--scheduler", metavar="ADDRESS",

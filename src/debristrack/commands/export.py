@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..astrometry.export import write_motchallenge, write_overlay, write_tdm
 from ..errors import InputError
+from ..io.atomic import check_writable
 from ..io.tables import read_table
 from ..progress import say
 
@@ -26,6 +27,12 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     if not (args.tdm or args.mot or args.overlay):
         raise InputError("export: give at least one of --tdm, --mot, --overlay")
+    if args.overlay and not args.sequence:
+        raise InputError("export --overlay needs --sequence (the frames to draw on)")
+    for path, what, suffixes in ((args.tdm, "--tdm file", None), (args.mot, "--mot file", None),
+                                 (args.overlay, "--overlay image", (".gif", ".png"))):
+        if path is not None:
+            check_writable(path, what=what, suffixes=suffixes)
     table = read_table(args.tracks)
     if args.tdm:
         n = write_tdm(table, args.tdm, station=args.station)
@@ -34,8 +41,6 @@ def run(args: argparse.Namespace) -> int:
         n = write_motchallenge(table, args.mot)
         say(f"MOTChallenge text, {n} row(s) -> {args.mot}")
     if args.overlay:
-        if not args.sequence:
-            raise InputError("export --overlay needs --sequence (the frames to draw on)")
         from ..io.sequence import open_sequence
 
         n = write_overlay(open_sequence(args.sequence), table, args.overlay)

@@ -17,6 +17,7 @@ from ..astrometry.ephemeris import Site, interpolate_ephemeris, predict_tle, rea
 from ..astrometry.export import sky_positions
 from ..astrometry.residuals import accuracy, oc_residuals, plot_residuals
 from ..errors import InputError
+from ..io.atomic import PLOT_SUFFIXES, check_writable
 from ..io.tables import detections_only, read_table, write_table
 from ..progress import say
 
@@ -52,6 +53,11 @@ def _site(args) -> Site:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output:
+        check_writable(args.output, what="residuals table")
+    if args.plot:
+        check_writable(args.plot, what="--plot image", suffixes=PLOT_SUFFIXES)
+    site = _site(args) if args.tle else None  # a bad --site fails before any reading
     table = detections_only(read_table(args.tracks))
     ra, dec = sky_positions(table)
     keep = np.isfinite(ra) & np.isfinite(dec)
@@ -63,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     times = Time(list(np.asarray(table["time"]).astype(str)), format="isot", scale="utc")
     if args.tle:
         tle = read_tle(args.tle, select=args.object)
-        pred = predict_tle(tle, times, _site(args))
+        pred = predict_tle(tle, times, site)
         label = tle[0]
     else:
         pred = interpolate_ephemeris(read_ephemeris(args.ephemeris), times)

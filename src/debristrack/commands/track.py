@@ -14,8 +14,9 @@ import importlib
 from pathlib import Path
 
 from ..astrometry.sky import add_sky_columns, wcs_source
-from ..config import add_dataclass_arguments, dataclass_from_args
+from ..config import ArgumentParser, add_dataclass_arguments, dataclass_from_args
 from ..errors import InputError
+from ..io.atomic import check_writable
 from ..io.sequence import find_sequences, open_sequence
 from ..io.tables import write_table
 from ..parallel import Task, add_parallel_arguments, run_tasks, summarize
@@ -65,7 +66,7 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _full_parser(mode_module, mode: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"debristrack track --mode {mode}", add_help=False,
+    p = ArgumentParser(prog=f"debristrack track --mode {mode}", add_help=False,
                                 description=(mode_module.__doc__ or "").strip().split("\n")[0])
     _common_arguments(p)
     add_dataclass_arguments(p, mode_module.Config, title=f"{mode} options (methods: {', '.join(mode_module.METHODS)})")
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     root = Path(full.sequence)
     sequences = find_sequences(root)
     if len(sequences) == 1 and sequences[0] == root:
-        out = full.output or Path("tracks.csv")
+        out = check_writable(full.output or Path("tracks.csv"), what="tracks table")
         seq = open_sequence(root)
         with progress_bar(f"{root.name} ({method})") as update:
             n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config,
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         say(f"{root}: {n_ids} track(s), {n_rows} row(s) -> {out}")
         return 0
 
-    results = full.output or root.with_name(root.name + "-tracks")
+    results = check_writable(full.output or root.with_name(root.name + "-tracks"), what="results folder",
+                             folder=True)
     todo = []
     for seq_path in sequences:
         out = results / seq_path.relative_to(root).with_suffix(".csv")

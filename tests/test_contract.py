@@ -1,0 +1,198 @@
+"""The error contract, as a table: every command, a bad value for every parameter -> exit 2, one line.
+
+Each row is run through ``debristrack.cli.main`` in this process (an exception escaping it
+fails the row: that would be a traceback for the user). Rows fail before any real work, so
+the table is fast. Track-mode parameters (``--threshold``, ``--matched-*`` ...) are
+validated by the mode configs; their rows are in the track section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from debristrack.cli import main
+from debristrack.simulate.dataset import simulate_dataset
+from debristrack.simulate.scenes import SCENES
+
+TLE = ("ISS (ZARYA)",
+       "1 25544U 98067A   25015.50000000  .00016717  00000-0  10270-3 0  9005",
+       "2 25544  51.6400 208.9163 0006317  69.9862  25.2906 15.50377579 12345")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A tiny stare dataset, a points table with sky columns, a TLE file, a 4-D FITS file."""
+    root = tmp_path_factory.mktemp("contract")
+    ds = simulate_dataset(root / "ds", mode="stare", sequences=1, seed=0, progress=False,
+                          overrides={"size": 32, "frames": 3, "star_density": 50.0})
+    seq = ds / "stare" / "seq0000"
+    tracks = root / "tracks.csv"
+    tracks.write_text("frame,id,x,y,time,ra,dec\n"
+                      "0,1,10,10,2025-01-15T18:00:02.5,60.0,0.0\n"
+                      "1,1,11,10,2025-01-15T18:00:08.5,60.01,0.0\n", encoding="utf-8")
+    (root / "obj.tle").write_text("\n".join(TLE) + "\n")
+    fits.PrimaryHDU(np.zeros((2, 2, 16, 16), np.float32)).writeto(root / "cube4d.fits")
+    (root / "afile").write_text("x")
+    (root / "adir").mkdir()
+    return {"root": root, "ds": ds, "seq": seq, "gt": seq / "gt.csv", "tracks": tracks, "tle": root / "obj.tle",
+            "cube4d": root / "cube4d.fits", "file": root / "afile", "dir": root / "adir"}
+
+
+def _scene_rows():
+    """Every numeric scene parameter of every mode, given NaN (or -1 for integers)."""
+    rows = []
+    for mode, cls in SCENES.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if not f.init or f.metadata.get("cli") is False:
+                continue
+            flag = "--" + f.name.replace("_", "-")
+            text = str(hints[f.name])
+            if "float" in text:
+                bad = "nan,1" if "tuple" in text else "nan"
+            elif "int" in text:
+                bad = "-1,1" if "tuple" in text else "-1"
+            else:
+                continue
+            rows.append((f"simulate {mode} {flag} {bad}", ["simulate", "--mode", mode, flag, bad]))
+    return rows
+
+
+SIMULATE = [
+    ("simulate --dec 100", ["simulate", "--mode", "stare", "--dec", "100"]),
+    ("simulate --ra 400", ["simulate", "--mode", "stare", "--ra", "400"]),
+    ("simulate --start-time yesterday", ["simulate", "--mode", "stare", "--start-time", "yesterday"]),
+    ("simulate --size 8", ["simulate", "--mode", "sidereal", "--size", "8"]),
+    ("simulate --size abc", ["simulate", "--mode", "sidereal", "--size", "abc"]),
+    ("simulate --size 99999999", ["simulate", "--mode", "sidereal", "--size", "99999999"]),
+    ("simulate --frames 0", ["simulate", "--mode", "target", "--frames", "0"]),
+    ("simulate --cadence < exptime", ["simulate", "--mode", "stare", "--exptime", "5", "--cadence", "1"]),
+    ("simulate --psf airy", ["simulate", "--mode", "stare", "--psf", "airy"]),
+    ("simulate --cloud 2", ["simulate", "--mode", "stare", "--cloud", "2"]),
+    ("simulate --snr 5,1", ["simulate", "--mode", "stare", "--snr", "5,1"]),
+    ("simulate --objects 3,1", ["simulate", "--mode", "stare", "--objects", "3,1"]),
+    ("simulate --mag-bright 20", ["simulate", "--mode", "stare", "--mag-bright", "20"]),
+    ("simulate --offset 1", ["simulate", "--mode", "target", "--offset", "1"]),
+    ("simulate --gap-prob 2", ["simulate", "--mode", "sidereal", "--gap-prob", "2"]),
+    ("simulate --min-separation -1", ["simulate", "--mode", "sidereal", "--min-separation", "-1"]),
+    ("simulate --length 0,1", ["simulate", "--mode", "sidereal", "--length", "0,1"]),
+    ("simulate --sequences -1", ["simulate", "--mode", "stare", "--sequences", "-1"]),
+    ("simulate --sequences x", ["simulate", "--mode", "stare", "--sequences", "x"]),
+    ("simulate --seed -1", ["simulate", "--mode", "stare", "--seed", "-1"]),
+    ("simulate --workers 0", ["simulate", "--mode", "stare", "--workers", "0"]),
+    ("simulate --mode bogus", ["simulate", "--mode", "bogus"]),
+    ("simulate --preset bogus", ["simulate", "--mode", "stare", "--preset", "bogus"]),
+    ("simulate --preset without --mode", ["simulate", "--preset", "good"]),
+    ("simulate --background missing", ["simulate", "--mode", "stare", "--background", "{root}/nope.fits"]),
+    ("simulate --background 4-D", ["simulate", "--mode", "stare", "--background", "{cube4d}"]),
+    ("simulate --out a file", ["simulate", "--mode", "stare", "--out", "{file}"]),
+    ("simulate unknown flag", ["simulate", "--mode", "stare", "--bogus", "1"]),
+] + _scene_rows()
+
+TRACK = [
+    ("track no --mode", ["track", "{seq}"]),
+    ("track --mode bogus", ["track", "{seq}", "--mode", "bogus"]),
+    ("track --method bogus", ["track", "{seq}", "--mode", "stare", "--method", "bogus"]),
+    ("track --workers 0 (one sequence)", ["track", "{seq}", "--mode", "stare", "--workers", "0"]),
+    ("track --workers 0 (dataset)", ["track", "{ds}", "--mode", "stare", "--workers", "0"]),
+    ("track --workers x", ["track", "{seq}", "--mode", "stare", "--workers", "x"]),
+    ("track --wcs missing", ["track", "{seq}", "--mode", "stare", "--wcs", "{root}/nope.wcs", "-o", "{root}/t.csv"]),
+    ("track -o a folder", ["track", "{seq}", "--mode", "stare", "-o", "{dir}"]),
+    ("track -o under a file", ["track", "{seq}", "--mode", "stare", "-o", "{file}/t.csv"]),
+    ("track dataset -o a file", ["track", "{ds}", "--mode", "stare", "-o", "{file}"]),
+    ("track missing sequence", ["track", "{root}/nope", "--mode", "stare"]),
+    ("track unknown flag", ["track", "{seq}", "--mode", "stare", "--bogus", "1"]),
+]
+
+EVALUATE = [
+    ("evaluate no args", ["evaluate"]),
+    ("evaluate --radius 0", ["evaluate", "{gt}", "{gt}", "--radius", "0"]),
+    ("evaluate --radius nan", ["evaluate", "{gt}", "{gt}", "--radius", "nan"]),
+    ("evaluate --threshold 2", ["evaluate", "{gt}", "{gt}", "--threshold", "2"]),
+    ("evaluate --threshold x", ["evaluate", "{gt}", "{gt}", "--threshold", "x"]),
+    ("evaluate --width -1", ["evaluate", "{gt}", "{gt}", "--width", "-1"]),
+    ("evaluate --fwhm inf", ["evaluate", "{gt}", "{gt}", "--fwhm", "inf"]),
+    ("evaluate --similarity x", ["evaluate", "{gt}", "{gt}", "--similarity", "x"]),
+    ("evaluate --kind x", ["evaluate", "{gt}", "{gt}", "--kind", "x"]),
+    ("evaluate --workers 0", ["evaluate", "{gt}", "{gt}", "--workers", "0"]),
+    ("evaluate --json a folder", ["evaluate", "{gt}", "{gt}", "--json", "{dir}"]),
+    ("evaluate --json under a file", ["evaluate", "{gt}", "{gt}", "--json", "{file}/x.json"]),
+    ("evaluate --plot out.xyz", ["evaluate", "{gt}", "{gt}", "--plot", "{root}/out.xyz"]),
+    ("evaluate --plot a folder", ["evaluate", "{gt}", "{gt}", "--plot", "{dir}"]),
+    ("evaluate missing pred", ["evaluate", "{gt}", "{root}/nope.csv"]),
+]
+
+EXPORT = [
+    ("export nothing to do", ["export", "{tracks}"]),
+    ("export --tdm a folder", ["export", "{tracks}", "--tdm", "{dir}"]),
+    ("export --mot under a file", ["export", "{tracks}", "--mot", "{file}/x.txt"]),
+    ("export --overlay out.xyz", ["export", "{tracks}", "--overlay", "{root}/o.xyz", "--sequence", "{seq}"]),
+    ("export --overlay no --sequence", ["export", "{tracks}", "--overlay", "{root}/o.gif"]),
+    ("export missing table", ["export", "{root}/nope.csv", "--mot", "{root}/x.txt"]),
+]
+
+RESIDUALS = [
+    ("residuals no source", ["residuals", "{tracks}"]),
+    ("residuals --site 100,0", ["residuals", "{tracks}", "--tle", "{tle}", "--site", "100,0"]),
+    ("residuals --site x", ["residuals", "{tracks}", "--tle", "{tle}", "--site", "x"]),
+    ("residuals --id x", ["residuals", "{tracks}", "--tle", "{tle}", "--site", "0,0", "--id", "x"]),
+    ("residuals --tle missing", ["residuals", "{tracks}", "--tle", "{root}/nope.tle", "--site", "0,0"]),
+    ("residuals --object bogus", ["residuals", "{tracks}", "--tle", "{tle}", "--site", "0,0", "--object", "bogus"]),
+    ("residuals -o a folder", ["residuals", "{tracks}", "--tle", "{tle}", "--site", "0,0", "-o", "{dir}"]),
+    ("residuals --plot out.xyz", ["residuals", "{tracks}", "--tle", "{tle}", "--site", "0,0", "--plot", "{root}/p.xyz"]),
+    ("residuals --ephemeris missing", ["residuals", "{tracks}", "--ephemeris", "{root}/nope.csv"]),
+]
+
+BENCH = [
+    ("bench no name", ["bench"]),
+    ("bench bogus", ["bench", "bogus"]),
+    ("bench simulate --frames 0", ["bench", "simulate", "--frames", "0"]),
+    ("bench simulate --seed -1", ["bench", "simulate", "--seed", "-1"]),
+    ("bench evaluate --frames 0", ["bench", "evaluate", "--frames", "0"]),
+    ("bench evaluate --objects 0", ["bench", "evaluate", "--objects", "0"]),
+    ("bench evaluate --repeat 0", ["bench", "evaluate", "--repeat", "0"]),
+    ("bench astrometry --frames 0", ["bench", "astrometry", "--frames", "0"]),
+    ("bench parallel --sequences 0", ["bench", "parallel", "--sequences", "0"]),
+    ("bench parallel --size 8", ["bench", "parallel", "--size", "8"]),
+    ("bench parallel --big -1", ["bench", "parallel", "--big", "-1"]),
+    ("bench stare --sequences 0", ["bench", "stare", "--sequences", "0"]),
+    ("bench stare --size x", ["bench", "stare", "--size", "x"]),
+    ("bench stare --timing-frames 0", ["bench", "stare", "--timing-frames", "0"]),
+    ("bench target --frames 0", ["bench", "target", "--frames", "0"]),
+    ("bench target --speed-size 8", ["bench", "target", "--speed-size", "8"]),
+    ("bench sidereal --sequences 0", ["bench", "sidereal", "--sequences", "0"]),
+    ("bench sdtnet --threads 0", ["bench", "sdtnet", "--threads", "0"]),
+    ("bench sdtnet --size 8", ["bench", "sdtnet", "--size", "8"]),
+]
+
+OTHER = [
+    ("unknown command", ["bogus"]),
+    ("demo --seed -1", ["demo", "--seed", "-1"]),
+    ("demo --seed x", ["demo", "--seed", "x"]),
+]
+
+ROWS = SIMULATE + TRACK + EVALUATE + EXPORT + RESIDUALS + BENCH + OTHER
+
+
+@pytest.mark.parametrize("argv", [r[1] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_bad_value_exits_2_with_one_line(argv, data, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # default outputs (tracks.csv, debristrack-demo/) land here, if at all
+    argv = [a.format(**data) for a in argv]
+    if argv[0] == "simulate" and "--out" not in argv:
+        argv += ["--out", str(tmp_path / "sim")]
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert len(err) == 1 and err[0].startswith("debristrack: error: "), err
+    if argv[0] == "simulate":
+        assert not (tmp_path / "sim").exists() or not any((tmp_path / "sim").rglob("*.fits"))
+
+
+def test_scene_rows_cover_every_numeric_flag():
+    flags = {r[1][3] for r in _scene_rows()}
+    assert {"--dec", "--ra", "--size", "--snr", "--objects", "--jitter", "--track-rate", "--speed"} <= flags
