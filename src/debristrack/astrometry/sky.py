@@ -163,25 +163,38 @@ def add_sky_columns(table: Table, seq: FrameSequence, *, wcs_for: Callable[[int]
         raise InputError(f"{seq.path}: the table has frame {frames.max()} but the sequence has {len(seq)} frames")
     kind = table_kind(out.colnames)
 
-    times = seq.times
-    if times is not None:
-        exps = np.array([seq.exptime(i) or 0.0 for i in range(len(seq))])
-        out["time"] = [times[f].isot for f in frames] if n else np.zeros(0, "U23")
-        if kind == "streak":
-            half = TimeDelta(exps / 2, format="sec")
-            starts, ends = (times - half).isot, (times + half).isot
-            out["time_start"] = [starts[f] for f in frames] if n else np.zeros(0, "U23")
-            out["time_end"] = [ends[f] for f in frames] if n else np.zeros(0, "U23")
-    elif on_missing:
-        on_missing(f"{seq.path}: frames have no DATE-OBS: no time column")
+    # Each frame keeps its own time: one bad DATE-OBS blanks that frame's time, not every frame's.
+    mids = [seq.frame_time(i) for i in range(len(seq))]
+    untimed = [i for i, t in enumerate(mids) if t is None]
+    if untimed and on_missing:
+        i = untimed[0]
+        more = f" (and {len(untimed) - 1} more frame(s))" if len(untimed) > 1 else ""
+        what = "no time column" if len(untimed) == len(seq) else "its time is left empty"
+        on_missing(f"{seq.frame_path(i)} ({seq.names[i]}): {seq.time_problem(i)}{more}: {what}")
+    if len(untimed) < len(seq):
+        columns = {"time": [""] * len(seq), "time_start": [""] * len(seq), "time_end": [""] * len(seq)}
+        for i, t in enumerate(mids):
+            if t is not None:
+                half = TimeDelta((seq.exptime(i) or 0.0) / 2, format="sec")
+                columns["time"][i], columns["time_start"][i], columns["time_end"][i] = \
+                    t.utc.isot, (t - half).utc.isot, (t + half).utc.isot
+        for name in ("time", "time_start", "time_end") if kind == "streak" else ("time",):
+            out[name] = np.array([columns[name][f] for f in frames], dtype="U23") if n else np.zeros(0, "U23")
 
     wcs_list = [wcs_for(i) for i in range(len(seq))]
-    if all(w is None for w in wcs_list):
+    missing = [i for i, w in enumerate(wcs_list) if w is None]
+    broken = [(i, seq.wcs_problem(i)) for i in missing if seq.wcs_problem(i)]
+    if broken and on_missing:  # wrong metadata is named, not reported as missing
+        i, why = broken[0]
+        on_missing(f"{seq.frame_path(i)} ({seq.names[i]}): WCS cannot be read: {why}"
+                   + (f" (and {len(broken) - 1} more frame(s))" if len(broken) > 1 else ""))
+    if len(missing) == len(seq):
         if on_missing:
-            on_missing(f"{seq.path}: frames have no WCS: no ra/dec columns (give one with --wcs FILE)")
+            what = "have no readable WCS" if broken else "have no WCS"
+            on_missing(f"{seq.path}: frames {what}: no ra/dec columns (give one with --wcs FILE)")
         return out
-    if any(w is None for w in wcs_list) and on_missing:
-        on_missing(f"{seq.path}: {sum(w is None for w in wcs_list)} frame(s) have no WCS: their ra/dec are NaN")
+    if missing and on_missing:
+        on_missing(f"{seq.path}: {len(missing)} frame(s) have no WCS: their ra/dec are NaN")
     pairs = (("x1", "y1", "ra1", "dec1"), ("x2", "y2", "ra2", "dec2")) if kind == "streak" else (("x", "y", "ra", "dec"),)
     for xc, yc, rc, dc in pairs:
         ra = np.full(n, np.nan)

@@ -60,11 +60,13 @@ def run(args: argparse.Namespace) -> int:
     site = _site(args) if args.tle else None  # a bad --site fails before any reading
     table = detections_only(read_table(args.tracks))
     ra, dec = sky_positions(table)
-    keep = np.isfinite(ra) & np.isfinite(dec)
+    if "time" not in table.colnames:
+        raise InputError(f"{args.tracks}: no time column (the frames had no DATE-OBS)")
+    keep = np.isfinite(ra) & np.isfinite(dec) & (np.char.strip(np.asarray(table["time"]).astype(str)) != "")
     if args.id:
         keep &= np.isin(np.asarray(table["id"]), args.id)
     if not keep.any():
-        raise InputError(f"{args.tracks}: no rows with sky coordinates" + (" for the given --id" if args.id else ""))
+        raise InputError(f"{args.tracks}: no rows with a time and sky coordinates" + (" for the given --id" if args.id else ""))
     table, ra, dec = table[keep], ra[keep], dec[keep]
     times = Time(list(np.asarray(table["time"]).astype(str)), format="isot", scale="utc")
     if args.tle:

@@ -17,8 +17,10 @@ image, mask and variance in one file; they are one frame, not three).
 
 from __future__ import annotations
 
+import gzip
 import os
 import warnings
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,12 +28,13 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 from astropy.time import Time, TimeDelta
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from ..errors import InputError
+from ..errors import InputError, one_line
 from .masks import bad_pixel_mask, invalid_mask
-from .times import exposure_time, mid_time, start_time
+from .times import exposure_time, mid_time, start_time, time_problem
+from .wcs import read_wcs
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.fz", ".fits.gz", ".fit.gz")
 AUX_EXTNAMES = {"MASK", "VARIANCE", "VAR", "WEIGHT", "WHT", "ERR", "ERROR", "SIGMA", "DQ",
@@ -111,6 +114,7 @@ class FrameSequence:
         self._headers = headers
         self.shape = shape
         self._times = times
+        self._wcs_problems: dict[int, str | None] = {}
 
     def __len__(self) -> int:
         return len(self._refs)
@@ -129,6 +133,18 @@ class FrameSequence:
             return None
         return Time([t.utc.isot for t in self._times], format="isot", scale="utc")
 
+    def frame_path(self, i: int) -> Path:
+        """The file that holds frame ``i``."""
+        return self._refs[i].path
+
+    def frame_time(self, i: int) -> Time | None:
+        """Frame ``i``'s mid-time (UTC), or None when its header gives none (see :meth:`time_problem`)."""
+        return self._times[i]
+
+    def time_problem(self, i: int) -> str | None:
+        """Why frame ``i`` has no time ("DATE-OBS='...' is not ..."), None when it has one."""
+        return time_problem(self._headers[i])
+
     def header(self, i: int) -> fits.Header:
         return self._headers[i]
 
@@ -136,17 +152,18 @@ class FrameSequence:
         return exposure_time(self._headers[i])
 
     def wcs(self, i: int) -> WCS | None:
-        """The frame's celestial WCS, or None when the header has none."""
-        header = self._headers[i]
-        if not str(header.get("CTYPE1", "")).strip():
-            return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            try:
-                wcs = WCS(header, naxis=2)
-            except Exception:  # astropy raises several types on malformed WCS keywords
-                return None
-        return wcs if wcs.has_celestial else None
+        """The frame's celestial WCS, or None when the header has none or one that cannot be read.
+
+        Why a WCS could not be read is kept in :meth:`wcs_problem`.
+        """
+        wcs, self._wcs_problems[i] = read_wcs(self._headers[i])
+        return wcs
+
+    def wcs_problem(self, i: int) -> str | None:
+        """Why frame ``i``'s WCS keywords could not be read ("CUNIT1 ..."), None if they could or are absent."""
+        if i not in self._wcs_problems:
+            self.wcs(i)
+        return self._wcs_problems[i]
 
     def plate_scale(self) -> float | None:
         """Plate scale in arcsec/px from the first frame's WCS, else the PIXSCALE keyword.
@@ -198,8 +215,8 @@ def _read_pixels(ref: FrameRef) -> np.ndarray:
                 data = _load(ref, memmap=True)
             except ValueError:  # scaled integer images (BZERO/BLANK) cannot be memory-mapped
                 data = _load(ref, memmap=False)
-    except (OSError, TypeError, ValueError, IndexError) as exc:
-        raise InputError(f"{where}: cannot read pixels ({exc})") from None
+    except (OSError, TypeError, ValueError, IndexError, EOFError, zlib.error) as exc:
+        raise InputError(f"{where}: cannot read pixels ({one_line(exc)})") from None
     with np.errstate(invalid="ignore"):
         data[~np.isfinite(data)] = np.nan
     return data
@@ -242,8 +259,24 @@ def _merged_header(primary: fits.Header, ext: fits.Header | None) -> fits.Header
     return merged
 
 
+def _check_gzip(path: Path) -> None:
+    """Read a ``.gz`` file through once so that its CRC-32 and length are checked.
+
+    astropy decompresses only as far as it needs and never reaches the gzip trailer, so a
+    corrupt stream would otherwise be read as garbage pixels.
+    """
+    try:
+        with gzip.open(path, "rb") as fh:
+            while fh.read(1 << 22):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: corrupt gzip file ({one_line(exc) or type(exc).__name__})") from None
+
+
 def _scan_file(path: Path) -> list[tuple[FrameRef, fits.Header, tuple[int, int]]]:
     """Frames held by one file: (reference, merged header, (ny, nx)) for each."""
+    if path.name.lower().endswith(".gz"):
+        _check_gzip(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -253,7 +286,7 @@ def _scan_file(path: Path) -> list[tuple[FrameRef, fits.Header, tuple[int, int]]
                 return _frames_in(path, hdul)
     except InputError:
         raise
-    except (OSError, TypeError, ValueError, IndexError, KeyError) as exc:
+    except (OSError, TypeError, ValueError, IndexError, KeyError, EOFError, zlib.error) as exc:
         msg = str(exc).split(". ")[0].rstrip(".")
         raise InputError(f"{path}: not a readable FITS file ({msg})") from None
 
