@@ -14,13 +14,15 @@ import importlib
 from pathlib import Path
 
 from ..astrometry.sky import add_sky_columns, wcs_source
-from ..config import ArgumentParser, add_dataclass_arguments, dataclass_from_args
+from ..config import ArgumentParser, add_dataclass_arguments, dataclass_from_args, to_dict
 from ..errors import InputError
 from ..io.atomic import check_writable
-from ..io.sequence import find_sequences, open_sequence
+from ..io.provenance import fingerprint, is_current, record
+from ..io.sequence import find_sequences, open_sequence, sequence_files
 from ..io.tables import write_table
 from ..parallel import Task, add_parallel_arguments, run_tasks, summarize
 from ..progress import progress_bar, say
+from ..simulate.dataset import unfinished_reason
 
 MODES = ("sidereal", "stare", "target")
 
@@ -96,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     sequences = find_sequences(root)
     if len(sequences) == 1 and sequences[0] == root:
         out = check_writable(full.output or Path("tracks.csv"), what="tracks table")
+        why = unfinished_reason(root)
+        if why is not None:
+            raise InputError(f"{root}: {why}")
         seq = open_sequence(root)
         with progress_bar(f"{root.name} ({method})") as update:
             n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config,
@@ -105,19 +110,39 @@ def run(args: argparse.Namespace) -> int:
 
     results = check_writable(full.output or root.with_name(root.name + "-tracks"), what="results folder",
                              folder=True)
-    todo = []
+    todo, unfinished, changed = [], [], 0
     for seq_path in sequences:
+        name = str(seq_path.relative_to(root))
+        why = unfinished_reason(seq_path)
+        if why is not None:  # simulate is still writing it, or was stopped: its result would be wrong
+            unfinished.append(f"{name}: {why}")
+            continue
         out = results / seq_path.relative_to(root).with_suffix(".csv")
-        if out.exists() and not full.overwrite:
-            continue  # finished by an earlier run: resume after it
-        todo.append(Task(str(seq_path.relative_to(root)), track_path, (args.mode, seq_path, out),
+        if not full.overwrite and out.exists():
+            if is_current(out, source_of(seq_path, args.mode, method, config, full.wcs)):
+                continue  # finished by an earlier run on this same input: resume after it
+            changed += 1  # computed from other frames or parameters: redo
+        todo.append(Task(name, track_path, (args.mode, seq_path, out),
                          {"method": method, "config": config, "wcs_file": full.wcs}))
-    skipped = len(sequences) - len(todo)
-    say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already; results in {results}")
+    for note in unfinished:
+        say(f"skipped {note}")
+    skipped = len(sequences) - len(todo) - len(unfinished)
+    say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already"
+        + (f", {changed} redone (input or parameters changed)" if changed else "")
+        + (f", {len(unfinished)} unfinished skipped" if unfinished else "") + f"; results in {results}")
     with progress_bar(f"track {args.mode} ({method})") as update:
         done = run_tasks(todo, workers=full.workers, scheduler=full.scheduler,
                          progress=lambda d, f, t: update(d, t, f))
     return summarize(done, f"track {args.mode}")
+
+
+def source_of(seq_path: Path, mode: str, method: str, config, wcs_file: Path | None) -> dict:
+    """What a result of ``seq_path`` is computed from: its frame files and every parameter."""
+    files = sequence_files(seq_path)
+    if wcs_file is not None:
+        files = files + [Path(wcs_file)]
+    return fingerprint(files, mode=mode, method=method, config=to_dict(config),
+                       wcs=None if wcs_file is None else str(wcs_file))
 
 
 def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs_file: Path | None = None,
@@ -128,6 +153,7 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
     A top-level function of plain arguments, so it runs in a Dask worker as well.
     """
     module = load_mode(mode)
+    source = source_of(seq_path, mode, method, config, wcs_file)  # before reading: a change during the run shows
     seq = seq if seq is not None else open_sequence(seq_path)
     table = module.track_sequence(seq, method=method, config=config, progress=progress)
     notes: list[str] = []
@@ -138,4 +164,5 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
     for note in notes:
         say(note)
     write_table(table, out)
+    record(out, source)  # after the table: a result without its record is redone
     return len(table), len(set(table["id"])) if len(table) else 0

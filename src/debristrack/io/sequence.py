@@ -347,6 +347,20 @@ def _files_in(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if is_fits_file(p)), key=lambda p: p.name)
 
 
+def sequence_files(path: str | os.PathLike) -> list[Path]:
+    """The FITS files of a sequence (a folder, ``<sequence>/frames/`` or one file), in name order."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if not path.is_dir():
+        return [path]
+    folder = path / "frames" if (path / "frames").is_dir() else path
+    files = _files_in(folder)
+    if not files:
+        raise InputError(f"{folder}: no FITS files in this folder (looked for {', '.join(FITS_SUFFIXES)})")
+    return files
+
+
 def open_sequence(path: str | os.PathLike) -> FrameSequence:
     """Open a sequence: a folder of FITS frames, a ``<sequence>/frames/`` folder, a cube or a MEF.
 
@@ -357,15 +371,7 @@ def open_sequence(path: str | os.PathLike) -> FrameSequence:
         file with no image HDU, frames of different shapes.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
-    if path.is_dir():
-        folder = path / "frames" if (path / "frames").is_dir() else path
-        files = _files_in(folder)
-        if not files:
-            raise InputError(f"{folder}: no FITS files in this folder (looked for {', '.join(FITS_SUFFIXES)})")
-    else:
-        files = [path]
+    files = sequence_files(path)
     entries = []
     for f in files:
         entries.extend(_scan_file(f))
