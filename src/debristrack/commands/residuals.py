@@ -13,7 +13,8 @@ import numpy as np
 from astropy.table import Table
 from astropy.time import Time
 
-from ..astrometry.ephemeris import Site, interpolate_ephemeris, predict_tle, read_ephemeris, read_tle
+from ..astrometry.ephemeris import (Site, epoch_warning, interpolate_ephemeris, predict_tle, read_ephemeris,
+                                    read_tle)
 from ..astrometry.export import sky_positions
 from ..astrometry.residuals import accuracy, oc_residuals, plot_residuals
 from ..errors import InputError
@@ -71,7 +72,12 @@ def run(args: argparse.Namespace) -> int:
     times = Time(list(np.asarray(table["time"]).astype(str)), format="isot", scale="utc")
     if args.tle:
         tle = read_tle(args.tle, select=args.object)
+        warning = epoch_warning(tle, times)
+        if warning:
+            say(f"debristrack: warning: {warning}")
         pred = predict_tle(tle, times, site)
+        if not np.isfinite(pred.ra_deg).any():
+            raise InputError(f"{args.tle}: SGP4 gives no position for {tle[0]!r} at the frames' times")
         label = tle[0]
     else:
         pred = interpolate_ephemeris(read_ephemeris(args.ephemeris), times)
