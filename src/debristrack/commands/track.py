@@ -156,7 +156,7 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
     source = source_of(seq_path, mode, method, config, wcs_file)  # before reading: a change during the run shows
     seq = seq if seq is not None else open_sequence(seq_path)
     table = module.track_sequence(seq, method=method, config=config, progress=progress)
-    notes: list[str] = []
+    notes: list[str] = list(table.meta.get("notes", []))
     if len(table) == 0 and table.meta.get("note"):
         notes.append(f"{seq_path}: no object found: {table.meta['note']}")
     table = add_sky_columns(table, seq, wcs_for=wcs_source(seq, wcs_file=wcs_file, mode=mode),

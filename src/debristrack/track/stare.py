@@ -42,6 +42,7 @@ from scipy.optimize import linear_sum_assignment
 from ..detect.segmentation import THRESHOLDS, Significance, Sources, segment, significance
 from ..detect.stacking import block_starts, local_max, stack_frames, star_drift_rate, window_length
 from ..errors import InputError
+from ..io.masks import mask_bad_frame
 from ..io.tables import empty_table
 
 METHODS = ("minstack", "medianstack", "meanstack")
@@ -532,8 +533,18 @@ def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = Non
     config = config or Config()
     seq.require(MIN_FRAMES, f"{method} needs at least {MIN_FRAMES} frames")
     window = sequence_window(seq, method=method, config=config)
-    return track_frames((frame.data for frame in seq), len(seq), window=window, method=method,
-                        config=config, progress=progress)
+    notes: list[str] = []
+
+    def masked(frame):  # a bad frame is masked (all NaN) and reported; its block keeps the others
+        data, why = mask_bad_frame(frame.data)
+        if why:
+            notes.append(f"{seq.frame_path(frame.index)} ({frame.name}): bad frame, masked: {why}")
+        return data
+
+    table = track_frames((masked(frame) for frame in seq), len(seq), window=window, method=method,
+                         config=config, progress=progress)
+    table.meta["notes"] = notes
+    return table
 
 
 class _LocalMaxPool:
