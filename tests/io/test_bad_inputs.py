@@ -93,3 +93,53 @@ def test_one_bad_date_obs_keeps_the_other_frames_times(tmp_path):
                           on_missing=notes.append)
     assert list(out["time"]) == ["2025-01-15T18:00:01.000", "", "2025-01-15T18:00:13.000"]
     assert any("f1.fits" in n and "DATE-OBS='yesterday'" in n for n in notes), notes
+
+
+def test_csv_with_utf8_bom_reads(tmp_path):
+    from debristrack.io.tables import read_table
+
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffframe,id,x,y\n0,1,2.5,3.5\n".encode("utf-8"))  # Excel's "CSV UTF-8"
+    table = read_table(path)
+    assert table.colnames[:4] == ["frame", "id", "x", "y"] and table["x"][0] == 2.5
+
+
+def _three_frames(folder):
+    for k in range(3):
+        write_frame(folder / f"f{k}.fits", np.full((16, 16), 10.0 + k, np.float32))
+    return folder
+
+
+def test_appledouble_and_broken_symlink_are_skipped_with_a_note(tmp_path, capsys):
+    folder = _three_frames(tmp_path / "s")
+    (folder / "._f0.fits").write_bytes(b"\x00\x05\x16\x07" + b"\x00" * 80)  # AppleDouble magic
+    (folder / "gone.fits").symlink_to(tmp_path / "nowhere.fits")
+    seq = open_sequence(folder)
+    assert seq.names == ["f0.fits", "f1.fits", "f2.fits"]
+    err = capsys.readouterr().err
+    assert "._f0.fits: skipped: a macOS AppleDouble" in err and "gone.fits: skipped: a broken symbolic link" in err
+
+
+def test_one_dimensional_image_says_so(tmp_path):
+    fits.PrimaryHDU(np.arange(50, dtype=np.float32)).writeto(tmp_path / "spectrum.fits")
+    with pytest.raises(InputError, match=r"spectrum\.fits: HDU 0 is a 1-D array of 50 values"):
+        open_sequence(tmp_path / "spectrum.fits")
+
+
+def test_overlay_of_a_longer_table_on_a_shorter_sequence_is_an_error(tmp_path, capsys):
+    folder = _three_frames(tmp_path / "s")
+    tracks = tmp_path / "t.csv"
+    tracks.write_text("frame,id,x,y\n0,1,3,3\n5,1,4,4\n")
+    code = main(["export", str(tracks), "--overlay", str(tmp_path / "o.png"), "--sequence", str(folder)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "the table has frame 5 but the sequence has 3 frames" in err[0]
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_simulate_rerun_with_another_size_reports_the_sizes_on_disk(tmp_path, capsys):
+    base = ["simulate", "--mode", "stare", "--frames", "3", "--out", str(tmp_path / "ds"), "--no-progress"]
+    assert main(base + ["--size", "32"]) == 0
+    capsys.readouterr()
+    assert main(base + ["--size", "48", "--sequences", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "frames of 32x32 (1 sequences), 48x48 (1 sequences)" in out, out

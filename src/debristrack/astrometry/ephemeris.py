@@ -176,7 +176,7 @@ def read_ephemeris(path: str | Path) -> tuple[Time, np.ndarray, np.ndarray, np.n
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such ephemeris file")
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark
         reader = csv.DictReader(fh)
         missing = {"time", "ra", "dec"} - set(reader.fieldnames or [])
         if missing:

@@ -86,14 +86,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(root: Path, split: str, sequences: int, preview: bool) -> str:
     frames = objects = 0
+    shapes: dict[str, int] = {}  # each sequence's own size: a rerun keeps finished ones as they were
     for i in range(sequences):
         meta = json.loads((root / split / f"seq{i:04d}" / "meta.json").read_text(encoding="utf-8"))
         frames += meta["frames"]
         objects += meta["objects"]
-        mode, shape = meta["mode"], meta["shape"]
+        mode, shape = meta["mode"], f"{meta['shape'][1]}x{meta['shape'][0]}"
+        shapes[shape] = shapes.get(shape, 0) + 1
     if sequences == 0:
         return f"wrote {root / split}: no sequences"
     first = root / split / "seq0000"
     extra = f", previews {root / split}/seqNNNN-preview.png" if preview else ""
+    sizes = next(iter(shapes)) if len(shapes) == 1 else ", ".join(f"{s} ({n} sequences)" for s, n in shapes.items())
     return (f"wrote {root / split}: {sequences} {mode} sequence(s), {frames} frames of "
-            f"{shape[1]}x{shape[0]}, {objects} objects in ground truth (e.g. {first}/gt.csv){extra}")
+            f"{sizes}, {objects} objects in ground truth (e.g. {first}/gt.csv){extra}")

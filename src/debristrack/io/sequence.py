@@ -32,6 +32,7 @@ from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..errors import InputError, one_line
+from ..progress import say
 from .masks import bad_pixel_mask, invalid_mask
 from .times import exposure_time, mid_time, start_time, time_problem
 from .wcs import read_wcs
@@ -44,10 +45,6 @@ _STRUCTURAL = {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEN
                "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "BLANK", "EXTNAME", "EXTVER", "INHERIT",
                "CHECKSUM", "DATASUM", "TFIELDS", "ZIMAGE"}
 CADENCE_KEYS = ("CADENCE", "DELTAT", "FRAMETIM", "INTTIME")
-
-
-def is_fits_file(path: Path) -> bool:
-    return path.is_file() and path.name.lower().endswith(FITS_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -294,10 +291,13 @@ def _scan_file(path: Path) -> list[tuple[FrameRef, fits.Header, tuple[int, int]]
 def _frames_in(path: Path, hdul: fits.HDUList):
     primary = hdul[0].header
     images = []
+    one_d = None
     for i, hdu in enumerate(hdul):
         if not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
             continue
         shape = tuple(int(s) for s in (hdu.shape or ()))
+        if len(shape) == 1 and shape[0] > 0 and one_d is None:
+            one_d = (i, shape[0])
         if len(shape) < 2 or 0 in shape:
             continue
         name = str(hdu.header.get("EXTNAME", hdu.header.get("EXTTYPE", ""))).strip().upper()
@@ -305,6 +305,9 @@ def _frames_in(path: Path, hdul: fits.HDUList):
         if name in AUX_EXTNAMES or kind in AUX_EXTNAMES:
             continue
         images.append((i, hdu, shape))
+    if not images and one_d is not None:
+        raise InputError(f"{path}: HDU {one_d[0]} is a 1-D array of {one_d[1]} values (a spectrum?); "
+                         "expected a 2-D image or a 3-D cube")
     if not images:
         raise InputError(f"{path}: no image HDU (only empty or table HDUs)")
     out = []
@@ -343,8 +346,24 @@ def _cube_planes(path: Path, hdu_index: int, header: fits.Header, shape):
     return planes
 
 
-def _files_in(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if is_fits_file(p)), key=lambda p: p.name)
+def _files_in(folder: Path, *, report: bool = False) -> list[Path]:
+    """The FITS files of a folder by name; with ``report``, a note for each FITS-named entry skipped."""
+    files = []
+    for p in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not p.name.lower().endswith(FITS_SUFFIXES):
+            continue
+        if p.name.startswith("._"):  # macOS AppleDouble: the resource fork copied beside f.fits
+            why = "a macOS AppleDouble (._) file, not an image"
+        elif p.is_symlink() and not p.exists():
+            why = f"a broken symbolic link (to {os.readlink(p)})"
+        elif not p.is_file():
+            why = "not a regular file"
+        else:
+            files.append(p)
+            continue
+        if report:
+            say(f"{p}: skipped: {why}")
+    return files
 
 
 def sequence_files(path: str | os.PathLike) -> list[Path]:
@@ -355,7 +374,7 @@ def sequence_files(path: str | os.PathLike) -> list[Path]:
     if not path.is_dir():
         return [path]
     folder = path / "frames" if (path / "frames").is_dir() else path
-    files = _files_in(folder)
+    files = _files_in(folder, report=True)
     if not files:
         raise InputError(f"{folder}: no FITS files in this folder (looked for {', '.join(FITS_SUFFIXES)})")
     return files
