@@ -37,10 +37,13 @@ def data(tmp_path_factory):
                       "1,1,11,10,2025-01-15T18:00:08.5,60.01,0.0\n", encoding="utf-8")
     (root / "obj.tle").write_text("\n".join(TLE) + "\n")
     fits.PrimaryHDU(np.zeros((2, 2, 16, 16), np.float32)).writeto(root / "cube4d.fits")
+    bad = fits.Header()
+    bad["CTYPE1"], bad["CTYPE2"] = "RA---XYZ", "DEC--TAN"
+    fits.PrimaryHDU(header=bad).writeto(root / "bad.wcs")
     (root / "afile").write_text("x")
     (root / "adir").mkdir()
     return {"root": root, "ds": ds, "seq": seq, "gt": seq / "gt.csv", "tracks": tracks, "tle": root / "obj.tle",
-            "cube4d": root / "cube4d.fits", "file": root / "afile", "dir": root / "adir"}
+            "cube4d": root / "cube4d.fits", "badwcs": root / "bad.wcs", "file": root / "afile", "dir": root / "adir"}
 
 
 def _scene_rows():
@@ -102,6 +105,7 @@ TRACK = [
     ("track --workers 0 (dataset)", ["track", "{ds}", "--mode", "stare", "--workers", "0"]),
     ("track --workers x", ["track", "{seq}", "--mode", "stare", "--workers", "x"]),
     ("track --wcs missing", ["track", "{seq}", "--mode", "stare", "--wcs", "{root}/nope.wcs", "-o", "{root}/t.csv"]),
+    ("track --wcs broken CTYPE", ["track", "{seq}", "--mode", "stare", "--wcs", "{badwcs}", "-o", "{root}/t.csv"]),
     ("track -o a folder", ["track", "{seq}", "--mode", "stare", "-o", "{dir}"]),
     ("track -o under a file", ["track", "{seq}", "--mode", "stare", "-o", "{file}/t.csv"]),
     ("track dataset -o a file", ["track", "{ds}", "--mode", "stare", "-o", "{file}"]),

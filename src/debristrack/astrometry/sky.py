@@ -22,12 +22,13 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 from astropy.time import Time, TimeDelta
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 
-from ..errors import InputError
+from ..errors import InputError, one_line
 from ..io.sequence import FrameSequence
 from ..io.tables import table_kind
 from ..io.times import exposure_time, start_time
+from ..io.wcs import read_wcs
 
 # Earth rotation rate relative to the ICRS: 1.00273781191135448 turns per UT1 day (IERS).
 SIDEREAL_DEG_PER_S = 360.0 * 1.00273781191135448 / 86400.0
@@ -45,11 +46,11 @@ def load_wcs_file(path: str | Path) -> tuple[WCS, fits.Header]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             header = fits.getheader(path, 0)
-            wcs = WCS(header, naxis=2)
     except Exception as exc:  # astropy raises several types for malformed headers
-        raise InputError(f"{path}: cannot read a WCS ({exc})") from None
-    if not wcs.has_celestial:
-        raise InputError(f"{path}: no celestial WCS (CTYPE1/CTYPE2 missing)")
+        raise InputError(f"{path}: cannot read a FITS header ({one_line(exc)})") from None
+    wcs, why = read_wcs(header)
+    if wcs is None:
+        raise InputError(f"{path}: " + (f"cannot read the WCS: {why}" if why else "no celestial WCS (CTYPE1/CTYPE2 missing)"))
     return wcs, header
 
 

@@ -13,7 +13,7 @@ import argparse
 import importlib
 from pathlib import Path
 
-from ..astrometry.sky import add_sky_columns, wcs_source
+from ..astrometry.sky import add_sky_columns, load_wcs_file, wcs_source
 from ..config import ArgumentParser, add_dataclass_arguments, dataclass_from_args, to_dict
 from ..errors import InputError
 from ..io.atomic import check_writable
@@ -93,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if method not in module.METHODS:
         raise InputError(f"unknown method {method!r} for mode {args.mode}; choose one of {', '.join(module.METHODS)}")
     config = dataclass_from_args(module.Config, full)
+    if full.wcs is not None:
+        load_wcs_file(full.wcs)  # a bad --wcs fails now, not after the tracking
 
     root = Path(full.sequence)
     sequences = find_sequences(root)

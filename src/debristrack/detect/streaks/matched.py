@@ -138,10 +138,12 @@ def filter_response(z: np.ndarray, kernels: list[np.ndarray]) -> tuple[np.ndarra
     """Best response over orientations and its angle index, both (ny, nx)."""
     best = np.full(z.shape, -np.inf, dtype=np.float32)
     angle = np.zeros(z.shape, dtype=np.int16)
+    r = np.empty_like(best)  # reused for every orientation: memory stays at a few frames' worth
+    better = np.empty(z.shape, dtype=bool)
     for k, kern in enumerate(kernels):
-        r = cv2.filter2D(z, cv2.CV_32F, kern, borderType=cv2.BORDER_CONSTANT)
-        better = r > best
-        best[better] = r[better]
+        cv2.filter2D(z, cv2.CV_32F, kern, dst=r, borderType=cv2.BORDER_CONSTANT)
+        np.greater(r, best, out=better)
+        np.copyto(best, r, where=better)
         angle[better] = k
     return best, angle
 
@@ -329,11 +331,14 @@ def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
     if static_stars is not None:
         stars |= static_stars
     residual[stars] = 0.0
-    z = np.clip(residual / sigma, -p.clip_snr, p.clip_snr).astype(np.float32)
+    z = np.divide(residual, sigma, dtype=np.float32)  # in place from here: one float32 frame, not three
+    np.clip(z, -p.clip_snr, p.clip_snr, out=z)
     kernels = line_kernels(p.kernel_length, psf_sigma(p.fwhm), p.n_angles)
     gain = noise_gain(z, kernels[0])
     sigma *= gain
-    response, angle = filter_response(z / np.float32(gain), kernels)
+    z /= np.float32(gain)
+    response, angle = filter_response(z, kernels)
+    del z
     cands = candidate_lines(response, angle, p)
     if len(cands) == 0:
         return empty_segments()
