@@ -148,26 +148,29 @@ def filter_response(z: np.ndarray, kernels: list[np.ndarray]) -> tuple[np.ndarra
     return best, angle
 
 
-def ridge_mask(response: np.ndarray, angle: np.ndarray, n_angles: int) -> np.ndarray:
-    """Pixels that are a maximum of ``response`` across their best line direction.
+def ridge_mask(response: np.ndarray, angle: np.ndarray, n_angles: int, ys: np.ndarray,
+               xs: np.ndarray) -> np.ndarray:
+    """Which of the pixels ``(ys, xs)`` are a maximum of ``response`` across their best line direction.
 
     Like Canny's non-maximum suppression: a pixel is kept when it is at least as strong as
-    its two neighbours along the normal of its best filter orientation, which thins the
-    wide band of high response around a bright streak to its centre line.
+    its two neighbours along the normal of its best filter orientation (outside the frame
+    counts as -inf), which thins the wide band of high response around a bright streak to
+    its centre line. Only the given pixels are tested (those above threshold: a few percent
+    of a frame), so no frame-sized temporary is made. Returns a bool (n,) array.
     """
     theta = np.arange(n_angles) * np.pi / n_angles
     nx_, ny_ = np.rint(-np.sin(theta)).astype(int), np.rint(np.cos(theta)).astype(int)
-    padded = np.pad(response, 1, mode="constant", constant_values=-np.inf)
     h, w = response.shape
-    keep = np.zeros(response.shape, dtype=bool)
-    for k in range(n_angles):
-        sel = angle == k
-        if not sel.any():
-            continue
-        dx, dy = nx_[k], ny_[k]
-        plus = padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-        minus = padded[1 - dy:1 - dy + h, 1 - dx:1 - dx + w]
-        keep |= sel & (response >= plus) & (response >= minus)
+    a = angle[ys, xs]
+    dx, dy = nx_[a], ny_[a]
+    value = response[ys, xs]
+    keep = np.ones(len(ys), dtype=bool)
+    for sign in (1, -1):
+        yy, xx = ys + sign * dy, xs + sign * dx
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        neighbour = np.full(len(ys), -np.inf, dtype=response.dtype)
+        neighbour[inside] = response[yy[inside], xx[inside]]
+        keep &= value >= neighbour
     return keep
 
 
@@ -178,8 +181,9 @@ def candidate_lines(response: np.ndarray, angle: np.ndarray, p: MatchedParams) -
     (8-connected) for every ``b``; a component's line is its response-weighted principal
     axis, spanning the extreme projections of its pixels. Returns (N, 5), score = peak response.
     """
-    above = (response > p.threshold) & ridge_mask(response, angle, p.n_angles)
-    ys, xs = np.nonzero(above)
+    ys, xs = np.nonzero(response > p.threshold)
+    ridge = ridge_mask(response, angle, p.n_angles, ys, xs)
+    ys, xs = ys[ridge], xs[ridge]
     if xs.size == 0:
         return empty_segments()
     w = response[ys, xs].astype(np.float64)
