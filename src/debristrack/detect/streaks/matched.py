@@ -37,6 +37,7 @@ import numpy as np
 import sep
 from scipy import ndimage
 
+from ..extract import _extract_with_room
 from .background import subtract_background
 from .geometry import (clip_segments, empty_segments, explain_away, line_snr, merge_collinear,
                        normalize_segments)
@@ -106,9 +107,10 @@ def star_mask(image: np.ndarray, mask: np.ndarray | None, p: MatchedParams) -> n
     """
     residual, sigma = subtract_background(image, mask)
     stars = np.zeros(residual.shape, dtype=bool)
-    sep.set_extract_pixstack(max(300000, residual.size))
     m = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
-    objs = sep.extract(np.ascontiguousarray(residual), p.star_snr, err=sigma, mask=m, minarea=5)
+    # sep's pixel stack grows only when it overflows: sized to the frame up front, it alone was
+    # ~30 bytes a pixel (2 GB for an 8192x8192 frame), as sep initialises every entry
+    objs = _extract_with_room(np.ascontiguousarray(residual), p.star_snr, err=sigma, mask=m, minarea=5)
     b = np.maximum(objs["b"], 1e-3)
     compact = objs["a"] <= p.max_star_elongation * b
     # wider across than a PSF-thin streak and not line-like: galaxies, cluster cores, nebulae
