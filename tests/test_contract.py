@@ -9,6 +9,7 @@ validated by the mode configs; their rows are in the track section.
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing
 
 import numpy as np
@@ -200,3 +201,19 @@ def test_bad_value_exits_2_with_one_line(argv, data, capsys, monkeypatch, tmp_pa
 def test_scene_rows_cover_every_numeric_flag():
     flags = {r[1][3] for r in _scene_rows()}
     assert {"--dec", "--ra", "--size", "--snr", "--objects", "--jitter", "--track-rate", "--speed"} <= flags
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_output_folder_fails_before_the_work(data, tmp_path, capsys):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        for argv in (["track", str(data["seq"]), "--mode", "stare", "-o", str(locked / "t.csv")],
+                     ["evaluate", str(data["gt"]), str(data["gt"]), "--json", str(locked / "e.json")],
+                     ["export", str(data["tracks"]), "--mot", str(locked / "m.txt")]):
+            assert main(argv) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and "cannot write" in err[0], err
+    finally:
+        locked.chmod(0o700)
