@@ -173,6 +173,7 @@ BENCH = [
     ("bench sidereal --sequences 0", ["bench", "sidereal", "--sequences", "0"]),
     ("bench sdtnet --threads 0", ["bench", "sdtnet", "--threads", "0"]),
     ("bench sdtnet --size 8", ["bench", "sdtnet", "--size", "8"]),
+    ("bench memory --size 8", ["bench", "memory", "--size", "8"]),
 ]
 
 OTHER = [

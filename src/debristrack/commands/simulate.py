@@ -53,7 +53,7 @@ def scene_parser(mode: str | None, preset: str | None) -> tuple[argparse.Argumen
     """The full parser for ``mode``: common options plus one flag per scene field."""
     cls = SCENES[mode] if mode else SkyScene
     p = ArgumentParser(prog="debristrack simulate", description=DESCRIPTION, add_help=False,
-                                allow_abbrev=False)
+                       allow_abbrev=False)
     _common(p)
     defaults = make_scene(mode, preset) if mode else None
     title = f"{mode} scene options" if mode else "scene options (applied to every mode of the demo)"

@@ -69,7 +69,7 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
 
 def _full_parser(mode_module, mode: str) -> argparse.ArgumentParser:
     p = ArgumentParser(prog=f"debristrack track --mode {mode}", add_help=False,
-                                description=(mode_module.__doc__ or "").strip().split("\n")[0])
+                       description=(mode_module.__doc__ or "").strip().split("\n")[0])
     _common_arguments(p)
     add_dataclass_arguments(p, mode_module.Config, title=f"{mode} options (methods: {', '.join(mode_module.METHODS)})")
     return p
