@@ -15,7 +15,8 @@ from astropy.io import fits
 from debristrack.cli import main
 from debristrack.errors import InputError
 from debristrack.io.lock import dataset_lock
-from debristrack.simulate.dataset import is_finished, simulate_dataset, simulate_sequence, unfinished_reason
+from debristrack.io.provenance import unfinished_reason
+from debristrack.simulate.dataset import is_finished, simulate_dataset, simulate_sequence
 from debristrack.simulate.scenes import make_scene
 
 SMALL = {"size": 32, "frames": 4, "star_density": 50.0}

@@ -17,12 +17,11 @@ from ..astrometry.sky import add_sky_columns, load_wcs_file, wcs_source
 from ..config import ArgumentParser, add_dataclass_arguments, dataclass_from_args, to_dict
 from ..errors import InputError
 from ..io.atomic import check_writable
-from ..io.provenance import fingerprint, is_current, record
+from ..io.provenance import fingerprint, is_current, record, unfinished_reason
 from ..io.sequence import find_sequences, open_sequence, sequence_files
 from ..io.tables import write_table
 from ..parallel import Task, add_parallel_arguments, run_tasks, summarize
 from ..progress import progress_bar, say
-from ..simulate.dataset import unfinished_reason
 
 MODES = ("sidereal", "stare", "target")
 

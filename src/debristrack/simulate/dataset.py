@@ -28,6 +28,7 @@ from .. import __version__
 from ..errors import InputError
 from ..io.atomic import atomic_write, write_fits_atomic, write_json_atomic
 from ..io.lock import dataset_lock
+from ..io.provenance import UNFINISHED, unfinished_reason
 from ..parallel import Task, run_tasks
 from ..progress import progress_bar, say
 from ..io.tables import empty_table, write_table
@@ -56,34 +57,9 @@ def write_frame(seq_dir: Path, frame: SimFrame) -> None:
             fh.write(buf.getvalue())
 
 
-UNFINISHED = ".unfinished"  # present in a sequence folder while simulate writes it
-
-
 def is_finished(seq_dir: str | Path) -> bool:
     """True when the sequence's ``meta.json`` exists (it is written last) and its frames are all there."""
     return unfinished_reason(seq_dir) is None and (Path(seq_dir) / "meta.json").is_file()
-
-
-def unfinished_reason(seq_dir: str | Path) -> str | None:
-    """Why a simulated sequence folder is not complete, or None (complete, or not simulated at all).
-
-    A folder with the ``.unfinished`` marker was being written when simulate stopped; one whose
-    ``meta.json`` counts more frames than ``frames/`` holds lost files after it was finished.
-    """
-    seq_dir = Path(seq_dir)
-    if (seq_dir / UNFINISHED).exists():
-        return "unfinished: simulate stopped while writing it (run simulate again to complete it)"
-    meta_path = seq_dir / "meta.json"
-    if not meta_path.is_file():
-        return None
-    try:
-        want = int(json.loads(meta_path.read_text(encoding="utf-8"))["frames"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return "meta.json is unreadable (run simulate again to redo the sequence)"
-    have = len(list((seq_dir / "frames").glob("*.fits")))
-    if have != want:
-        return f"has {have} of the {want} frames meta.json lists (run simulate again to redo it)"
-    return None
 
 
 def _clear_unfinished(seq_dir: Path) -> None:
