@@ -112,3 +112,26 @@ def test_rerun_repairs_a_finished_sequence_that_lost_frames(tmp_path):
     assert "has 3 of the 4 frames" in unfinished_reason(root / "stare" / "seq0000")
     simulate_dataset(root, mode="stare", sequences=1, seed=0, overrides=SMALL, progress=False)
     assert (frames / "000003.fits").read_bytes() == before and is_finished(root / "stare" / "seq0000")
+
+
+def test_two_simulate_processes_into_one_out_lose_nothing(tmp_path):
+    """The issue's race, for real: two processes started together; one waits its turn or is refused."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "debristrack.cli", "simulate", "--mode", "stare", "--size", "32", "--frames", "6",
+           "--sequences", "2", "--workers", "1", "--no-progress", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    for code, err in results:
+        assert code == 0 or (code == 2 and ".debristrack.lock" in err and len(err.strip().splitlines()) == 1), err
+    assert any(code == 0 for code, _ in results)
+    for i in range(2):
+        seq = out / "stare" / f"seq{i:04d}"
+        assert is_finished(seq) and len(list((seq / "frames").glob("*.fits"))) == 6
