@@ -177,6 +177,13 @@ BENCH = [
 ]
 
 OTHER = [
+    ("train --epochs 0", ["train", "--epochs", "0", "--out", "{root}/tr"]),
+    ("train --lr nan", ["train", "--lr", "nan", "--out", "{root}/tr"]),
+    ("train --batch 0", ["train", "--batch", "0", "--out", "{root}/tr"]),
+    ("train --optimizer x", ["train", "--optimizer", "x", "--out", "{root}/tr"]),
+    ("train --threads 0", ["train", "--threads", "0", "--out", "{root}/tr"]),
+    ("train --config missing", ["train", "--config", "{root}/nope.json", "--out", "{root}/tr"]),
+    ("train --out a file", ["train", "--out", "{file}"]),
     ("unknown command", ["bogus"]),
     ("demo --seed -1", ["demo", "--seed", "-1"]),
     ("demo --seed x", ["demo", "--seed", "x"]),
