@@ -3,7 +3,7 @@
 Each row is run through ``debristrack.cli.main`` in this process (an exception escaping it
 fails the row: that would be a traceback for the user). Rows fail before any real work, so
 the table is fast. Track-mode parameters (``--threshold``, ``--matched-*`` ...) are
-validated by the mode configs; their rows are in the track section.
+validated by the mode configs (their ``RANGES``); a row is made for each of them.
 """
 
 from __future__ import annotations
@@ -98,7 +98,38 @@ SIMULATE = [
     ("simulate unknown flag", ["simulate", "--mode", "stare", "--bogus", "1"]),
 ] + _scene_rows()
 
+def _track_mode_rows():
+    """Every ranged parameter of every track mode (the configs' RANGES), given a value outside it."""
+    import importlib
+
+    from debristrack.config import flag_fields
+
+    rows = []
+    for mode in ("sidereal", "stare", "target"):
+        config = importlib.import_module(f"debristrack.pipeline.{mode}").Config()
+        for flag, value, spec, _ in flag_fields(config):
+            if spec is None or isinstance(value, bool):
+                continue
+            low = spec[1:].split(",")[0].strip()
+            if isinstance(value, int) and low not in ("-inf",):
+                bad = str(int(float(low)) - (1 if spec[0] == "[" else 0))
+            elif isinstance(value, tuple):
+                bad = ",".join(["nan"] * len(value))
+            else:
+                bad = "nan"
+            rows.append((f"track {mode} {flag} {bad}", ["track", "{seq}", "--mode", mode, flag, bad,
+                                                         "-o", "{root}/t.csv"]))
+    return rows
+
+
 TRACK = [
+    # the issue's examples, then every ranged parameter of every mode
+    ("track stare --threshold -3", ["track", "{seq}", "--mode", "stare", "--threshold", "-3"]),
+    ("track sidereal --matched-fwhm -2", ["track", "{seq}", "--mode", "sidereal", "--matched-fwhm", "-2"]),
+    ("track sidereal --matched-fwhm 0", ["track", "{seq}", "--mode", "sidereal", "--matched-fwhm", "0"]),
+    ("track sidereal --gate nan", ["track", "{seq}", "--mode", "sidereal", "--gate", "nan"]),
+    ("track sidereal --max-age -1", ["track", "{seq}", "--mode", "sidereal", "--max-age", "-1"]),
+    ("track sidereal --matched-n-angles 0", ["track", "{seq}", "--mode", "sidereal", "--matched-n-angles", "0"]),
     ("track no --mode", ["track", "{seq}"]),
     ("track --mode bogus", ["track", "{seq}", "--mode", "bogus"]),
     ("track --method bogus", ["track", "{seq}", "--mode", "stare", "--method", "bogus"]),
@@ -112,7 +143,7 @@ TRACK = [
     ("track dataset -o a file", ["track", "{ds}", "--mode", "stare", "-o", "{file}"]),
     ("track missing sequence", ["track", "{root}/nope", "--mode", "stare"]),
     ("track unknown flag", ["track", "{seq}", "--mode", "stare", "--bogus", "1"]),
-]
+] + _track_mode_rows()
 
 EVALUATE = [
     ("evaluate no args", ["evaluate"]),

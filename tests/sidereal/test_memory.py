@@ -22,7 +22,7 @@ from tests.conftest import REPO
 CHILD = """
 import resource, sys
 from debristrack.io.sequence import open_sequence
-from debristrack.track.sidereal import track_sequence
+from debristrack.pipeline.sidereal import track_sequence
 seq = open_sequence(sys.argv[1])
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 table = track_sequence(seq)

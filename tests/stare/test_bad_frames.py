@@ -12,7 +12,7 @@ from debristrack.cli import main
 from debristrack.io.masks import mask_bad_frame
 from debristrack.io.sequence import open_sequence
 from debristrack.simulate.dataset import simulate_dataset
-from debristrack.track.stare import track_sequence
+from debristrack.pipeline.stare import track_sequence
 
 
 @pytest.fixture(scope="module")
