@@ -1,10 +1,14 @@
 """Pixel to sky: ``time``, ``ra``, ``dec`` columns for a tracks table.
 
 Pixel convention: 0-based, the centre of the first pixel is (0, 0) (astropy ``origin=0``).
-Points get ``time`` (mid-exposure, ISO UTC), ``ra``, ``dec`` (ICRS degrees). Streaks get
-``ra1, dec1, ra2, dec2`` for the two endpoints, ``time`` (mid-exposure) and
-``time_start``/``time_end`` (the exposure's start and end: a streak is the object's path over
-the exposure, but which end is the start cannot be told from one frame).
+Every row gets the times of the exposure it was measured on: ``time`` (mid-exposure, ISO UTC),
+``time_start`` and ``time_end`` (the exposure's start and end, :mod:`debristrack.io.times`:
+DATE-OBS, DATE-AVG/DATE-END when the header has them, plus ``--time-offset``). Points get
+``ra``, ``dec`` (ICRS degrees). Streaks get ``ra1, dec1, ra2, dec2`` for the two endpoints and
+``time1``/``time2``: a streak is the object's path over the exposure, so one end was passed at
+the exposure's start and the other at its end. Which is which cannot be told from one frame;
+the track's motion over the neighbouring frames tells it (:func:`streak_end_times`); for a
+streak seen in one frame only, ``time1``/``time2`` are empty.
 
 A WCS can come from each frame's header, or from a file solved elsewhere (astrometry.net's
 ``.wcs``) applied to the whole sequence. In ``stare`` mode a single solution is propagated to
@@ -144,6 +148,34 @@ def _frame_mid_time(seq: FrameSequence, i: int) -> Time | None:
     return None if times is None else times[i]
 
 
+def streak_end_times(table: Table) -> np.ndarray:
+    """Per streak row: +1 when endpoint 1 was passed at the exposure's start, -1 when at its end,
+    0 when unknown (a track seen in one frame, or rows without an ``id``).
+
+    The object moves the same way within an exposure as between exposures: the track's motion
+    is the shift of its streak midpoints from its first to its last frame, and the end that
+    lies behind along that motion was passed first.
+    """
+    out = np.zeros(len(table), int)
+    if "id" not in table.colnames:
+        return out
+    frames = np.asarray(table["frame"], int)
+    ids = np.asarray(table["id"])
+    p1 = np.column_stack([np.asarray(table["x1"], float), np.asarray(table["y1"], float)])
+    p2 = np.column_stack([np.asarray(table["x2"], float), np.asarray(table["y2"], float)])
+    mid = (p1 + p2) / 2
+    ok = np.isfinite(mid).all(axis=1)
+    for track in np.unique(ids):
+        rows = np.flatnonzero((ids == track) & ok)
+        if len(np.unique(frames[rows])) < 2:
+            continue
+        first, last = rows[np.argmin(frames[rows])], rows[np.argmax(frames[rows])]
+        motion = mid[last] - mid[first]
+        along = (p2[rows] - p1[rows]) @ motion
+        out[rows] = np.where(along > 0, 1, np.where(along < 0, -1, 0))
+    return out
+
+
 def add_sky_columns(table: Table, seq: FrameSequence, *, wcs_for: Callable[[int], WCS | None] | None = None,
                     on_missing: Callable[[str], None] | None = None) -> Table:
     """Return a copy of ``table`` with time and sky-position columns.
@@ -173,14 +205,24 @@ def add_sky_columns(table: Table, seq: FrameSequence, *, wcs_for: Callable[[int]
         what = "no time column" if len(untimed) == len(seq) else "its time is left empty"
         on_missing(f"{seq.frame_path(i)} ({seq.names[i]}): {seq.time_problem(i)}{more}: {what}")
     if len(untimed) < len(seq):
-        columns = {"time": [""] * len(seq), "time_start": [""] * len(seq), "time_end": [""] * len(seq)}
+        mid_s, starts, ends = [""] * len(seq), [""] * len(seq), [""] * len(seq)
         for i, t in enumerate(mids):
-            if t is not None:
+            if t is None:
+                continue
+            start, end = seq.start_time(i), seq.end_time(i)
+            if start is None or end is None:  # a frame timed by a cube's cadence only
                 half = TimeDelta((seq.exptime(i) or 0.0) / 2, format="sec")
-                columns["time"][i], columns["time_start"][i], columns["time_end"][i] = \
-                    t.utc.isot, (t - half).utc.isot, (t + half).utc.isot
-        for name in ("time", "time_start", "time_end") if kind == "streak" else ("time",):
-            out[name] = np.array([columns[name][f] for f in frames], dtype="U23") if n else np.zeros(0, "U23")
+                start, end = t - half, t + half
+            mid_s[i], starts[i], ends[i] = t.utc.isot, start.utc.isot, end.utc.isot
+        out["time"] = np.array([mid_s[f] for f in frames], dtype="U23") if n else np.zeros(0, "U23")
+        out["time_start"] = np.array([starts[f] for f in frames], dtype="U23") if n else np.zeros(0, "U23")
+        out["time_end"] = np.array([ends[f] for f in frames], dtype="U23") if n else np.zeros(0, "U23")
+        if kind == "streak":
+            first = streak_end_times(out) if n else np.zeros(0, int)
+            out["time1"] = np.array([("" if k == 0 else starts[f] if k > 0 else ends[f]) for f, k in zip(frames, first)],
+                                    dtype="U23") if n else np.zeros(0, "U23")
+            out["time2"] = np.array([("" if k == 0 else ends[f] if k > 0 else starts[f]) for f, k in zip(frames, first)],
+                                    dtype="U23") if n else np.zeros(0, "U23")
 
     wcs_list = [wcs_for(i) for i in range(len(seq))]
     missing = [i for i, w in enumerate(wcs_list) if w is None]
