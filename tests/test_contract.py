@@ -142,6 +142,10 @@ TRACK = [
     ("track -o under a file", ["track", "{seq}", "--mode", "stare", "-o", "{file}/t.csv"]),
     ("track dataset -o a file", ["track", "{ds}", "--mode", "stare", "-o", "{file}"]),
     ("track missing sequence", ["track", "{root}/nope", "--mode", "stare"]),
+    ("track --time-offset nan", ["track", "{seq}", "--mode", "stare", "--time-offset", "nan", "-o", "{root}/t.csv"]),
+    ("track --solve-time-limit -5", ["track", "{seq}", "--mode", "stare", "--solve", "--solve-time-limit", "-5",
+                                     "-o", "{root}/t.csv"]),
+    ("track --identify without --tle", ["track", "{seq}", "--mode", "stare", "--identify", "-o", "{root}/t.csv"]),
     ("track unknown flag", ["track", "{seq}", "--mode", "stare", "--bogus", "1"]),
 ] + _track_mode_rows()
 
@@ -169,6 +173,11 @@ EXPORT = [
     ("export --mot under a file", ["export", "{tracks}", "--mot", "{file}/x.txt"]),
     ("export --overlay out.xyz", ["export", "{tracks}", "--overlay", "{root}/o.xyz", "--sequence", "{seq}"]),
     ("export --overlay no --sequence", ["export", "{tracks}", "--overlay", "{root}/o.gif"]),
+    ("export --time-uncertainty -1", ["export", "{tracks}", "--mot", "{root}/m.txt", "--time-uncertainty", "-1"]),
+    ("export --position-uncertainty nan", ["export", "{tracks}", "--mot", "{root}/m.txt",
+                                           "--position-uncertainty", "nan"]),
+    ("export --iod without --station", ["export", "{tracks}", "--iod", "{root}/i.txt"]),
+    ("export --iod a folder", ["export", "{tracks}", "--iod", "{dir}", "--station", "1234"]),
     ("export missing table", ["export", "{root}/nope.csv", "--mot", "{root}/x.txt"]),
 ]
 
@@ -182,6 +191,26 @@ RESIDUALS = [
     ("residuals -o a folder", ["residuals", "{tracks}", "--tle", "{tle}", "--site", "0,0", "-o", "{dir}"]),
     ("residuals --plot out.xyz", ["residuals", "{tracks}", "--tle", "{tle}", "--site", "0,0", "--plot", "{root}/p.xyz"]),
     ("residuals --ephemeris missing", ["residuals", "{tracks}", "--ephemeris", "{root}/nope.csv"]),
+]
+
+IDENTIFY = [
+    ("identify no --tle", ["identify", "{tracks}", "--site", "0,0"]),
+    ("identify --max-cross-track -1", ["identify", "{tracks}", "--tle", "{tle}", "--site", "0,0", "--max-cross-track", "-1"]),
+    ("identify --max-time-offset 0", ["identify", "{tracks}", "--tle", "{tle}", "--site", "0,0", "--max-time-offset", "0"]),
+    ("identify --max-direction nan", ["identify", "{tracks}", "--tle", "{tle}", "--site", "0,0", "--max-direction", "nan"]),
+    ("identify --max-rate -1", ["identify", "{tracks}", "--tle", "{tle}", "--site", "0,0", "--max-rate", "-1"]),
+    ("identify --position-sigma 0", ["identify", "{tracks}", "--tle", "{tle}", "--site", "0,0", "--position-sigma", "0"]),
+    ("identify --min-altitude 100", ["identify", "{tracks}", "--tle", "{tle}", "--site", "0,0", "--min-altitude", "100"]),
+    ("identify --site 100,0", ["identify", "{tracks}", "--tle", "{tle}", "--site", "100,0"]),
+    ("identify -o a folder", ["identify", "{tracks}", "--tle", "{tle}", "--site", "0,0", "-o", "{dir}"]),
+    ("identify --unseen under a file", ["identify", "{tracks}", "--tle", "{tle}", "--site", "0,0", "--unseen", "{file}/u.csv"]),
+]
+
+SOLVE = [
+    ("solve --time-limit -1", ["solve", "{seq}", "--time-limit", "-1"]),
+    ("solve --time-limit x", ["solve", "{seq}", "--time-limit", "x"]),
+    ("solve --mode bogus", ["solve", "{seq}", "--mode", "bogus"]),
+    ("solve missing sequence", ["solve", "{root}/nope"]),
 ]
 
 BENCH = [
@@ -220,7 +249,7 @@ OTHER = [
     ("demo --seed x", ["demo", "--seed", "x"]),
 ]
 
-ROWS = SIMULATE + TRACK + EVALUATE + EXPORT + RESIDUALS + BENCH + OTHER
+ROWS = SIMULATE + TRACK + EVALUATE + EXPORT + RESIDUALS + IDENTIFY + SOLVE + BENCH + OTHER
 
 
 @pytest.mark.parametrize("argv", [r[1] for r in ROWS], ids=[r[0] for r in ROWS])

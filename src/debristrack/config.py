@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, TypeVar
@@ -51,6 +52,17 @@ def int_at_least(low: int):
 
     parse.__name__ = "int"
     return parse
+
+
+def finite_float(text: str) -> float:
+    """An argparse ``type``: a finite number (NaN and infinity are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expects a finite number, got {text!r}")
+    return value
 
 
 def _flag(name: str) -> str:

@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("export: give at least one of --tdm, --mot, --overlay, --iod, --uk, --rde")
     if (args.iod or args.uk or args.rde) and not (args.station and args.station.isdigit() and len(args.station) == 4):
         raise InputError("export --iod/--uk/--rde need --station NNNN (the 4-digit COSPAR station number)")
+    if not (0 < args.time_uncertainty < float("inf") and 0 < args.position_uncertainty < float("inf")):
+        raise InputError("export: --time-uncertainty and --position-uncertainty must be positive numbers")
     if args.overlay and not args.sequence:
         raise InputError("export --overlay needs --sequence (the frames to draw on)")
     for path, what, suffixes in ((args.tdm, "--tdm file", None), (args.mot, "--mot file", None),

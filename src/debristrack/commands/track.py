@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..astrometry.sky import add_sky_columns, load_wcs_file, wcs_source
 from ..astrometry.solve import SolveConfig, solve_sequence
-from ..config import ArgumentParser, add_dataclass_arguments, dataclass_from_args, to_dict
+from ..config import ArgumentParser, add_dataclass_arguments, dataclass_from_args, finite_float, to_dict
 from ..errors import InputError
 from ..io.atomic import atomic_write, check_writable
 from ..io.provenance import fingerprint, is_current, record, unfinished_reason
@@ -61,7 +61,7 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wcs", type=Path, metavar="FILE",
                    help="a WCS solved elsewhere (e.g. astrometry.net .wcs) for the whole sequence; in stare "
                         "mode propagated to later frames by the Earth's rotation")
-    p.add_argument("--time-offset", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--time-offset", type=finite_float, default=0.0, metavar="SECONDS",
                    help="added to every frame time from the headers: the camera's shutter latency when the "
                         "capture program stamps the command time (default 0)")
     p.add_argument("--dark", type=Path, metavar="FILE",
