@@ -9,12 +9,12 @@ run exits with 130.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 
 from . import __version__
-from .errors import InputError
+from .config import ArgumentParser
+from .errors import InputError, one_line
 
 # name -> the one-line help of ``debristrack --help`` (the same text as the module's
 # ``register``; tests/test_cli.py checks they agree)
@@ -34,9 +34,9 @@ COMMANDS = {
 }
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> ArgumentParser:
     """The parser; only ``command``'s module is imported and registered in full."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="debristrack",
         description="Find and track space debris and satellites in optical image sequences.",
     )
@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         args.command_argv = argv[argv.index(args.command) + 1:]
         return int(args.run(args) or 0)
     except InputError as exc:
-        print(f"debristrack: error: {exc}", file=sys.stderr)
+        print(f"debristrack: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, permissions changed mid-run: the OS names the file
+        print(f"debristrack: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("debristrack: interrupted", file=sys.stderr)

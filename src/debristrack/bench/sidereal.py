@@ -34,6 +34,7 @@ from ..pipeline.sidereal import DETECTORS, Config, make_method
 from ..sdtnet.options import SdtnetConfig
 from ..track.segments import TRACKERS
 from .report import section_preamble, update_section
+from ..config import int_at_least
 
 SETS = (("debris", "Debris"), ("dense", "Dense Debris"))
 COLUMNS = (("IDF1", 100.0, "{:.1f}"), ("MOTA", 100.0, "{:.1f}"), ("IDS", 1, "{:d}"),
@@ -108,9 +109,9 @@ ROW_SOURCES: list[Callable[[list[Frame], Config], dict[str, tuple[Table, float]]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a small run: 3 sequences per set")
-    parser.add_argument("--sequences", type=int, default=100,
+    parser.add_argument("--sequences", type=int_at_least(1), default=100,
                         help="sequences per test set (default 100; --quick 3)")
-    parser.add_argument("--seed", type=int, default=2025, help="random seed of the test sets (default 2025)")
+    parser.add_argument("--seed", type=int_at_least(0), default=2025, help="random seed of the test sets (default 2025)")
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default BENCHMARKS.md)")
     add_parallel_arguments(parser, default=1)
 

@@ -31,18 +31,19 @@ from ..simulate import iter_frames, make_scene
 from ..pipeline.loop import run_method
 from ..pipeline.target import METHODS, Config, TargetMethod, make_method
 from .report import section_preamble, update_section
+from ..config import int_at_least
 
 SNR_BINS = ((3.0, 5.0), (5.0, 10.0), (10.0, 50.0))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a small run (a minute or two)")
-    parser.add_argument("--sequences", type=int, default=2,
+    parser.add_argument("--sequences", type=int_at_least(1), default=2,
                         help="sequences per (stars, following error) cell (default 2; --quick 1)")
-    parser.add_argument("--frames", type=int, default=30, help="frames per sequence (default 30)")
-    parser.add_argument("--size", type=int, default=2048, help="frame size of the accuracy runs, px (default 2048)")
-    parser.add_argument("--speed-size", type=int, default=4096, help="frame size of the speed run, px (default 4096)")
-    parser.add_argument("--seed", type=int, default=2021, help="random seed (default 2021)")
+    parser.add_argument("--frames", type=int_at_least(1), default=30, help="frames per sequence (default 30)")
+    parser.add_argument("--size", type=int_at_least(16), default=2048, help="frame size of the accuracy runs, px (default 2048)")
+    parser.add_argument("--speed-size", type=int_at_least(16), default=4096, help="frame size of the speed run, px (default 4096)")
+    parser.add_argument("--seed", type=int_at_least(0), default=2021, help="random seed (default 2021)")
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default BENCHMARKS.md)")
 
 

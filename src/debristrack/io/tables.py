@@ -114,7 +114,7 @@ def read_table(path: str | os.PathLike, kind: str | None = None) -> Table:
     if not path.is_file():
         raise InputError(f"{path}: no such table file")
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{path}: cannot read as CSV text ({exc})") from None

@@ -41,6 +41,7 @@ from ..detect.segmentation import THRESHOLDS
 from ..detect.stacking import block_starts, derive_window, local_max
 from ..detect.verify import STACK_RULE, detect_stack, verify, with_forced
 from ..errors import InputError
+from ..io.masks import mask_bad_frame
 from ..io.tables import empty_table
 from ..track.blocks import BlockTracker, fit_line
 from .loop import run_method
@@ -177,6 +178,7 @@ class StackMethod:
         self.work = None
         self.done_until = 0  # frames before this index are reported
         self.tracker = BlockTracker(config.link_radius)
+        self.notes: list[str] = []  # bad frames, reported by the command line with the table
         self.last: int | None = None  # index of the last frame stepped
 
     def __getstate__(self) -> dict:
@@ -187,6 +189,10 @@ class StackMethod:
         """The frame (a sequence frame's ``data``, or an array) as float32 (NaN = no value)
         and, for the local min rule, its local maximum."""
         data = np.asarray(getattr(frame, "data", frame), dtype=np.float32)
+        data, why = mask_bad_frame(data)  # a bad frame is all NaN: its block keeps the other frames
+        if why:
+            self.notes.append(f"{getattr(frame, 'name', 'a frame')} (frame {getattr(frame, 'index', '?')}): "
+                              f"bad frame, masked: {why}")
         return data, (self.pool(data) if self.pool is not None else None)
 
     def _block_first(self, t: int) -> int | None:
@@ -242,7 +248,9 @@ class StackMethod:
         starts = self.starts or []
         disjoint = len(starts) - (1 if len(starts) > 1 and starts[-1] % self.window else 0)
         need = min(self.config.min_blocks, disjoint)
-        return _table([t.rows for t in self.tracker.tracks if t.blocks >= need], fit=self.config.fit_tracks)
+        table = _table([t.rows for t in self.tracker.tracks if t.blocks >= need], fit=self.config.fit_tracks)
+        table.meta["notes"] = list(self.notes)
+        return table
 
 
 def _table(track_rows: list[list[tuple]], *, fit: bool) -> Table:

@@ -11,12 +11,31 @@ plate scale. Ranges are ``(low, high)`` tuples, sampled uniformly.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from ..config import replace_checked
 from ..errors import InputError
 
 MODES = ("sidereal", "stare", "target")
+MAX_SIZE = 32768  # px a side: a float32 frame of 4 GB; larger is a typo, not a camera
+
+
+def _finite(value) -> bool:
+    """False for a NaN or infinite number (or one inside a tuple); True for anything else."""
+    if isinstance(value, tuple):
+        return all(_finite(v) for v in value)
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def _iso_time(text: str) -> bool:
+    from astropy.time import Time
+
+    try:
+        Time(text, format="isot", scale="utc")
+    except ValueError:
+        return False
+    return True
 
 
 def _f(default, help_text: str, **kw):
@@ -72,9 +91,21 @@ class SkyScene:
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first parameter out of range."""
+        bad_number = next((f.name for f in dataclasses.fields(self) if not _finite(getattr(self, f.name))), None)
+        if bad_number is not None:
+            raise InputError(f"invalid {getattr(self, 'mode', 'sky')} scene: --{bad_number.replace('_', '-')} "
+                             f"must be finite, got {getattr(self, bad_number)!r}")
         checks = [
-            (self.size >= 16, "size must be at least 16 px"),
-            (self.height is None or self.height >= 16, "height must be at least 16 px"),
+            (16 <= self.size <= MAX_SIZE, f"size must be in [16, {MAX_SIZE}] px"),
+            (self.height is None or 16 <= self.height <= MAX_SIZE, f"height must be in [16, {MAX_SIZE}] px"),
+            (_iso_time(self.start_time), "start_time must be an ISO UTC time like 2025-01-15T18:00:00"),
+            (0 <= self.ra <= 360, "ra must be in [0, 360] deg"),
+            (-90 < self.dec < 90, "dec must be in (-90, 90) deg (a pole has no RA axis for the TAN WCS)"),
+            (self.gradient >= 0, "gradient must be >= 0"),
+            (self.straylight >= 0, "straylight must be >= 0"),
+            (self.cloud_glow >= 0, "cloud_glow must be >= 0"),
+            (self.clouds >= 0, "clouds must be >= 0"),
+            (self.mag_bright >= -30 and self.mag_limit <= 40, "mag_bright/mag_limit must be in [-30, 40]"),
             (self.frames >= 1, "frames must be at least 1"),
             (self.exptime > 0, "exptime must be positive"),
             (self.cadence >= self.exptime, "cadence must be at least exptime"),
@@ -137,6 +168,7 @@ class SiderealScene(SkyScene):
             (0 <= self.parallel_prob <= 1, "parallel_prob must be in [0, 1]"),
             (0 <= self.cross_prob <= 1, "cross_prob must be in [0, 1]"),
             (self.brightness_noise >= 0, "brightness_noise must be >= 0"),
+            (self.min_separation >= 0, "min_separation must be >= 0"),
         ]
 
 
