@@ -454,6 +454,11 @@ def _cube_planes(path: Path, hdu_index: int, header: fits.Header, shape):
     return planes
 
 
+def is_fits_file(path: Path) -> bool:
+    """A regular file with a FITS name that is not a macOS AppleDouble (``._``) companion."""
+    return path.is_file() and path.name.lower().endswith(FITS_SUFFIXES) and not path.name.startswith("._")
+
+
 def _files_in(folder: Path, *, report: bool = False) -> list[Path]:
     """The FITS files of a folder by name; with ``report``, a note for each FITS-named entry skipped."""
     files = []
