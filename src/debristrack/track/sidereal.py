@@ -11,6 +11,7 @@ benchmark can detect once and link with every tracker.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import typing
 from collections.abc import Callable
@@ -19,6 +20,9 @@ import numpy as np
 from astropy.table import Table
 
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
+from ..detect.streaks.static_sky import static_sky_residuals
+from ..detect.streaks.trails import detect_trails
+from ..detect.streaks.validate import ValidatorParams
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
 from ..sdtnet.options import SdtnetConfig
@@ -27,11 +31,15 @@ from .segments import TRACKERS, TrackerParams, track_segments
 DETECTORS = ("matched", "lsd")
 METHODS: tuple[str, ...] = tuple(f"{d}+{t}" for d in DETECTORS for t in ("ocsort", "bytetrack", "sort")) + ("sdtnet",)
 
-_PREFIX = {LSDParams: "lsd_", MatchedParams: "matched_", TrackerParams: "", SdtnetConfig: "sdtnet_"}
+_PREFIX = {LSDParams: "lsd_", MatchedParams: "matched_", TrackerParams: "", SdtnetConfig: "sdtnet_",
+           ValidatorParams: "trail_"}
 
 
 def _config_fields():
-    fields = [("star_stack", int, dataclasses.field(default=9, metadata={
+    fields = [("real_sky", bool, dataclasses.field(default=True, metadata={
+        "help": "classical detectors: remove the static sky (sequences of 3+ frames), clean impulses and "
+                "stripes, validate every candidate as a trail (detect/streaks/trails.py); False = as [SDT]"})),
+              ("star_stack", int, dataclasses.field(default=9, metadata={
         "help": "matched: frames in the median used to find the static stars (0 = this frame only)"})),
               ("min_speed", float, dataclasses.field(default=1.0, metadata={
                   "help": "tracks moving slower than this, pixels per frame, are dropped as static sky"})),
@@ -82,7 +90,8 @@ def static_stars(seq, config, mp: MatchedParams) -> np.ndarray | None:
 
 
 def detect_sequence(seq, detector: str, config=None, *,
-                    progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+                    progress: Callable[[int, int], None] | None = None,
+                    rejections: collections.Counter | None = None) -> list[np.ndarray]:
     """Run one streak detector on every frame.
 
     Parameters
@@ -92,6 +101,8 @@ def detect_sequence(seq, detector: str, config=None, *,
     detector : ``"matched"`` or ``"lsd"``.
     config : :data:`Config` (defaults when None).
     progress : called as ``progress(done_frames, total_frames)``.
+    rejections : a Counter that receives the trail validator's rejection reasons
+        (``config.real_sky``).
 
     Returns
     -------
@@ -102,21 +113,50 @@ def detect_sequence(seq, detector: str, config=None, *,
         mp = sub_params(config, MatchedParams)
         stars = static_stars(seq, config, mp)
 
-        def run(frame):
-            return detect_matched(frame.clean, frame.mask, static_stars=stars, params=mp)
+        def run(image, mask):
+            return detect_matched(image, mask, static_stars=stars, params=mp)
     elif detector == "lsd":
         lp = sub_params(config, LSDParams)
 
-        def run(frame):
-            return detect_lsd(frame.clean, frame.mask, params=lp)
+        def run(image, mask):
+            return detect_lsd(image, mask, params=lp)
     else:
         raise InputError(f"unknown streak detector {detector!r}; use one of {', '.join(DETECTORS)}")
     out = []
+    statics = _static_residuals(seq, config) if config.real_sky else None
+    vp = sub_params(config, ValidatorParams)
     for i, frame in enumerate(seq):
-        out.append(run(frame))
+        if config.real_sky:
+            segs, reasons = detect_trails(frame.clean, frame.mask, run,
+                                          static_residual=statics[i], saturation=_saturation(frame),
+                                          default_fwhm=config.matched_fwhm, params=vp)
+            if rejections is not None:
+                rejections.update(reasons)
+            out.append(segs)
+        else:
+            out.append(run(frame.clean, frame.mask))
         if progress is not None:
             progress(i + 1, len(seq))
     return out
+
+
+def _saturation(frame) -> float | None:
+    level = (getattr(frame, "header", None) or {}).get("SATURATE")
+    try:
+        return float(level) if level is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _static_residuals(seq, config) -> list:
+    """Frame minus the median of its neighbours, per frame (None for every frame of a
+    sequence under 3 frames): :func:`static_sky_residuals` over ``config.star_stack`` others."""
+    n = len(seq)
+    if n < 3:
+        return [None] * n
+    frames = [seq[i] for i in range(n)]
+    return static_sky_residuals([f.clean for f in frames], [f.mask for f in frames],
+                                window=max(2, int(config.star_stack) - 1))
 
 
 def implausible_tracks(ids: np.ndarray, frames: np.ndarray, segs: np.ndarray, *, min_speed: float,
