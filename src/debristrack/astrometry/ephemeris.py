@@ -17,6 +17,7 @@ from astropy.io.fits import Header
 from astropy.time import Time
 
 from ..errors import InputError
+from ..io.header import site as header_site
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,9 @@ class Site:
 
     @classmethod
     def from_header(cls, header: Header) -> "Site | None":
-        """From the FITS OBSGEO-B/L/H keywords (or LATITUDE/LONGITUD/ALTITUDE), if present."""
-        for lat_k, lon_k, h_k in (("OBSGEO-B", "OBSGEO-L", "OBSGEO-H"), ("LATITUDE", "LONGITUD", "ALTITUDE"),
-                                  ("SITELAT", "SITELONG", "SITEELEV")):
-            lat, lon = header.get(lat_k), header.get(lon_k)
-            if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
-                h = header.get(h_k)
-                return cls(float(lat), float(lon), float(h) if isinstance(h, (int, float)) else 0.0)
-        return None
+        """From the header's site keywords (:func:`debristrack.io.header.site`), if present."""
+        loc = header_site(header)
+        return None if loc is None else cls(loc.lat_deg, loc.lon_deg, loc.height_m)
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,20 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wcs", type=Path, metavar="FILE",
                    help="a WCS solved elsewhere (e.g. astrometry.net .wcs) for the whole sequence; in stare "
                         "mode propagated to later frames by the Earth's rotation")
+    p.add_argument("--time-offset", type=float, default=0.0, metavar="SECONDS",
+                   help="added to every frame time from the headers: the camera's shutter latency when the "
+                        "capture program stamps the command time (default 0)")
+    p.add_argument("--dark", type=Path, metavar="FILE",
+                   help="a dark (or bias) frame, or a folder of them (median-combined), subtracted from every frame")
+    p.add_argument("--flat", type=Path, metavar="FILE",
+                   help="a flat frame, or a folder of them (median-combined), divided into every frame "
+                        "(normalised to its median)")
     add_parallel_arguments(p)
+
+
+def read_options(args: argparse.Namespace) -> dict:
+    """The reading options (:func:`open_sequence` keywords) given on the command line."""
+    return {"time_offset": args.time_offset, "dark": args.dark, "flat": args.flat}
 
 
 def _full_parser(mode_module, mode: str) -> argparse.ArgumentParser:
@@ -91,11 +104,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"unknown method {method!r} for mode {args.mode}; choose one of {', '.join(module.METHODS)}")
     config = dataclass_from_args(module.Config, full)
 
+    read = read_options(full)
     root = Path(full.sequence)
     sequences = find_sequences(root)
     if len(sequences) == 1 and sequences[0] == root:
         out = full.output or Path("tracks.csv")
-        seq = open_sequence(root)
+        seq = open_sequence(root, **read)
         with progress_bar(f"{root.name} ({method})") as update:
             n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config,
                                        wcs_file=full.wcs, progress=update, seq=seq)
@@ -109,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         if out.exists() and not full.overwrite:
             continue  # finished by an earlier run: resume after it
         todo.append(Task(str(seq_path.relative_to(root)), track_path, (args.mode, seq_path, out),
-                         {"method": method, "config": config, "wcs_file": full.wcs}))
+                         {"method": method, "config": config, "wcs_file": full.wcs, "read": read}))
     skipped = len(sequences) - len(todo)
     say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already; results in {results}")
     with progress_bar(f"track {args.mode} ({method})") as update:
@@ -119,16 +133,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs_file: Path | None = None,
-               progress=None, seq=None) -> tuple[int, int]:
+               progress=None, seq=None, read: dict | None = None) -> tuple[int, int]:
     """Track one sequence and write its table atomically; returns (rows, distinct ids).
 
     The table gains ``time`` and sky coordinates where the frames (or ``wcs_file``) allow.
+    ``read``: keyword arguments of :func:`open_sequence` (time offset, dark, flat).
     A top-level function of plain arguments, so it runs in a Dask worker as well.
     """
     module = load_mode(mode)
-    seq = seq if seq is not None else open_sequence(seq_path)
+    seq = seq if seq is not None else open_sequence(seq_path, **(read or {}))
     table = module.track_sequence(seq, method=method, config=config, progress=progress)
-    notes: list[str] = []
+    notes: list[str] = list(seq.notes)  # what reading did to the frames (crops, overscan)
     if len(table) == 0 and table.meta.get("note"):
         notes.append(f"{seq_path}: no object found: {table.meta['note']}")
     table = add_sky_columns(table, seq, wcs_for=wcs_source(seq, wcs_file=wcs_file, mode=mode),

@@ -10,6 +10,11 @@ Opening a sequence reads headers only; pixels are read one frame at a time when 
 asked for, so a night of 4096x4096 frames never sits in memory at once. Frames are sorted by
 ``DATE-OBS`` when every frame has one, else kept in file-name (or plane/extension) order.
 
+Raw frames are laid out as their headers say (:mod:`debristrack.io.raw`): overscan
+(``BIASSEC``) subtracted, cropped to ``TRIMSEC``/``DATASEC``, colour-filter-array frames
+(``BAYERPAT``) binned 2 x 2 to luminance, and frames of slightly different sizes cropped to
+their common area, with one note each in ``FrameSequence.notes``.
+
 Science images are told from auxiliary ones by ``EXTNAME``/``EXTTYPE``: extensions named
 MASK, VARIANCE, WEIGHT, ERR, DQ and the like are skipped (LSST/DECam ``calexp`` files keep
 image, mask and variance in one file; they are one frame, not three).
@@ -31,7 +36,10 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..errors import InputError
 from .masks import bad_pixel_mask, invalid_mask
-from .times import exposure_time, mid_time, start_time
+from .raw import Layout, apply_layout, cfa_pattern, common_area, layout_header, plan_layout
+from .calibrate import Calibration, load_calibration
+from .header import plate_scale as header_plate_scale
+from .times import end_time, exposure_time, mid_time, start_time
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.fz", ".fits.gz", ".fit.gz")
 AUX_EXTNAMES = {"MASK", "VARIANCE", "VAR", "WEIGHT", "WHT", "ERR", "ERROR", "SIGMA", "DQ",
@@ -105,12 +113,18 @@ class FrameSequence:
     """
 
     def __init__(self, path: Path, refs: list[FrameRef], headers: list[fits.Header],
-                 shape: tuple[int, int], times: list[Time | None]):
+                 shape: tuple[int, int], times: list[Time | None], *,
+                 layouts: list[Layout] | None = None, notes: list[str] | None = None, time_offset: float = 0.0,
+                 calibration: Calibration | None = None):
         self.path = path
+        self.calibration = calibration
+        self.time_offset = time_offset  # seconds added to every header time (shutter latency)
         self._refs = refs
         self._headers = headers
         self.shape = shape
         self._times = times
+        self._layouts = layouts
+        self.notes = notes or []  # one line each: what was done to the frames on reading
 
     def __len__(self) -> int:
         return len(self._refs)
@@ -128,6 +142,14 @@ class FrameSequence:
         if not self._times or any(t is None for t in self._times):
             return None
         return Time([t.utc.isot for t in self._times], format="isot", scale="utc")
+
+    def start_time(self, i: int) -> Time | None:
+        """Start of frame ``i``'s exposure (UTC, with the time offset), or None."""
+        return start_time(self._headers[i], self.time_offset)
+
+    def end_time(self, i: int) -> Time | None:
+        """End of frame ``i``'s exposure (UTC, with the time offset), or None."""
+        return end_time(self._headers[i], self.time_offset)
 
     def header(self, i: int) -> fits.Header:
         return self._headers[i]
@@ -149,7 +171,8 @@ class FrameSequence:
         return wcs if wcs.has_celestial else None
 
     def plate_scale(self) -> float | None:
-        """Plate scale in arcsec/px from the first frame's WCS, else the PIXSCALE keyword.
+        """Plate scale in arcsec/px from the first frame's WCS, else the header's scale keywords
+        or pixel size over focal length (:func:`debristrack.io.header.plate_scale`).
 
         The WCS comes first: archives use PIXSCALE for unbinned or nominal scales.
         """
@@ -158,12 +181,7 @@ class FrameSequence:
             scales = proj_plane_pixel_scales(wcs.celestial)
             if np.all(np.isfinite(scales)) and np.all(scales > 0):
                 return float(np.mean(scales) * 3600.0)
-        header = self._headers[0]
-        for key in ("PIXSCALE", "PIXSCAL1", "SECPIX"):
-            value = header.get(key)
-            if isinstance(value, (int, float)) and value > 0:
-                return float(value)
-        return None
+        return header_plate_scale(self._headers[0])
 
     def require(self, n: int, why: str) -> None:
         """Raise InputError unless the sequence has at least ``n`` frames."""
@@ -176,9 +194,20 @@ class FrameSequence:
         i %= len(self)
         ref = self._refs[i]
         data = _read_pixels(ref)
+        header = self._headers[i]
+        if self._layouts is not None:
+            layout = self._layouts[i]
+            if layout.rows[1] > data.shape[0] or layout.cols[1] > data.shape[1]:
+                raise InputError(f"{ref.path}: frame shape {_fmt(data.shape)} is not what its header says")
+            data, bias = apply_layout(data, layout)
+            if bias and isinstance(header.get("SATURATE"), (int, float)):
+                header = header.copy()
+                header["SATURATE"] = float(header["SATURATE"]) - bias  # the level is in raw ADU
         if data.shape != self.shape:
             raise InputError(f"{ref.path}: frame shape {_fmt(data.shape)} differs from {_fmt(self.shape)}")
-        return Frame(index=i, name=ref.name, data=data, header=self._headers[i], time=self._times[i])
+        if self.calibration is not None:
+            data = self.calibration.apply(data)
+        return Frame(index=i, name=ref.name, data=data, header=header, time=self._times[i])
 
     def __iter__(self):
         for i in range(len(self)):
@@ -301,6 +330,8 @@ def _cube_planes(path: Path, hdu_index: int, header: fits.Header, shape):
         for key in ("NAXIS3", "CTYPE3", "CRVAL3", "CRPIX3", "CDELT3", "CUNIT3"):
             h.remove(key, ignore_missing=True)
         h["NAXIS"] = 2
+        for key in ("DATE-BEG", "DATE-AVG", "DATE-END", "MIDPOINT", "MJD-BEG", "MJD-AVG", "MJD-END"):
+            h.remove(key, ignore_missing=True)  # they describe the whole cube, not one plane
         if k > 0:
             h.remove("DATE-OBS", ignore_missing=True)
             h.remove("MJD-OBS", ignore_missing=True)
@@ -314,8 +345,13 @@ def _files_in(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if is_fits_file(p)), key=lambda p: p.name)
 
 
-def open_sequence(path: str | os.PathLike) -> FrameSequence:
+def open_sequence(path: str | os.PathLike, *, time_offset: float = 0.0, dark: str | os.PathLike | None = None,
+                  flat: str | os.PathLike | None = None) -> FrameSequence:
     """Open a sequence: a folder of FITS frames, a ``<sequence>/frames/`` folder, a cube or a MEF.
+
+    ``time_offset`` (seconds) is added to every frame time read from the headers: the shutter
+    latency of a camera whose capture program stamps the command time. ``dark``/``flat``: a
+    calibration file or folder (:mod:`debristrack.io.calibrate`) applied to every frame.
 
     Raises
     ------
@@ -336,18 +372,27 @@ def open_sequence(path: str | os.PathLike) -> FrameSequence:
     entries = []
     for f in files:
         entries.extend(_scan_file(f))
-    shape = entries[0][2]
-    for ref, _, s in entries:
-        if s != shape:
-            raise InputError(f"{ref.path}: frame shape {_fmt(s)} differs from {_fmt(shape)} of {entries[0][0].path}")
-    times = [mid_time(h) for _, h, _ in entries]
+    layouts = [plan_layout(h, s) for _, h, s in entries]
+    try:
+        layouts, note = common_area(layouts, [str(ref.path) for ref, _, _ in entries])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    notes = [f"{path}: {note}"] if note else []
+    patterns = sorted({cfa_pattern(h) for _, h, _ in entries} - {None})
+    if patterns:
+        notes.append(f"{path}: colour-filter-array frames ({', '.join(patterns)}) binned 2x2 to luminance")
+    entries = [(ref, layout_header(h, lay, s), lay) for (ref, h, s), lay in zip(entries, layouts)]
+    shape = entries[0][2].shape
+    times = [mid_time(h, time_offset) for _, h, _ in entries]
     if all(t is not None for t in times):
         order = sorted(range(len(entries)), key=lambda k: (times[k].utc.jd1, times[k].utc.jd2, k))
         entries = [entries[k] for k in order]
         times = [times[k] for k in order]
     refs = [e[0] for e in entries]
     headers = [e[1] for e in entries]
-    return FrameSequence(path, refs, headers, shape, times)
+    calibration = load_calibration(shape, dark=dark, flat=flat, exptime=exposure_time(headers[0]), notes=notes)
+    return FrameSequence(path, refs, headers, shape, times, layouts=[e[2] for e in entries], notes=notes,
+                         time_offset=time_offset, calibration=calibration)
 
 
 def find_sequences(root: str | os.PathLike) -> list[Path]:

@@ -27,7 +27,7 @@ STREAK_COLUMNS = ("frame", "id", "x1", "y1", "x2", "y2")
 POINT_COLUMNS = ("frame", "id", "x", "y")
 INT_COLUMNS = ("frame", "id")
 # Columns kept as text; every other column must be numeric.
-TEXT_COLUMNS = ("time", "flag", "time_start", "time_end", "name", "sequence")
+TEXT_COLUMNS = ("time", "flag", "time_start", "time_end", "time1", "time2", "name", "sequence")
 
 
 def flagged_missing(row, header) -> bool:
