@@ -26,18 +26,20 @@ from ..detect.streaks.validate import ValidatorParams
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
 from ..sdtnet.options import SdtnetConfig
+from .physical import PhysicalParams, link_physical
 from .segments import TRACKERS, TrackerParams, track_segments
 
 DETECTORS = ("matched", "lsd")
-METHODS: tuple[str, ...] = tuple(f"{d}+{t}" for d in DETECTORS for t in ("ocsort", "bytetrack", "sort")) + ("sdtnet",)
+METHODS: tuple[str, ...] = tuple(f"{d}+{t}" for d in DETECTORS for t in ("ocsort", "bytetrack", "sort")) + (
+    "sdtnet", "matched+physical", "lsd+physical")
 
 _PREFIX = {LSDParams: "lsd_", MatchedParams: "matched_", TrackerParams: "", SdtnetConfig: "sdtnet_",
-           ValidatorParams: "trail_"}
+           ValidatorParams: "trail_", PhysicalParams: "physical_"}
 
 
 def _config_fields():
     fields = [("real_sky", bool, dataclasses.field(default=True, metadata={
-        "help": "classical detectors: remove the static sky (sequences of 3+ frames), clean impulses and "
+        "help": "matched detector: remove the static sky (sequences of 3+ frames), clean impulses and "
                 "stripes, validate every candidate as a trail (detect/streaks/trails.py); False = as [SDT]"})),
               ("star_stack", int, dataclasses.field(default=9, metadata={
         "help": "matched: frames in the median used to find the static stars (0 = this frame only)"})),
@@ -71,7 +73,7 @@ def sub_params(config, cls):
 def parse_method(method: str) -> tuple[str, str]:
     """``"matched+ocsort"`` -> ``("matched", "ocsort")``; InputError on an unknown name."""
     detector, _, tracker = method.partition("+")
-    if detector not in DETECTORS or tracker not in TRACKERS:
+    if detector not in DETECTORS or (tracker not in TRACKERS and tracker != "physical"):
         raise InputError(f"unknown sidereal method {method!r}; use one of {', '.join(METHODS)}")
     return detector, tracker
 
@@ -102,7 +104,7 @@ def detect_sequence(seq, detector: str, config=None, *,
     config : :data:`Config` (defaults when None).
     progress : called as ``progress(done_frames, total_frames)``.
     rejections : a Counter that receives the trail validator's rejection reasons
-        (``config.real_sky``).
+        (``config.real_sky``, matched detector).
 
     Returns
     -------
@@ -113,21 +115,24 @@ def detect_sequence(seq, detector: str, config=None, *,
         mp = sub_params(config, MatchedParams)
         stars = static_stars(seq, config, mp)
 
-        def run(image, mask):
-            return detect_matched(image, mask, static_stars=stars, params=mp)
+        def run(image, mask, use_stars=True):
+            # on a static-sky residual the stars are gone already: masking them would only hide trail
+            return detect_matched(image, mask, static_stars=stars if use_stars else None, params=mp)
     elif detector == "lsd":
         lp = sub_params(config, LSDParams)
 
-        def run(image, mask):
+        def run(image, mask, use_stars=True):
             return detect_lsd(image, mask, params=lp)
     else:
         raise InputError(f"unknown streak detector {detector!r}; use one of {', '.join(DETECTORS)}")
     out = []
-    statics = _static_residuals(seq, config) if config.real_sky else None
+    real_sky = config.real_sky and detector == "matched"
+    statics = _static_residuals(seq, config) if real_sky else None
     vp = sub_params(config, ValidatorParams)
     for i, frame in enumerate(seq):
-        if config.real_sky:
-            segs, reasons = detect_trails(frame.clean, frame.mask, run,
+        if real_sky:
+            segs, reasons = detect_trails(frame.clean, frame.mask,
+                                          lambda img, m, st=statics[i] is None: run(img, m, st),
                                           static_residual=statics[i], saturation=_saturation(frame),
                                           default_fwhm=config.matched_fwhm, params=vp)
             if rejections is not None:
@@ -262,4 +267,25 @@ def track_sequence(seq, *, method: str = METHODS[0], config=None, progress=None)
         return plausible_tracks(tracks, config, n_frames=len(seq))
     detector, tracker = parse_method(method)
     seq.require(1, f"{method} needs at least 1 frame")
-    return link(detect_sequence(seq, detector, config, progress=progress), tracker, config)
+    detections = detect_sequence(seq, detector, config, progress=progress)
+    if tracker == "physical":
+        starts, exptimes = frame_times(seq)
+        return link_physical(detections, starts, exptimes, seq[0].clean.shape, sub_params(config, PhysicalParams))
+    return link(detections, tracker, config)
+
+
+def frame_times(seq) -> tuple[np.ndarray, np.ndarray]:
+    """Exposure starts (s since the first, from DATE-OBS and the header adapters) and exposure
+    times (s) of every frame; frames without them get start = index x (1 s) and EXPTIME 1 s
+    (a streak's rate is then per frame, as [SDT] eq. 5)."""
+    from ..io.header import exposure_time
+    from ..io.times import start_time
+
+    n = len(seq)
+    heads = [seq.header(i) if hasattr(seq, "header") else getattr(seq[i], "header", None) for i in range(n)]
+    t0 = [start_time(h) if h is not None else None for h in heads]
+    e = [exposure_time(h) if h is not None else None for h in heads]
+    if any(t is None for t in t0) or any(x is None or x <= 0 for x in e):
+        return np.arange(n, dtype=float), np.full(n, 1.0)
+    starts = np.array([(t - t0[0]).to_value("s") for t in t0])
+    return starts, np.asarray(e, dtype=float)

@@ -61,9 +61,28 @@ def measure_shift(ref: np.ndarray, img: np.ndarray, *, ref_sigma: float, sigma: 
     return float(np.median(off[:, 0])), float(np.median(off[:, 1])), int(ok.sum())
 
 
+def lower_median(stack: np.ndarray) -> np.ndarray:
+    """Per-pixel lower median of a ``(n, ny, nx)`` stack (the ``(n - 1) // 2``-th smallest):
+    with an even number of frames a pixel that a moving streak covers in half of them still
+    reads the sky (the plain median would average one streak value in)."""
+    k = (stack.shape[0] - 1) // 2
+    return np.partition(stack, k, axis=0)[k]
+
+
+def robust_stack(stack: np.ndarray, sigma: float, *, spread: float = 5.0) -> np.ndarray:
+    """The static sky of a ``(n, ny, nx)`` stack of other frames: the :func:`lower_median`,
+    except where it exceeds the stack's minimum by more than ``spread`` x ``sigma``: there a
+    moving streak covers more than half of the other frames (a slow object whose streaks
+    overlap from frame to frame) and the minimum is the sky. A static source is bright in
+    every frame, so its minimum stays within a few sigma of its median."""
+    low = lower_median(stack)
+    floor = stack.min(axis=0)
+    return np.where(low - floor > spread * sigma, floor, low)
+
+
 def static_sky_residuals(images: list[np.ndarray], masks: list[np.ndarray | None], *, window: int = 8,
                          min_shift: float = 0.25) -> list[np.ndarray | None]:
-    """For every frame, the frame minus the median of up to ``window`` other frames (the
+    """For every frame, the frame minus the lower median of up to ``window`` other frames (the
     nearest in the sequence), all background-subtracted and registered onto it.
 
     Parameters
@@ -96,7 +115,7 @@ def static_sky_residuals(images: list[np.ndarray], masks: list[np.ndarray | None
             if np.hypot(dx, dy) > min_shift:  # carry frame j onto frame i's pixels
                 img = ndimage.shift(img, (dy, dx), order=1, mode="nearest")
             stack.append(img)
-        res = subs[i][0] - np.median(np.stack(stack), axis=0)
+        res = subs[i][0] - robust_stack(np.stack(stack), subs[i][1])
         if masks[i] is not None:
             res[masks[i]] = 0.0
         out.append(res.astype(np.float32))

@@ -175,16 +175,23 @@ def _axis_aligned(seg, tol_deg):
     return min(ang, 90.0 - ang) <= tol_deg
 
 
-def _bad_line(residual, sigma, seg):
-    """An axis-aligned segment whose whole row or column (median along the full image line)
-    stands out from its neighbours' by more than 3 sigma of that median: a bad row/column."""
+def _bad_line(residual, sigma, seg, min_outside=20):
+    """An axis-aligned segment whose image row/column stands out from its neighbours' by more
+    than 3 sigma (median along the line) *beyond the segment's ends*: a bad row/column runs on
+    past the candidate, a trail does not. Without ``min_outside`` px beyond the ends only the
+    width test can tell."""
     vertical = abs(seg[2] - seg[0]) < abs(seg[3] - seg[1])
     img = residual.T if vertical else residual
     k = int(round(0.5 * (seg[0] + seg[2]) if vertical else 0.5 * (seg[1] + seg[3])))
+    lo, hi = sorted((seg[1], seg[3]) if vertical else (seg[0], seg[2]))
+    outside = np.ones(img.shape[1], bool)
+    outside[max(0, int(lo) - 3):int(np.ceil(hi)) + 4] = False
+    if outside.sum() < min_outside:
+        return False
     if not 2 <= k < img.shape[0] - 2:
-        return True  # at the frame edge: an edge row/column, not a trail's interior
-    med = np.median(img[k - 2:k + 3], axis=1)
-    noise = 1.2533 * sigma / np.sqrt(img.shape[1])
+        return True  # the frame's edge row/column
+    med = np.median(img[k - 2:k + 3][:, outside], axis=1)
+    noise = 1.2533 * sigma / np.sqrt(outside.sum())
     return abs(med[2] - 0.5 * (med[0] + med[4])) > 3.0 * noise
 
 
@@ -380,11 +387,14 @@ def validated(image: np.ndarray, mask: np.ndarray | None, segs: np.ndarray, *, s
     return segs[np.sort(keep)], Verdicts(keep=reason == "", reason=reason, width=v.width, crest=v.crest, fwhm=v.fwhm)
 
 
-def curved_chains(segs: np.ndarray, *, reach: float = 12.0, min_bend: float = 4.0, max_bend: float = 60.0) -> np.ndarray:
+def curved_chains(segs: np.ndarray, *, reach: float = 12.0, min_bend: float = 6.0, max_bend: float = 60.0,
+                  min_length: float = 30.0, off_line: float = 3.0) -> np.ndarray:
     """(N,) bool: segments that continue end to end into another at a bend of ``min_bend`` to
     ``max_bend`` degrees: the straight pieces a detector cuts out of one curved trail (stars
-    smeared by a platform drift all draw the same arc). A satellite trail is straight; two
-    different trails meet end to end at an angle only by chance."""
+    smeared by a platform drift all draw the same arc). Both pieces are at least
+    ``min_length`` px and the far end of each lies more than ``off_line`` px off the other's
+    line (collinear fragments of one straight trail are not a bend). A satellite trail is
+    straight; two different trails meet end to end at an angle only by chance."""
     segs = as_segments(segs)
     n = len(segs)
     out = np.zeros(n, bool)
@@ -392,10 +402,19 @@ def curved_chains(segs: np.ndarray, *, reach: float = 12.0, min_bend: float = 4.
         return out
     ends = np.stack([segs[:, 0:2], segs[:, 2:4]], axis=1)  # (N, 2, 2)
     ang = np.arctan2(segs[:, 3] - segs[:, 1], segs[:, 2] - segs[:, 0])
-    for i in range(n):
-        for j in range(i + 1, n):
+    long_enough = lengths(segs) >= min_length
+
+    def off(i, j):  # largest distance of j's ends from i's line
+        u = np.array([np.cos(ang[i]), np.sin(ang[i])])
+        rel = ends[j] - ends[i][0]
+        return float(np.max(np.abs(rel[:, 0] * u[1] - rel[:, 1] * u[0])))
+
+    for i in np.flatnonzero(long_enough):
+        for j in np.flatnonzero(long_enough):
+            if j <= i:
+                continue
             gap = np.min(np.hypot(*(ends[i][:, None, :] - ends[j][None, :, :]).transpose(2, 0, 1)))
             bend = np.degrees(abs((ang[i] - ang[j] + np.pi / 2) % np.pi - np.pi / 2))
-            if gap <= reach and min_bend <= bend <= max_bend:
+            if gap <= reach and min_bend <= bend <= max_bend and min(off(i, j), off(j, i)) > off_line:
                 out[i] = out[j] = True
     return out
