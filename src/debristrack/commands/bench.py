@@ -17,6 +17,7 @@ BENCHMARKS = {
     "target": "[TRK] motion lists vs nearest-to-centre: detection rate, s/frame",
     "sidereal": "[SDT] Tab. 2: streak detectors x trackers, MOT metrics, s/frame",
     "sdtnet": "[SDT] SDT-Net shipped weights: MOT metrics on simulated sets, s/frame at 1024x1024",
+    "real": "sidereal methods on real frames: trails found, false tracks per streak-free frame, injected MOT",
 }
 
 

@@ -140,9 +140,13 @@ def link_cost(track: _Track, seg: np.ndarray, t_start: float, exptime: float, sh
                 travel = 0.0
         tol = p.pos_tol + p.rate_tol * travel
         worst = 0.0
-        for q in (tail_new, lead_new):
+        for q in (tail_new, lead_new):  # off the line: the direction is known to a fraction of angle_tol
             rel = q - ref
-            worst = max(worst, abs(rel[0] * u[1] - rel[1] * u[0]))
+            perp_tol = 0.5 * p.pos_tol + np.sin(np.radians(p.angle_tol / 4)) * float(np.hypot(*rel))
+            perp = abs(rel[0] * u[1] - rel[1] * u[0])
+            if perp > perp_tol:
+                worst = np.inf
+            worst = max(worst, perp / perp_tol * tol)
         if (tail_new - ref) @ u < -tol:
             continue  # behind the object: streaks of one object never overlap
         if start is not None:

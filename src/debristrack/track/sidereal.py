@@ -157,7 +157,8 @@ def _static_residuals(seq, config) -> list:
     """Frame minus the median of its neighbours, per frame (None for every frame of a
     sequence under 3 frames): :func:`static_sky_residuals` over ``config.star_stack`` others."""
     n = len(seq)
-    if n < 3:
+    starts, _ = frame_times(seq)
+    if n < 3 or np.any(np.diff(starts) <= 0):  # not a time series (e.g. the CCDs of one mosaic exposure)
         return [None] * n
     frames = [seq[i] for i in range(n)]
     return static_sky_residuals([f.clean for f in frames], [f.mask for f in frames],
