@@ -101,9 +101,14 @@ def link_cost(track: _Track, seg: np.ndarray, t_start: float, exptime: float, sh
     _, last, ts_l, e_l = track.dets[-1]
     v, length = _axis(last)
     w, new_len = _axis(seg)
-    if np.degrees(np.arccos(min(1.0, abs(float(v @ w))))) > p.angle_tol:
-        return np.inf, 0
     fit = _fit(track, shape, p)
+    ref_dir = v
+    if fit is not None and np.hypot(*fit[1]) > 0:
+        ref_dir = fit[1] / np.hypot(*fit[1])
+    # a short streak's direction is known to ~ atan(2 px / length): widen the gate for it
+    slack = np.degrees(np.arctan(2.0 * 1.5 / max(min(new_len, length), 1.0)))
+    if np.degrees(np.arccos(min(1.0, abs(float(ref_dir @ w))))) > p.angle_tol + slack:
+        return np.inf, 0
     u0 = _axis(track.dets[0][1])[0]
     signs = (track.sign * (1 if u0 @ v >= 0 else -1),) if track.sign else (+1, -1)  # relative to the last axis
     best = (np.inf, 0)

@@ -1,8 +1,12 @@
 """Sidereal mode: streaks moving across a star field that stays put ([SDT]).
 
 The classical pipeline is a streak detector run on every frame (``lsd`` or ``matched``,
-:mod:`debristrack.detect.streaks`) followed by a segment tracker (``sort``, ``bytetrack``
-or ``ocsort``, :mod:`debristrack.track.segments`); a method is named ``detector+tracker``.
+:mod:`debristrack.detect.streaks`) followed by a linker: the physical one (``physical``,
+:mod:`debristrack.track.physical`: streak = motion during the exposure, one-frame trails
+kept) or a segment tracker (``sort``, ``bytetrack`` or ``ocsort``,
+:mod:`debristrack.track.segments`); a method is named ``detector+linker``. For ``matched``
+the frame first goes through the real-sky front end (:mod:`debristrack.detect.streaks.trails`:
+static sky removed in a sequence, impulses and stripes cleaned, every candidate validated).
 The result is a DESIGN.md streak table ``frame,id,x1,y1,x2,y2,score`` (``score`` = line SNR).
 
 Detection and linking are separate functions (:func:`detect_sequence`, :func:`link`) so a
@@ -30,8 +34,9 @@ from .physical import PhysicalParams, link_physical
 from .segments import TRACKERS, TrackerParams, track_segments
 
 DETECTORS = ("matched", "lsd")
-METHODS: tuple[str, ...] = tuple(f"{d}+{t}" for d in DETECTORS for t in ("ocsort", "bytetrack", "sort")) + (
-    "sdtnet", "matched+physical", "lsd+physical")
+# the first is the default: the best on the real frames of `debristrack bench real` (issue 14)
+METHODS: tuple[str, ...] = ("matched+physical",) + tuple(
+    f"{d}+{t}" for d in DETECTORS for t in ("ocsort", "bytetrack", "sort")) + ("lsd+physical", "sdtnet")
 
 _PREFIX = {LSDParams: "lsd_", MatchedParams: "matched_", TrackerParams: "", SdtnetConfig: "sdtnet_",
            ValidatorParams: "trail_", PhysicalParams: "physical_"}
