@@ -69,3 +69,15 @@ def test_simulated_physical_streaks_lie_end_to_end():
                 assert abs(displacement / length - scene.cadence / scene.exptime) < 0.02
                 checked += 1
     assert checked >= 3
+
+
+def test_nuisance_preset_labels_only_the_meteor():
+    from debristrack.simulate.nuisances import METEOR_ID
+
+    scene = make_scene("sidereal", "nuisance", size=128, frames=4, objects=(0, 0))
+    frames = list(iter_frames(scene, seed=2))
+    meteor_frames = [f.index for f in frames if METEOR_ID in set(f.truth["id"].tolist())]
+    assert len(meteor_frames) <= 1 and all(len(f.truth) <= 1 for f in frames)
+    data = frames[0].data
+    assert (data >= scene.saturate).any()          # saturated star cores
+    assert (data == 0).all(axis=1).any()           # a dead row

@@ -36,9 +36,10 @@ from ..track.sidereal import (DETECTORS, Config, detect_sequence, frame_times, l
                               sub_params)
 from .report import section_preamble, update_section
 
-SETS = (("debris", "Debris"), ("dense", "Dense Debris"), ("sdtd", "SDTD Debris"), ("sdtd-dense", "SDTD Dense"))
+SETS = (("debris", "Debris"), ("dense", "Dense Debris"), ("nuisance", "Nuisance"), ("sdtd", "SDTD Debris"),
+        ("sdtd-dense", "SDTD Dense"))
 # seeds of each set: the sdtd sets keep the ones that today's debris/dense sets (the [SDT] model) had
-SET_SEED = {"sdtd": 0, "sdtd-dense": 1, "debris": 2, "dense": 3}
+SET_SEED = {"sdtd": 0, "sdtd-dense": 1, "debris": 2, "dense": 3, "nuisance": 4}
 COLUMNS = (("IDF1", 100.0, "{:.1f}"), ("MOTA", 100.0, "{:.1f}"), ("IDS", 1, "{:d}"),
            ("HOTA", 100.0, "{:.1f}"), ("DetA", 100.0, "{:.1f}"), ("AssA", 100.0, "{:.1f}"))
 
@@ -207,7 +208,8 @@ def report(results: dict[str, tuple[dict, dict]], n: int, command: str, workers:
         + f"{n} simulated sequences per set ({scene.frames} frames of {scene.size}x{scene.size} px; presets "
           "`debris` and `dense`: physical motion, streak = v x EXPTIME and the next one v x cadence later, a fifth "
           "of the objects LEOs crossing the field in one exposure; `sdtd` and `sdtd-dense`: the [SDT] eq. 5 model "
-          "of the paper's Tab. 2/3, the same sequences as the earlier `debris`/`dense` sets), the same sequences "
+          "of the paper's Tab. 2/3, the same sequences as the earlier `debris`/`dense` sets; `nuisance`: `debris` on a real-looking sky, "
+          "simulate/nuisances.py, with a labelled one-frame meteor), the same sequences "
           "for every row. `matched+physical` links with the streaks' physics (track/physical.py) and reports "
           "one-frame trails; `, [SDT]-style` is the matched detector without the real-sky front end. MOT figures from TrackEval "
           "(HOTA/CLEAR/Identity) with the thick-line streak IoU (width 2 x FWHM), combined over each set; "

@@ -119,6 +119,9 @@ class SiderealScene(SkyScene):
     speed: tuple[float, float] = _f((8.0, 40.0), "range of speed v_k, px per frame ([SDT] eq. 5)", metavar="LOW,HIGH")
     consistent_length: bool = _f(False, "physical motion: l_k = v_k * exptime / cadence (the streak is the motion "
                                         "during the exposure, the centre moves v_k per cadence) instead of drawing it")
+    nuisances: bool = _f(False, "real-sky nuisances: saturated stars with halo, spikes and bleed column, nebula with a "
+                                "sharp edge, hot column, bright and dead rows, one jittered frame (doubled stars), "
+                                "one meteor-like one-frame trail (labelled, id 9001) (simulate/nuisances.py)")
     leo_prob: float = _f(0.0, "probability that an object is a LEO crossing the field within one exposure "
                               "(streak 1.2-3 x the frame size; with --consistent-length)")
     brightness_noise: float = _f(0.25, "RMS of the random brightness along a streak (fraction)")
@@ -188,6 +191,9 @@ PRESETS: dict[str, dict[str, dict]] = {
                        leo_prob=0.2),
         "dense": dict(objects=(4, 7), min_separation=0.0, parallel_prob=0.35, cross_prob=0.35,
                       snr=(3.0, 25.0), consistent_length=True, speed=(15.0, 150.0), leo_prob=0.2),
+        # the physical debris set on a real-looking sky: every nuisance of simulate/nuisances.py, passing clouds
+        "nuisance": dict(objects=(1, 3), min_separation=40.0, consistent_length=True, speed=(15.0, 150.0),
+                         leo_prob=0.2, nuisances=True, cloud=0.3),
         # [SDT] sec. 3.3.2 "debris" test set: 1-3 objects, little overlap; [SDT] eq. 5 motion.
         "sdtd": dict(objects=(1, 3), min_separation=40.0),
         # "dense debris": more than three objects, crossings and near-parallel tracks.

@@ -16,6 +16,8 @@ banding), which offsets a whole column by a fraction of sigma. Both are removed 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import ndimage
 
@@ -61,10 +63,12 @@ def destripe(residual: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray
     out = np.array(residual, dtype=np.float32, copy=True)
     if mask is not None and mask.any():
         work = np.where(mask, np.nan, out)
-        col = np.nan_to_num(np.nanmedian(work, axis=0))
-        out -= col[None, :]
-        work -= col[None, :]
-        row = np.nan_to_num(np.nanmedian(work, axis=1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a fully masked line has no median: 0
+            col = np.nan_to_num(np.nanmedian(work, axis=0))
+            out -= col[None, :]
+            work -= col[None, :]
+            row = np.nan_to_num(np.nanmedian(work, axis=1))
     else:
         out -= np.median(out, axis=0)[None, :]
         row = np.median(out, axis=1)
