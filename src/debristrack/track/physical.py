@@ -145,10 +145,16 @@ def link_cost(track: _Track, seg: np.ndarray, t_start: float, exptime: float, sh
                 travel = 0.0
         tol = p.pos_tol + p.rate_tol * travel
         worst = 0.0
-        for q in (tail_new, lead_new):  # off the line: the direction is known to a fraction of angle_tol
-            rel = q - ref
-            perp_tol = 0.5 * p.pos_tol + np.sin(np.radians(p.angle_tol / 4)) * float(np.hypot(*rel))
-            perp = abs(rel[0] * u[1] - rel[1] * u[0])
+        # off the line: the direction is known to a fraction of angle_tol (plus the short-streak slack);
+        # with one detection so far, the longer of the two streaks gives the line
+        line_dir, origin, pts = u, ref, (tail_new, lead_new)
+        if fit is None and new_len > length:
+            line_dir, origin, pts = w, tail_new, (ref,)
+        dir_err = np.radians(p.angle_tol / 4) + (0.0 if fit is not None else np.arctan(3.0 / max(new_len, length, 1.0)))
+        for q in pts:
+            rel = q - origin
+            perp_tol = 0.5 * p.pos_tol + np.sin(dir_err) * float(np.hypot(*rel))
+            perp = abs(rel[0] * line_dir[1] - rel[1] * line_dir[0])
             if perp > perp_tol:
                 worst = np.inf
             worst = max(worst, perp / perp_tol * tol)

@@ -2,6 +2,7 @@
 
 :func:`detect_trails` runs one detector on one frame as a user's frame needs it:
 
+0. a frame mostly saturated or dead is skipped;
 1. the static sky is removed when the caller has it (:mod:`.static_sky`, in a sequence);
 2. impulses, skewed noise and stripes are cleaned (:func:`.clean.prepare`);
 3. the detector runs on that residual;
@@ -26,7 +27,8 @@ from .validate import ValidatorParams, curved_chains, validated
 
 def detect_trails(image: np.ndarray, mask: np.ndarray | None, detector: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
                   *, static_residual: np.ndarray | None = None, saturation: float | None = None,
-                  default_fwhm: float = 2.5, params: ValidatorParams | None = None) -> tuple[np.ndarray, Counter]:
+                  default_fwhm: float = 2.5, params: ValidatorParams | None = None,
+                  max_bad: float = 0.5) -> tuple[np.ndarray, Counter]:
     """Validated trails of one frame.
 
     Parameters
@@ -37,11 +39,18 @@ def detect_trails(image: np.ndarray, mask: np.ndarray | None, detector: Callable
         or None for a single frame.
     saturation : saturation level (header SATURATE), None = a plateau at the frame maximum.
     default_fwhm : PSF FWHM when the frame has too few stars to measure it.
+    max_bad : a frame with more than this fraction of bad (saturated, dead) pixels gives no
+        trail (reason ``unusable_frame``: the sky of a NEOSSat sequence climbs to saturation).
 
     Returns
     -------
     (M, 5) trails ``x1, y1, x2, y2, score`` and a Counter of the rejection reasons.
     """
+    # a saturated or dead frame: nothing in it can be measured (at the frame maximum = saturated, even
+    # where the plateau is most of the frame and the bad-pixel mask does not call it one)
+    bad = np.asarray(image) >= np.max(image) if mask is None else mask | (np.asarray(image) >= np.max(image))
+    if bad.mean() > max_bad:
+        return empty_segments(), Counter({"unusable_frame": 1})
     prepared, _ = prepare(image if static_residual is None else static_residual, mask)
     segs = detector(prepared, mask)
     if len(segs) == 0:

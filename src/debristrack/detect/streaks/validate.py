@@ -266,6 +266,9 @@ def validate_trails(residual: np.ndarray, sigma: float, segs: np.ndarray, *, fwh
         if _bend(vals, d, width[i], fwhm) > p.max_bend + 0.25 * width[i]:
             reason[i] = "curved"
             continue
+        if _bends_beyond(residual, hid, s[:4], length, sigma, fwhm, p):
+            reason[i] = "curved"
+            continue
         if _axis_aligned(s, p.axis_tol) and _bad_line(residual, sigma, s):
             reason[i] = "bad_line"
     return Verdicts(keep=reason == "", reason=reason, width=width, crest=crest_snr, fwhm=float(fwhm))
@@ -305,6 +308,34 @@ def _bend(vals, d, width, fwhm, pieces=5):
         prof = np.convolve(np.nan_to_num(prof, nan=np.nanmin(prof)), np.ones(3) / 3, mode="same")
         offs.append(abs(d[near][int(np.argmax(prof))]))
     return max(offs) if offs else 0.0
+
+
+def _bends_beyond(residual, hidden, seg, length, sigma, fwhm, p, reach=60.0, piece=12.0):
+    """Whether the light continues past an end of the segment but bends away from its line: the
+    detector cut a straight piece out of a curved trail (a star smeared by a platform drift).
+    Beyond each end, pieces of ``piece`` px out to ``reach`` px are searched for a crest within
+    12 px of the extended line; a crest 3 sigma (along-piece median) above the sides in at
+    least two pieces, offset from the line by more than ``max_bend`` px and growing, is a bend."""
+    a, b = seg[0:2], seg[2:4]
+    u = (b - a) / max(length, 1e-9)
+    for start, direction in ((b, u), (a, -u)):
+        ext = np.array([*start, *(start + direction * reach)])
+        vals, d = _profiles(residual, hidden, ext, 12.0)
+        offs = []
+        for chunk in np.array_split(vals, max(1, int(reach // piece))):
+            prof = _nanmedian(chunk, axis=0)
+            if not np.isfinite(prof).all():
+                break
+            prof = np.convolve(prof, np.ones(3) / 3, mode="same")
+            k = int(np.argmax(prof[2:-2])) + 2
+            side = np.median(np.concatenate([prof[:3], prof[-3:]]))
+            noise = 1.2533 * sigma / np.sqrt(max(1, len(chunk)) * 3)
+            if prof[k] - side < 3.0 * noise:
+                break
+            offs.append(abs(d[k]))
+        if len(offs) >= 2 and offs[-1] > p.max_bend + 1.0 and offs[-1] >= offs[0]:
+            return True
+    return False
 
 
 def _knotted(vals, d, base, width, sigma, p):
