@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from debristrack.io.sequence import open_sequence
-from debristrack.track import sidereal
+from debristrack.pipeline import sidereal
 
 
 def _track(path, method="matched+physical"):

@@ -3,7 +3,7 @@
 import argparse
 
 from debristrack.bench import target as bench
-from debristrack.track.target import METHODS, Config
+from debristrack.pipeline.target import METHODS, Config
 
 
 def test_benchmark_pieces_produce_the_report(tmp_path):

@@ -38,18 +38,18 @@ from ..evaluate.mot import MotConfig, evaluate_sequences
 from ..io.sequence import Frame, open_sequence
 from ..simulate.debris import draw_debris, sample_debris
 from ..simulate.scenes import make_scene
-from ..track.sidereal import Config, detect_sequence, frame_times, link, link_physical, sub_params
-from ..track.physical import PhysicalParams
+from ..pipeline.loop import run_method
+from ..pipeline.sidereal import Config, StreakMethod, frame_times, make_method, with_options
 from .report import section_preamble, update_section
 
 TRAIL_DIST = 6.0
 TRAIL_ANGLE = 3.0
 ANNOTATIONS = Path("benchmarks/real/streaks.csv")
 
-# (row name, Config changes, tracker)
-ROWS = (("matched+ocsort, before ([SDT]-style: no real-sky front end)", dict(real_sky=False), "ocsort"),
-        ("matched+ocsort", {}, "ocsort"),
-        ("matched+physical", {}, "physical"))
+# (row name, Config changes (flag names), method); rows of one config share the detections
+ROWS = (("matched+ocsort, before ([SDT]-style: no real-sky front end)", dict(real_sky=False), "matched+ocsort"),
+        ("matched+physical", {}, "matched+physical"),
+        ("matched+ocsort", {}, "matched+ocsort"))
 DEFAULT_ROW = "matched+physical"
 INJECTED_ROWS = ROWS[1:]  # the [SDT]-style row takes ~1 min per NEOSSat frame: left out of the injections
 
@@ -169,32 +169,42 @@ def _frames(seq) -> list[Frame]:
 
 
 class _Frames(list):
-    """Frames in memory with the sequence interface the pipeline uses (``header``)."""
+    """Frames in memory with the sequence interface the pipeline uses (``header``, ``require``)."""
+
+    path = "frames"
 
     def header(self, i):
         return self[i].header
 
+    def require(self, n: int, why: str) -> None:
+        if len(self) < n:
+            raise InputError(f"{self.path}: {len(self)} frame(s); {why}")
+
 
 def run_rows(frames, shape, config: Config, rows=ROWS) -> dict[str, tuple[Table, Counter, float]]:
-    """Every row of ``rows`` on one list of frames: tracks, validator rejections, seconds."""
+    """Every row of ``rows`` on one list of frames through the frame loop: tracks, validator
+    rejections, seconds. A segment-tracker row whose config an earlier row had reuses that
+    row's detections (seconds: its detection time plus its own linking)."""
     out = {}
-    cache: dict[bool, tuple[list, Counter, float]] = {}
-    for name, changes, tracker in rows:
-        cfg = dataclasses.replace(config, **changes)
-        key = cfg.real_sky
-        if key not in cache:
-            rej: Counter = Counter()
-            t0 = time.perf_counter()
-            dets = detect_sequence(frames, "matched", cfg, rejections=rej)
-            cache[key] = (dets, rej, time.perf_counter() - t0)
-        dets, rej, secs = cache[key]
+    done: dict[tuple, tuple] = {}  # config changes -> (method object, rejections, detection seconds)
+    for name, changes, method in rows:
+        cfg = with_options(config, **changes)
+        key = tuple(sorted(changes.items()))
         t0 = time.perf_counter()
-        if tracker == "physical":
-            starts, exptimes = frame_times(frames)
-            table = link_physical(dets, starts, exptimes, shape, sub_params(cfg, PhysicalParams))
-        else:
-            table = link(dets, tracker, cfg)
-        out[name] = (table, rej, secs + time.perf_counter() - t0)
+        if key in done and not method.endswith("+physical"):
+            first, rej, secs = done[key]
+            m = StreakMethod(method.split("+")[0], method.split("+")[1], cfg)
+            for dets in first.out:
+                m.out.append(m.tracker.update(dets))
+            table = m.finish()
+            out[name] = (table, rej, secs + time.perf_counter() - t0)
+            continue
+        rej: Counter = Counter()
+        m = make_method(frames, method, cfg, rejections=rej)
+        table = run_method(m, frames)
+        secs = time.perf_counter() - t0
+        done.setdefault(key, (m, rej, secs))
+        out[name] = (table, rej, secs)
     return out
 
 

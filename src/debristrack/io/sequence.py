@@ -22,6 +22,7 @@ image, mask and variance in one file; they are one frame, not three).
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -182,6 +183,32 @@ class FrameSequence:
             if np.all(np.isfinite(scales)) and np.all(scales > 0):
                 return float(np.mean(scales) * 3600.0)
         return header_plate_scale(self._headers[0])
+
+    def cadence(self) -> float | None:
+        """Time between exposure starts, s: the median of the positive steps of the frame
+        times, or None when the frames have no times (or one frame)."""
+        times = self.times
+        if times is None or len(times) < 2:
+            return None
+        steps = np.diff(times.unix)
+        steps = steps[steps > 0]
+        return float(np.median(steps)) if steps.size else None
+
+    def pointing_dec(self) -> float | None:
+        """Declination of the pointing, deg: the first frame's WCS CRVAL, else the CRVAL2,
+        DEC, OBJCTDEC or TELDEC keyword; None when none is given."""
+        wcs = self.wcs(0)
+        if wcs is not None:
+            cel = wcs.celestial.wcs
+            dec = float(cel.crval[cel.lat])
+            if math.isfinite(dec):
+                return dec
+        header = self._headers[0]
+        for key in ("CRVAL2", "DEC", "OBJCTDEC", "TELDEC"):
+            value = header.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                return float(value)
+        return None
 
     def require(self, n: int, why: str) -> None:
         """Raise InputError unless the sequence has at least ``n`` frames."""
