@@ -33,6 +33,9 @@ from ..io.tables import empty_table, normalize_streaks
 class PhysicalParams:
     """Gates of :func:`link_physical`."""
 
+    RANGES = {"pos_tol": "(0, inf)", "rate_tol": "[0, inf)", "angle_tol": "(0, 90]", "max_miss": "[0, inf)",
+              "edge": "[0, inf)"}  # valid interval of each parameter (config.check_ranges)
+
     pos_tol: float = field(default=6.0, metadata={"help": "physical: position tolerance of a predicted streak end, px"})
     rate_tol: float = field(default=0.15, metadata={
         "help": "physical: relative rate error allowed, x the distance travelled since the last streak"})

@@ -48,6 +48,11 @@ FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 class ValidatorParams:
     """Thresholds of :func:`validate_trails` (tuned on ``../shared/real-dev`` and the simulator)."""
 
+    RANGES = {  # valid interval of each parameter (config.check_ranges)
+        "min_width": "[0, inf)", "min_contrast": "[0, 1]", "min_crest_snr": "[0, inf)", "max_knot": "(0, 1]",
+        "min_filled": "[0, 1]", "min_aspect": "[0, inf)", "halo_scale": "(0, inf)", "max_bend": "[0, inf)",
+        "axis_tol": "[0, 45]"}
+
     min_width: float = field(default=0.6, metadata={
         "help": "validator: smallest cross-profile FWHM, in units of the frame's PSF FWHM"})
     min_contrast: float = field(default=0.5, metadata={
@@ -65,13 +70,6 @@ class ValidatorParams:
         "help": "validator: largest crest offset from the straight line along the length, px (plus a quarter width)"})
     axis_tol: float = field(default=1.0, metadata={
         "help": "validator: degrees from a row/column within which bleed and bad-line tests apply"})
-
-    def validate(self) -> None:
-        from ...errors import InputError
-
-        if not (0 <= self.min_width and 0 <= self.min_contrast <= 1 and 0 < self.max_knot <= 1
-                and 0 <= self.min_filled <= 1 and self.halo_scale > 0 and self.axis_tol >= 0):
-            raise InputError(f"invalid trail validator parameters: {self}")
 
 
 @dataclass(frozen=True)
