@@ -164,7 +164,7 @@ def test_bench_quick_run_with_an_extra_row_source(tmp_path, monkeypatch):
         lambda frames, config: {"nothing": (empty_table("streak"), 0.0)}])
     out = tmp_path / "BENCHMARKS.md"
     args = argparse.Namespace(quick=False, sequences=1, seed=5, output=str(out), workers=1, scheduler=None,
-                              classical_only=False, sets="debris,sdtd")
+                              classical_only=False, sets="debris,sdtd", section="sidereal")
     assert bench.run(args) == 0
     text = out.read_text()
     assert "<!-- bench:sidereal -->" in text and "Debris HOTA" in text
@@ -172,4 +172,4 @@ def test_bench_quick_run_with_an_extra_row_source(tmp_path, monkeypatch):
         assert f"| {row} |" in text
     with pytest.raises(InputError, match="--sequences must be at least 1"):
         bench.run(argparse.Namespace(quick=False, sequences=0, seed=5, output=str(out), workers=1, scheduler=None,
-                                     classical_only=False, sets="debris"))
+                                     classical_only=False, sets="debris", section="sidereal"))

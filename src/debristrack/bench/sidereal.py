@@ -123,6 +123,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated test sets (default all: " + ",".join(p for p, _ in SETS) + ")")
     parser.add_argument("--seed", type=int, default=2025, help="random seed of the test sets (default 2025)")
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default BENCHMARKS.md)")
+    parser.add_argument("--section", default="sidereal",
+                        help="BENCHMARKS.md section to write (default sidereal; another name keeps that table)")
     add_parallel_arguments(parser, default=1)
 
 
@@ -186,7 +188,7 @@ def _cells(result: MotResult) -> list[str]:
     return [fmt.format(int(s[k]) if scale == 1 else scale * float(s[k])) for k, scale, fmt in COLUMNS]
 
 
-def report(results: dict[str, tuple[dict, dict]], n: int, command: str, workers: int = 1) -> str:
+def report(results: dict[str, tuple[dict, dict]], n: int, command: str, workers: int = 1, title: str = "") -> str:
     """Markdown section: one row per method, the [SDT] Tab. 2 columns for each set."""
     sets = [(p, t) for p, t in SETS if p in results]
     head = ["Tracker"]
@@ -202,7 +204,7 @@ def report(results: dict[str, tuple[dict, dict]], n: int, command: str, workers:
         lines.append("| " + " | ".join(cells) + " |")
     scene = make_scene("sidereal", SETS[0][0])
     return (
-        "## Sidereal mode: streak detectors x trackers ([SDT] Tab. 2 columns)\n\n"
+        f"## Sidereal mode: streak detectors x trackers ([SDT] Tab. 2 columns){title}\n\n"
         + section_preamble(command)
         + f"{n} simulated sequences per set ({scene.frames} frames of {scene.size}x{scene.size} px; presets "
           "`debris` and `dense`: physical motion, streak = v x EXPTIME and the next one v x cadence later, a fifth "
@@ -253,8 +255,11 @@ def run(args: argparse.Namespace) -> int:
         command += f" --workers {args.workers}"
     if args.seed != 2025:
         command += f" --seed {args.seed}"
-    markdown = report(results, n, command, workers=args.workers)
-    path = update_section("sidereal", markdown, args.output)
+    if args.section != "sidereal":
+        command += f" --section {args.section}"
+    title = f": sets {', '.join(chosen)}" if args.section != "sidereal" else ""
+    markdown = report(results, n, command, workers=args.workers, title=title)
+    path = update_section(args.section, markdown, args.output)
     print(markdown)
     print(f"bench sidereal: wrote {path}", file=sys.stderr)
     return 0
