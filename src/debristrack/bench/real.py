@@ -97,10 +97,13 @@ def real_inputs(shared: Path, annotations: Path = ANNOTATIONS) -> list[Input]:
     return out
 
 
-def in_frame_pixels(trails: dict[str, list[np.ndarray]], seq) -> dict[str, list[np.ndarray]]:
+def in_frame_pixels(trails: dict[str, list[np.ndarray]], seq, root: Path) -> dict[str, list[np.ndarray]]:
     """Annotations (file pixels) moved into the loaded frames' pixels: the reader crops
-    overscan and common areas and records the shift in IRAF's LTV1/LTV2 (logical = physical
-    + LTV)."""
+    overscan and common areas and records its shift in IRAF's LTV1/LTV2 (logical = physical
+    + LTV); the shift is the loaded header's LTV minus the file's own (a file may carry LTV
+    from its earlier processing)."""
+    from astropy.io import fits
+
     out = {}
     names = [Path(n).name for n in seq.names]
     for fname, tlist in trails.items():
@@ -108,7 +111,10 @@ def in_frame_pixels(trails: dict[str, list[np.ndarray]], seq) -> dict[str, list[
             out[fname] = tlist
             continue
         h = seq.header(names.index(fname))
-        shift = np.array([float(h.get("LTV1", 0.0)), float(h.get("LTV2", 0.0))] * 2)
+        file = root / fname if root.is_dir() else root
+        raw = fits.getheader(file)
+        shift = np.array([float(h.get("LTV1", 0.0)) - float(raw.get("LTV1", 0.0)),
+                          float(h.get("LTV2", 0.0)) - float(raw.get("LTV2", 0.0))] * 2)
         out[fname] = [t + shift for t in tlist]
     return out
 
@@ -270,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         frames = _Frames(_frames(seq))
         names = [Path(n).name for n in seq.names]
-        inp = dataclasses.replace(inp, trails=in_frame_pixels(inp.trails, seq))
+        inp = dataclasses.replace(inp, trails=in_frame_pixels(inp.trails, seq, inp.path))
         shape = frames[0].clean.shape
         n_frames_total += len(frames)
         print(f"bench real: {inp.pool}/{inp.path.name} ({len(frames)} frame(s))", file=sys.stderr, flush=True)
@@ -315,7 +321,7 @@ def _injected(args, config) -> dict[str, dict]:
         if inp.pool != "real-dev" or not inp.path.is_dir():
             continue
         seq = open_sequence(inp.path)
-        inp = dataclasses.replace(inp, trails=in_frame_pixels(inp.trails, seq))
+        inp = dataclasses.replace(inp, trails=in_frame_pixels(inp.trails, seq, inp.path))
         base = _frames(seq)
         names = [Path(n).name for n in seq.names]
         for k in range(args.injections):

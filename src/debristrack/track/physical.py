@@ -9,9 +9,10 @@ detection fixes it; from then the track's motion is the least-squares line throu
 streaks' ends (start end at the exposure start, leading end at its end).
 
 Every detection belongs to a track: a trail seen in one frame only (a LEO crossing the
-field within one exposure, a meteor) is a one-detection track flagged ``single``, never
-dropped. Detections that repeat on the same pixels in several frames are sky, not objects,
-and are dropped (``static``).
+field within one exposure, a meteor) is a one-detection track flagged ``single``. Dropped
+are only detections that repeat on the same pixels in several frames (sky, not objects) and
+one-frame streaks that, moving at their own rate either way, would still have been in the
+field in the previous or next exposure (they should have been seen again).
 
 Pure functions over per-frame ``(N, 5)`` segment arrays; :func:`link_physical` returns a
 DESIGN.md streak table with the extra column ``single`` (1 = one-detection track).
@@ -184,6 +185,36 @@ def _inside(track: _Track, t_start: float, exptime: float, shape, p: PhysicalPar
     return bool(np.any((pts[:, 0] >= 0) & (pts[:, 0] <= nx - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= ny - 1)))
 
 
+def _seen_again_expected(track: _Track, starts, exptimes, shape, p: PhysicalParams) -> bool:
+    """Whether a one-detection track is physically implausible: for both signs of motion, at
+    the rate ``L / EXPTIME`` its streak in the previous or next exposure would lie mostly
+    inside the field, so it should have been seen again. A real one-frame trail (a LEO, a
+    meteor) leaves the field before the next exposure. A streak cut by the frame edge only
+    bounds the rate from below, so it is never judged; nor is a frame without neighbours."""
+    t, seg, ts, e = track.dets[0]
+    ends = (seg[0:2], seg[2:4])
+    if any(_clipped(q, shape, p.edge) for q in ends):
+        return False
+    u, length = _axis(seg)
+    rate = length / max(e, 1e-9)
+    ny, nx = shape
+    neighbours = [k for k in (t - 1, t + 1) if 0 <= k < len(starts)]
+    if not neighbours:
+        return False
+    for sgn in (+1, -1):
+        tail, lead = (ends[0], ends[1]) if sgn > 0 else (ends[1], ends[0])
+        seen = False
+        for k in neighbours:
+            a = lead + sgn * u * rate * (starts[k] - ts - e) if k > t else tail + sgn * u * rate * (starts[k] - ts)
+            b = a + sgn * u * rate * exptimes[k] if k > t else a - sgn * u * rate * exptimes[k]
+            pts = np.linspace(a, b, 11)
+            inside = np.mean((pts[:, 0] >= 0) & (pts[:, 0] <= nx - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= ny - 1))
+            seen |= inside >= 0.5
+        if not seen:
+            return False  # moving this way it left the field: a plausible one-frame trail
+    return True
+
+
 def static_detections(detections: list[np.ndarray], *, dist: float = 3.0, angle: float = 3.0) -> list[np.ndarray]:
     """(N_t,) bool per frame: detections that another frame repeats on the same pixels (same
     line, overlapping by more than half): fixed sky, not a moving object."""
@@ -264,6 +295,7 @@ def link_physical(detections: list[np.ndarray], starts: np.ndarray, exptimes: np
                 still.append(tr)
         active = still + [_Track(dets=[(t, segs[j], ts, e)]) for j in range(len(segs)) if j not in matched_d]
     done += active
+    done = [tr for tr in done if len(tr.dets) > 1 or not _seen_again_expected(tr, starts, exptimes, shape, p)]
     rows = []
     for k, tr in enumerate(sorted(done, key=lambda tr: (tr.dets[0][0], tuple(tr.dets[0][1][:2]))), start=1):
         single = int(len(tr.dets) == 1)
