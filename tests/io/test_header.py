@@ -120,3 +120,17 @@ def test_streak_ends_get_start_and_end_times(tmp_path, frame_writer):
     assert out["time1"][3] == "" and out["time_start"][3] == "2024-01-01T00:00:10.000"
     points = add_sky_columns(Table({"frame": [2], "id": [1], "x": [1.0], "y": [1.0]}), seq)
     assert points["time_start"][0] == "2024-01-01T00:00:20.000" and points["time_end"][0] == "2024-01-01T00:00:24.000"
+
+
+def test_endpoint_times_follow_their_endpoints_when_normalized():
+    from debristrack.io.tables import normalize_streaks
+
+    t = Table({"frame": [0], "id": [1], "x1": [9.0], "y1": [0.0], "x2": [1.0], "y2": [0.0],
+               "time1": ["2024-01-01T00:00:00.000"], "time2": ["2024-01-01T00:00:04.000"]})
+    out = normalize_streaks(t)
+    assert out["x1"][0] == 1.0 and out["time1"][0] == "2024-01-01T00:00:04.000"
+
+
+def test_pointing_dec_reads_text_keywords(tmp_path, frame_writer):
+    frame_writer(tmp_path / "m.fits", np.zeros((4, 4), np.float32), OBJCTDEC="-21 35 56.5", OBJCTRA="19 18 30.0")
+    assert open_sequence(tmp_path / "m.fits").pointing_dec() == pytest.approx(-21.59903, abs=1e-5)

@@ -137,8 +137,8 @@ def test_bayer_frame_binned_to_luminance_with_wcs_and_scale(tmp_path):
         raw_wcs = WCS(fits.getheader(tmp_path / "osc.fits"))
         # binned pixel (i, j) covers raw pixels 2i..2i+1: its centre is raw (2i + 0.5, 2j + 0.5), SIP included
         for x, y in ((0, 0), (7, 11), (19, 14)):
-            np.testing.assert_allclose(seq.wcs(0).all_pix2world(x, y, 0), raw_wcs.all_pix2world(2 * x + 0.5, 2 * y + 0.5, 0),
-                                       atol=1e-9)
+            np.testing.assert_allclose(seq.wcs(0).all_pix2world(x, y, 0),
+                                       raw_wcs.all_pix2world(2 * x + 0.5, 2 * y + 0.5, 0), atol=1e-9)
 
 
 def test_seestar_sequence_is_binned_and_scaled(shared):

@@ -55,11 +55,11 @@ class Prediction:
     range_m: np.ndarray | None
 
 
-def read_tle(path: str | Path, *, select: str | None = None) -> tuple[str, str, str]:
-    """One element set (name, line1, line2) from a TLE file (2- or 3-line form).
+def read_tle_sets(path: str | Path) -> list[tuple[str, str, str]]:
+    """Every element set (name, line1, line2) of a TLE file (2- or 3-line form), in file order.
 
-    ``select`` picks the object by name (case-insensitive, exact or prefix) or by NORAD
-    catalogue number; without it the file must hold exactly one object.
+    A 2-line set is named by its NORAD number. The one TLE reader of the package: the catalogue
+    (:mod:`debristrack.astrometry.catalogue`) and :func:`read_tle` both use it.
     """
     path = Path(path)
     if not path.is_file():
@@ -79,6 +79,17 @@ def read_tle(path: str | Path, *, select: str | None = None) -> tuple[str, str, 
             raise InputError(f"{path}: line {i + 1} is not part of a two-line element set")
     if not sets:
         raise InputError(f"{path}: no two-line element sets")
+    return sets
+
+
+def read_tle(path: str | Path, *, select: str | None = None) -> tuple[str, str, str]:
+    """One element set (name, line1, line2) from a TLE file (2- or 3-line form).
+
+    ``select`` picks the object by name (case-insensitive, exact or prefix) or by NORAD
+    catalogue number; without it the file must hold exactly one object.
+    """
+    path = Path(path)
+    sets = read_tle_sets(path)
     if select is None:
         if len(sets) > 1:
             raise InputError(f"{path}: {len(sets)} objects; choose one with --object NAME_OR_NORAD")

@@ -9,7 +9,7 @@ quantity   keywords, in order                             form
 ========== ============================================== ======================================
 exposure   EXPTIME, EXPOSURE, EXP_TIME, ITIME, TEXP       seconds
 start      DATE-OBS (+ TIME-OBS/UT/UTSTART), DATE-BEG,    ISO 8601 UTC; MJD
-           MJD-OBS, MJD-BEG
+           DATE_OBS, MJD-OBS, MJD-BEG, MJD_OBS
 mid        DATE-AVG, MIDPOINT, MJD-AVG                    used only in the middle half
 end        DATE-END, MJD-END                              else start + exposure
 site       OBSGEO-B/L/H, OBSGEO-X/Y/Z, SITELAT/SITELONG/  degrees (number or 'd m s'), east
@@ -20,8 +20,8 @@ pointing   OBJCTRA/OBJCTDEC, RA/DEC, TELRA/TELDEC,        RA in hours as text ('
            RA_OBS/DEC_OBS                                 '12:10:09'), in degrees as a number
 gain       EGAIN, GAIN                                    e-/ADU (see :func:`gain`)
 read noise RDNOISE, READNOIS, RON                         electrons
-plate scale PIXSCALE, PIXSCAL1, SECPIX, SCALE;            arcsec/px; XPIXSZ is the binned pixel
-           XPIXSZ (um) / FOCALLEN (mm)                    (MaxIm DL/SBFITSEXT convention)
+plate scale PIXSCALE, PIXSCAL1, SECPIX, SCALE; CD1_1..    arcsec/px; XPIXSZ is the binned pixel
+           CD2_2; XPIXSZ (um) / FOCALLEN (mm)             (MaxIm DL/SBFITSEXT convention)
 ========== ============================================== ======================================
 """
 
@@ -34,8 +34,8 @@ import numpy as np
 from astropy.io.fits import Header
 
 EXPTIME_KEYS = ("EXPTIME", "EXPOSURE", "EXP_TIME", "ITIME", "TEXP")
-START_KEYS = ("DATE-OBS", "DATE-BEG")
-START_MJD_KEYS = ("MJD-OBS", "MJD-BEG")
+START_KEYS = ("DATE-OBS", "DATE-BEG", "DATE_OBS")  # DATE_OBS: LBC
+START_MJD_KEYS = ("MJD-OBS", "MJD-BEG", "MJD_OBS")
 MID_KEYS = ("DATE-AVG", "MIDPOINT")
 MID_MJD_KEYS = ("MJD-AVG",)
 END_KEYS = ("DATE-END",)
@@ -190,7 +190,8 @@ def read_noise(header: Header) -> float | None:
 
 
 def plate_scale(header: Header) -> float | None:
-    """Arcsec per pixel from a scale keyword, else the binned pixel size over the focal length.
+    """Arcsec per pixel from a scale keyword, else the CD matrix, else the binned pixel size over
+    the focal length.
 
     ``FOCALLEN`` below 10 mm is taken as unset (SharpCap writes 1, MaxIm DL 0).
     """
@@ -198,7 +199,41 @@ def plate_scale(header: Header) -> float | None:
         value = number(header, key)
         if value is not None and 0 < value < 3600:
             return value
+    cd = [number(header, k) for k in ("CD1_1", "CD1_2", "CD2_1", "CD2_2")]
+    if all(v is not None for v in cd) and abs(cd[0] * cd[3] - cd[1] * cd[2]) > 0:  # a WCS astropy cannot read
+        return float(np.sqrt(abs(cd[0] * cd[3] - cd[1] * cd[2])) * 3600.0)
     pixel_um, focal_mm = number(header, "XPIXSZ"), number(header, "FOCALLEN")
     if pixel_um and focal_mm and pixel_um > 0 and focal_mm >= 10:
         return 206.264806 * pixel_um / focal_mm  # arcsec per radian x um / mm / 1000
     return None
+
+
+# WCSNAME values or comments that mark a WCS as the telescope's pointing, not a fit to stars
+# (NEOSSat: "Est. based on spacecraft attitude determination").
+_POINTING_WORDS = ("ATTITUDE", "EST.", "ESTIMATE", "POINTING", "NOMINAL", "APPROX", "MOUNT")
+
+
+def wcs_kind(header: Header) -> str:
+    """``"none"``, ``"pointing"`` (a celestial WCS from the mount or attitude only, one with a
+    degenerate matrix, or one astropy cannot read) or ``"solved"``: whether the header's WCS can
+    be trusted for stars."""
+    import warnings
+
+    from astropy.wcs import WCS
+
+    if not str(header.get("CTYPE1", "")).strip():
+        return "none"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            wcs = WCS(header, naxis=2)
+        except Exception:  # astropy raises several types on malformed WCS keywords
+            celestial = str(header.get("CTYPE1", "")).upper().startswith(("RA", "GLON", "ELON"))
+            return "pointing" if celestial else "none"
+    if not wcs.has_celestial:
+        return "none"
+    m = wcs.celestial.pixel_scale_matrix
+    if not np.all(np.isfinite(m)) or abs(np.linalg.det(m)) < 1e-20:
+        return "pointing"
+    text = f"{header.get('WCSNAME', '')} {header.comments['WCSNAME'] if 'WCSNAME' in header else ''}".upper()
+    return "pointing" if any(w in text for w in _POINTING_WORDS) else "solved"

@@ -166,9 +166,9 @@ def overscan_level(data: np.ndarray, layout: Layout) -> np.ndarray | None:
     if not np.isfinite(strip).any():
         return None
     per_line = np.nanmedian(strip, axis=layout.overscan_axis)
-    if layout.overscan_axis == 1 and (r0, r1) != (0, data.shape[0]) or \
-            layout.overscan_axis == 0 and (c0, c1) != (0, data.shape[1]):
-        per_line = np.full(data.shape[1 - layout.overscan_axis], np.nanmedian(per_line))  # partial strip: one level
+    partial = (r0, r1) != (0, data.shape[0]) if layout.overscan_axis == 1 else (c0, c1) != (0, data.shape[1])
+    if partial:  # the strip does not run along the whole frame: one level for all lines
+        per_line = np.full(data.shape[1 - layout.overscan_axis], np.nanmedian(per_line))
     per_line = np.where(np.isfinite(per_line), per_line, np.nanmedian(per_line))
     return ndimage.median_filter(per_line, size=OVERSCAN_SMOOTH, mode="nearest").astype(np.float32)
 
@@ -218,7 +218,7 @@ def layout_header(header: fits.Header, layout: Layout, shape: tuple[int, int]) -
     for key in (*DATA_SECTION_KEYS, OVERSCAN_KEY):
         h.remove(key, ignore_missing=True)
     if layout.overscan is not None:
-        h["OVERSCAN"] = (0, "overscan subtracted by debristrack (in memory)")
+        h["OVSCSUB"] = (True, "overscan subtracted (debristrack, in memory)")
     if layout.bin > 1:
         _bin_header(h, layout.bin)
     return h
@@ -241,4 +241,4 @@ def _bin_header(h: fits.Header, k: int) -> None:
                 h[card.keyword] = float(card.value) * k ** (int(m.group(1)) + int(m.group(2)) - 1)
     for key in CFA_KEYS + ("XBAYROFF", "YBAYROFF"):
         h.remove(key, ignore_missing=True)
-    h["CFABIN"] = (k, "colour filter array binned k x k to luminance by debristrack")
+    h["CFABIN"] = (k, "CFA binned k x k to luminance (debristrack)")

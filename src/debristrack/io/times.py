@@ -11,9 +11,10 @@ the start in several ways; we accept the ones seen in archives:
 
 A mid-time written by the capture program (``DATE-AVG``, ``MIDPOINT``, ``MJD-AVG``) is used
 when it lies in the middle half of the exposure (a flux-weighted mid-time does; SharpCap 4.1
-writes DATE-AVG 0.7 ms after DATE-OBS for a 20 s exposure: that is not a mid-time and is ignored). ``offset`` (seconds, ``--time-offset``) is
-added to every time: capture programs stamp the moment they commanded the exposure, and a
-camera's shutter opens a known latency later.
+writes DATE-AVG 0.7 ms after DATE-OBS for a 20 s exposure: that is not a mid-time and is
+ignored). ``offset`` (seconds, ``--time-offset``) is added to every time: capture programs
+stamp the moment they commanded the exposure, and a camera's shutter opens a known latency
+later.
 """
 
 from __future__ import annotations
