@@ -102,3 +102,15 @@ def test_prepare_removes_hot_pixels_and_keeps_the_trail():
     segs = np.array([[20, 60, 180, 140, 0.0]])
     kept, v = validated(img, None, segs, residual=(prepared, float(np.std(prepared[:40, 150:]))))
     assert len(kept) == 1, v.reason
+
+
+def test_edge_column_and_full_exact_row_are_bad_lines():
+    img = make_frame(stars=False, seed=10)
+    img[:, 3] += 60.0
+    img[:, 2] += 30.0
+    img[:, 4] += 30.0  # a bright column along the frame's edge, PSF-wide
+    reasons, _ = _judge(img, [[3, 0, 3, 199]])
+    assert reasons == ["bad_line"]
+    row = make_frame(stars=False, seed=11)
+    row[139:142, :] += np.array([[30.0], [60.0], [30.0]], dtype=np.float32)  # a read-out row across the frame
+    assert _judge(row, [[0, 140, 199, 140]])[0] == ["bad_line"]

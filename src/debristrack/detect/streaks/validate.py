@@ -20,7 +20,8 @@ the background-subtracted frame and rejected, with one countable reason, when it
 - ``saturated_star``: the segment lies inside the halo of a saturated star (rings, wings);
 - ``spike``: it runs through a saturated star's core (a diffraction spike);
 - ``bleed``: a bleed column: axis-aligned and through saturated pixels;
-- ``bad_line``: axis-aligned and its whole image row/column is offset from its neighbours.
+- ``bad_line``: axis-aligned and its image row/column is offset from its neighbours beyond
+  its ends, or it runs along the frame's border, or exactly along one row across the frame.
 
 Then :func:`suppress_duplicates` removes the parallel copies that the detector finds along
 the edges of a wide trail. Pure functions on arrays; the caller counts the reasons.
@@ -173,15 +174,21 @@ def _axis_aligned(seg, tol_deg):
     return min(ang, 90.0 - ang) <= tol_deg
 
 
-def _bad_line(residual, sigma, seg, min_outside=20):
+def _bad_line(residual, sigma, seg, min_outside=20, edge_band=8):
     """An axis-aligned segment whose image row/column stands out from its neighbours' by more
     than 3 sigma (median along the line) *beyond the segment's ends*: a bad row/column runs on
     past the candidate, a trail does not. Without ``min_outside`` px beyond the ends only the
-    width test can tell."""
+    width test can tell. Also a bad line: an axis-aligned segment within ``edge_band`` px of the
+    parallel frame border, and one lying exactly on one row/column across the whole frame."""
     vertical = abs(seg[2] - seg[0]) < abs(seg[3] - seg[1])
     img = residual.T if vertical else residual
     k = int(round(0.5 * (seg[0] + seg[2]) if vertical else 0.5 * (seg[1] + seg[3])))
     lo, hi = sorted((seg[1], seg[3]) if vertical else (seg[0], seg[2]))
+    if min(k, img.shape[0] - 1 - k) < edge_band:
+        return True  # a column/row along the frame's border: the chip's edge, an overscan seam
+    exact = abs((seg[0] - seg[2]) if vertical else (seg[1] - seg[3])) < 0.5
+    if exact and hi - lo >= 0.9 * (img.shape[1] - 1):
+        return True  # one row/column exactly, across the whole frame: a read-out defect, not an orbit
     outside = np.ones(img.shape[1], bool)
     outside[max(0, int(lo) - 3):int(np.ceil(hi)) + 4] = False
     if outside.sum() < min_outside:
