@@ -35,7 +35,7 @@ from ..detect.streaks.clean import robust_sigma
 from ..detect.streaks.background import subtract_background
 from ..errors import InputError
 from ..evaluate.mot import MotConfig, evaluate_sequences
-from ..io.sequence import Frame, open_sequence
+from ..io.sequence import Frame, mosaic_ccds, open_sequence
 from ..simulate.debris import draw_debris, sample_debris
 from ..simulate.scenes import make_scene
 from ..pipeline.loop import run_method
@@ -170,6 +170,20 @@ def _union(stretches: list[tuple[float, float]]) -> float:
     return total
 
 
+def _opened(inputs: list[Input]):
+    """``(input, sequence)`` for every input; a mosaic exposure gives one sequence per CCD
+    (each CCD of one exposure is a one-frame input, :func:`debristrack.io.sequence.mosaic_ccds`)."""
+    for inp in inputs:
+        ccds = mosaic_ccds(inp.path) if inp.path.is_file() else []
+        for ccd in ccds or [None]:
+            try:
+                seq = open_sequence(inp.path, ccd=ccd) if ccd else open_sequence(inp.path)
+            except InputError as exc:
+                print(f"bench real: skipped {inp.path}: {exc}", file=sys.stderr)
+                continue
+            yield (dataclasses.replace(inp, path=Path(f"{inp.path}[{ccd}]")) if ccd else inp), seq
+
+
 def _frames(seq) -> list[Frame]:
     return [seq[i] for i in range(len(seq))]
 
@@ -268,12 +282,7 @@ def run(args: argparse.Namespace) -> int:
     rejections: Counter = Counter()
     per_input = []
     n_frames_total = 0
-    for inp in inputs:
-        try:
-            seq = open_sequence(inp.path)
-        except InputError as exc:
-            print(f"bench real: skipped {inp.path}: {exc}", file=sys.stderr)
-            continue
+    for inp, seq in _opened(inputs):
         frames = _Frames(_frames(seq))
         names = [Path(n).name for n in seq.names]
         inp = dataclasses.replace(inp, trails=in_frame_pixels(inp.trails, seq, inp.path))
