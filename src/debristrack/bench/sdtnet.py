@@ -72,7 +72,7 @@ def evaluate_preset(preset: str, *, sequences: int, size: int, frames: int, seed
 
 def time_1024(frames: int, config: SdtnetConfig, seed: int) -> float:
     """Seconds per 1024x1024 frame (after one warm-up frame)."""
-    scene = make_scene("sidereal", "debris", size=1024, frames=frames + 1)
+    scene = make_scene("sidereal", "sdtd", size=1024, frames=frames + 1)
     data = _frames(iter_frames(scene, seed=seed))
     track(data[:1], config)
     t0 = time.perf_counter()
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     timing = args.timing_frames or (2 if args.quick else 6)
     config = SdtnetConfig(weights=args.weights, device="cpu", threads=args.threads)
     rows = []
-    for preset in ("debris", "dense"):
+    for preset in ("sdtd", "sdtd-dense"):
         print(f"sdtnet: {preset}, {sequences} sequences of {args.size}x{args.size}...", file=sys.stderr)
         s, spf = evaluate_preset(preset, sequences=sequences, size=args.size, frames=args.frames,
                                  seed=args.seed, config=config)

@@ -145,14 +145,24 @@ class SiderealScene(SkyScene):
     """[SDT] sec. 3.2: the telescope tracks the stars; K line-source debris per video.
 
     Each debris has centre, length, width, angle and speed ([SDT] eq. 4) and advances by
-    eq. 5 every frame (speed in px per frame, Delta t = 1 frame).
+    eq. 5 every frame (speed in px per frame, Delta t = 1 frame). With ``consistent_length``
+    (the default presets ``debris`` and ``dense``) the motion is physical: the streak is
+    ``v x EXPTIME`` long and its centre moves ``v x cadence`` per frame, so consecutive
+    streaks lie end to end with a gap; presets ``sdtd`` and ``sdtd-dense`` keep [SDT]'s
+    model (length drawn independently of speed) for the paper's Tab. 2/3.
     """
 
     mode: str = field(default="sidereal", init=False, metadata={"cli": False})
     length: tuple[float, float] = _f((30.0, 150.0), "range of streak length l_k, px ([SDT] eq. 4)", metavar="LOW,HIGH")
     width: tuple[float, float] = _f((0.0, 2.0), "range of streak width w_k before the PSF, px", metavar="LOW,HIGH")
     speed: tuple[float, float] = _f((8.0, 40.0), "range of speed v_k, px per frame ([SDT] eq. 5)", metavar="LOW,HIGH")
-    consistent_length: bool = _f(False, "make l_k = v_k * exptime / cadence instead of drawing it")
+    consistent_length: bool = _f(False, "physical motion: l_k = v_k * exptime / cadence (the streak is the motion "
+                                        "during the exposure, the centre moves v_k per cadence) instead of drawing it")
+    nuisances: bool = _f(False, "real-sky nuisances: saturated stars with halo, spikes and bleed column, nebula with a "
+                                "sharp edge, hot column, bright and dead rows, one jittered frame (doubled stars), "
+                                "one meteor-like one-frame trail (labelled, id 9001) (simulate/nuisances.py)")
+    leo_prob: float = _f(0.0, "probability that an object is a LEO crossing the field within one exposure "
+                              "(streak 1.2-3 x the frame size; with --consistent-length)")
     brightness_noise: float = _f(0.25, "RMS of the random brightness along a streak (fraction)")
     gap_prob: float = _f(0.3, "probability that a streak is truncated by a gap in a frame")
     min_separation: float = _f(20.0, "least distance between streak centres in a frame, px (0 = none)")
@@ -167,6 +177,7 @@ class SiderealScene(SkyScene):
             (0 <= self.gap_prob <= 1, "gap_prob must be in [0, 1]"),
             (0 <= self.parallel_prob <= 1, "parallel_prob must be in [0, 1]"),
             (0 <= self.cross_prob <= 1, "cross_prob must be in [0, 1]"),
+            (0 <= self.leo_prob <= 1, "leo_prob must be in [0, 1]"),
             (self.brightness_noise >= 0, "brightness_noise must be >= 0"),
             (self.min_separation >= 0, "min_separation must be >= 0"),
         ]
@@ -213,11 +224,21 @@ SCENES = {"sidereal": SiderealScene, "stare": StareScene, "target": TargetScene}
 # Presets: changes from the dataclass defaults. The first of each mode is its default.
 PRESETS: dict[str, dict[str, dict]] = {
     "sidereal": {
-        # [SDT] sec. 3.3.2 "debris" test set: 1-3 objects, little overlap.
-        "debris": dict(objects=(1, 3), min_separation=40.0),
-        # "dense debris": more than three objects, crossings and near-parallel tracks.
+        # physical motion (streak = v x EXPTIME, next one v x cadence later): at 1.5"/px, 5 s every 6 s,
+        # 15-150 px per frame is ~4-40"/s (GEO in sidereal tracking ~15"/s, MEO tens of "/s); a
+        # fifth of the objects are LEOs that cross the field within one exposure.
+        "debris": dict(objects=(1, 3), min_separation=40.0, consistent_length=True, speed=(15.0, 150.0),
+                       leo_prob=0.2),
         "dense": dict(objects=(4, 7), min_separation=0.0, parallel_prob=0.35, cross_prob=0.35,
-                      snr=(3.0, 25.0)),
+                      snr=(3.0, 25.0), consistent_length=True, speed=(15.0, 150.0), leo_prob=0.2),
+        # the physical debris set on a real-looking sky: every nuisance of simulate/nuisances.py, passing clouds
+        "nuisance": dict(objects=(1, 3), min_separation=40.0, consistent_length=True, speed=(15.0, 150.0),
+                         leo_prob=0.2, nuisances=True, cloud=0.3),
+        # [SDT] sec. 3.3.2 "debris" test set: 1-3 objects, little overlap; [SDT] eq. 5 motion.
+        "sdtd": dict(objects=(1, 3), min_separation=40.0),
+        # "dense debris": more than three objects, crossings and near-parallel tracks.
+        "sdtd-dense": dict(objects=(4, 7), min_separation=0.0, parallel_prob=0.35, cross_prob=0.35,
+                           snr=(3.0, 25.0)),
     },
     "stare": {
         # [GEO] sec. 2 and 4: 8.79 arcsec/px, 5 s exposures -> stars trail ~8.6 px per frame.
