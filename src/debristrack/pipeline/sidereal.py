@@ -269,20 +269,26 @@ class PhysicalMethod(StreakMethod):
     exposure times (``times``: :func:`frame_times`) and reports every trail, one-frame ones
     as ``single`` tracks."""
 
-    def __init__(self, detector: str, config: Config, *, times: tuple[np.ndarray, np.ndarray], shape=None, **kw):
+    def __init__(self, detector: str, config: Config, *, times: tuple[np.ndarray, np.ndarray] | None = None,
+                 shape=None, **kw):
         super().__init__(detector, "physical", config, **kw)
         self.times, self.shape = times, shape
         self.out: list[np.ndarray] = []  # each frame's detections, linked at the finish
+        self.exposures: list[tuple] = []  # each frame's (start, EXPTIME) from its own header
 
     def step(self, index: int, frame) -> None:
         if self.shape is None:
             self.shape = frame.clean.shape
         self.index = index
+        self.exposures.append(_exposure(getattr(frame, "header", None)))
         self.out.append(self.detect(frame))
 
     def finish(self) -> Table:
-        starts, exptimes = self.times
         n = len(self.out)
+        # times of the whole sequence when it was known beforehand (track), else those the frames
+        # brought (watch builds the method from its first frames only)
+        given = self.times is not None and len(self.times[0]) >= n
+        starts, exptimes = self.times if given else _relative_times(self.exposures)
         return link_physical(self.out, starts[:n], exptimes[:n], self.shape or (1, 1), self.config.physical)
 
 
@@ -294,21 +300,35 @@ def _saturation(frame) -> float | None:
         return None
 
 
-def frame_times(seq) -> tuple[np.ndarray, np.ndarray]:
-    """Exposure starts (s since the first, from DATE-OBS and the header adapters) and exposure
-    times (s) of every frame; frames without them get start = index x (1 s) and EXPTIME 1 s
-    (a streak's rate is then per frame, as [SDT] eq. 5)."""
+def _exposure(header) -> tuple:
+    """(start time, EXPTIME) of one frame from its header (the header adapters), None where missing."""
     from ..io.header import exposure_time
     from ..io.times import start_time
 
-    n = len(seq)
-    heads = [seq.header(i) if hasattr(seq, "header") else getattr(seq[i], "header", None) for i in range(n)]
-    t0 = [start_time(h) if h is not None else None for h in heads]
-    e = [exposure_time(h) if h is not None else None for h in heads]
+    if header is None:
+        return None, None
+    return start_time(header), exposure_time(header)
+
+
+def _relative_times(exposures: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """Exposure starts (s since the first) and exposure times (s) from per-frame ``(start,
+    EXPTIME)``; when any frame lacks them, start = index x (1 s) and EXPTIME 1 s for all (a
+    streak's rate is then per frame, as [SDT] eq. 5)."""
+    n = len(exposures)
+    t0 = [t for t, _ in exposures]
+    e = [x for _, x in exposures]
     if any(t is None for t in t0) or any(x is None or x <= 0 for x in e):
         return np.arange(n, dtype=float), np.full(n, 1.0)
     starts = np.array([(t - t0[0]).to_value("s") for t in t0])
     return starts, np.asarray(e, dtype=float)
+
+
+def frame_times(seq) -> tuple[np.ndarray, np.ndarray]:
+    """Exposure starts (s since the first, from DATE-OBS and the header adapters) and exposure
+    times (s) of every frame of ``seq`` (:func:`_relative_times`)."""
+    n = len(seq)
+    heads = [seq.header(i) if hasattr(seq, "header") else getattr(seq[i], "header", None) for i in range(n)]
+    return _relative_times([_exposure(h) for h in heads])
 
 
 def static_residuals(seq, config: Config) -> list:

@@ -30,7 +30,8 @@ def subtract_background(image: np.ndarray, mask: np.ndarray | None = None, *,
     bw, bh = max(8, min(box, nx)), max(8, min(box, ny))
     m = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
     bkg = sep.Background(data, mask=m, bw=bw, bh=bh)
-    residual = data - bkg.back()
+    residual = data.copy()
+    bkg.subfrom(residual)  # in place, the same numbers as data - bkg.back() without a background frame
     if m is not None:
         residual[m] = 0.0
     sigma = float(bkg.globalrms)

@@ -44,12 +44,16 @@ def remove_impulses(image: np.ndarray, mask: np.ndarray | None = None, *, snr: f
     number of pixels replaced.
     """
     data = np.asarray(image, dtype=np.float32)
-    residual, _ = subtract_background(data, mask)
-    med = ndimage.median_filter(data, size=3, mode="nearest")
-    sky = data - residual
+    residual, _ = subtract_background(data, mask)  # data - local sky
     sigma = robust_sigma(residual[::4, ::4])
-    excess = data - med
-    hit = (excess > snr * sigma) & (excess > sharpness * (data - sky))
+    med = ndimage.median_filter(data, size=3, mode="nearest")
+    # data - med > max(snr sigma, sharpness residual), computed in the residual's buffer: no
+    # further frame-sized temporaries (an 8192^2 frame must fit in 3 GB, issue 16)
+    residual *= sharpness
+    np.maximum(residual, snr * sigma, out=residual)
+    residual += med
+    hit = data > residual
+    del residual
     if mask is not None:
         hit &= ~mask
     out = data.copy()

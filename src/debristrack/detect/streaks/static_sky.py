@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import sep
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from ..extract import _extract_with_room
 from .background import subtract_background
 
 
 def _sources(residual: np.ndarray, sigma: float, mask: np.ndarray | None, n: int = 300) -> np.ndarray:
     """(M, 2) x, y of the brightest compact sources."""
-    sep.set_extract_pixstack(max(300000, residual.size))
     m = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
     try:
-        objs = sep.extract(np.ascontiguousarray(residual, dtype=np.float32), 8.0, err=float(sigma), mask=m, minarea=5)
+        objs = _extract_with_room(np.ascontiguousarray(residual, dtype=np.float32), 8.0, err=float(sigma), mask=m, minarea=5)
     except Exception:  # pathological frames overflow sep's buffers: no sources to match
         return np.zeros((0, 2))
     objs = objs[(objs["flag"] == 0) & (objs["a"] < 2.0 * objs["b"])]

@@ -34,10 +34,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-import sep
 from scipy import ndimage
 
 from ...io.masks import saturation_mask
+from ..extract import _extract_with_room
 from .background import subtract_background
 from .geometry import as_segments, lengths
 
@@ -101,9 +101,8 @@ def frame_fwhm(residual: np.ndarray, sigma: float, *, mask: np.ndarray | None = 
     """
     data = np.ascontiguousarray(residual, dtype=np.float32)
     m = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
-    sep.set_extract_pixstack(max(300000, data.size))
-    try:
-        objs = sep.extract(data, 10.0, err=float(sigma), mask=m, minarea=5)
+    try:  # sep's pixel stack grows only when it overflows (a frame-sized one costs 8192^2 frames GBs)
+        objs = _extract_with_room(data, 10.0, err=float(sigma), mask=m, minarea=5)
     except Exception:  # sep overflows on pathological frames (e.g. a flood of pixels above threshold)
         return float(default)
     ok = (objs["flag"] == 0) & (objs["a"] < 1.3 * objs["b"]) & (objs["b"] > 0.6)
