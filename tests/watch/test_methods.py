@@ -72,7 +72,7 @@ def test_streak_method_returns_a_track_when_it_ends_with_the_rows_of_the_whole_t
     early, per_frame = [], []
     tracker = TRACKERS["ocsort"](config.tracker)
     for i, frame in enumerate(seq):
-        per_frame.append(tracker.update(method.detect(frame)))
+        per_frame.append(tracker.update(method.detect(frame, i)))
         got = method.step(i, frame)
         if got is not None and len(got):
             early.append((i, got))

@@ -223,10 +223,11 @@ class StreakMethod:
 
     index = 0  # the frame being stepped (its static-sky residual)
 
-    def detect(self, frame) -> np.ndarray:
+    def detect(self, frame, index: int | None = None) -> np.ndarray:
         """(N, 5) ``x1, y1, x2, y2, score`` of one frame (``clean`` and ``mask``), frame
-        :attr:`index` of the sequence."""
-        index = self.index
+        ``index`` of the sequence (default :attr:`index`, the frame being stepped: its
+        static-sky residual)."""
+        index = self.index if index is None else index
         if not self.real_sky:
             if self.detector == "matched":
                 return detect_matched(frame.clean, frame.mask, static_stars=self.stars, params=self.config.matched)
