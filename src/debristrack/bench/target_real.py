@@ -187,12 +187,14 @@ def make_real_sequence(field: FieldImage, rng: np.random.Generator, *, n_frames:
     fy, fx = image.shape
     v = rate * np.array([math.cos(angle), math.sin(angle)])   # window origin motion, (x, y) px/frame
     span = (n_frames - 1) * v
-    wx = int(min(max_window, fx - abs(span[0]) - 2 * MARGIN))
-    wy = int(min(max_window, fy - abs(span[1]) - 2 * MARGIN))
+    # At most 70 % of the room along each axis, so the window's place (and the crossings
+    # steered over the object) can vary even on a small frame.
+    wx = int(min(max_window, 0.7 * (fx - abs(span[0]) - 2 * MARGIN)))
+    wy = int(min(max_window, 0.7 * (fy - abs(span[1]) - 2 * MARGIN)))
     if wx < 64 or wy < 64:
         raise ValueError(f"{field.field.name}: {rate} px/frame over {n_frames} frames leaves no window")
     lo = np.array([MARGIN - min(0.0, span[0]), MARGIN - min(0.0, span[1])])
-    hi = np.array([fx - wx - MARGIN - max(0.0, span[0]), fy - wy - MARGIN - max(0.0, span[1])])
+    hi = np.maximum(lo, [fx - wx - MARGIN - max(0.0, span[0]), fy - wy - MARGIN - max(0.0, span[1])])
     centre = np.array([(wx - 1) / 2, (wy - 1) / 2])
     c = centre + rng.uniform(-0.05, 0.05, 2) * np.array([wx, wy])
     path = np.arange(n_frames)[:, None] * v + c   # the object's position in field coordinates, minus origin
