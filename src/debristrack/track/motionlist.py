@@ -21,11 +21,11 @@ made from the words and standard practice are written in each function's docstri
 
 Where this departs from [TRK] (issue 20: real star fields, crowding and nebulosity):
 
-- a cluster must also be more than chance (:func:`chance_members`): in a crowded or
-  hot-pixel-rich field the lists hold hundreds of stars that by chance landed within
-  ``||K_max||`` of another source, and chains of them pass the two properties; [TRK] takes
-  "the cluster containing the most elements" on its own (sec. 4.5), which holds on its sparse
-  1.2 m fields but not there;
+- a cluster must also be more than chance (:func:`chance_members`, over the list entries
+  of the cluster's own flux): in a crowded or hot-pixel-rich field the lists hold hundreds
+  of stars that by chance landed within ``||K_max||`` of another source, and chains of them
+  pass the two properties; [TRK] takes "the cluster containing the most elements" on its
+  own (sec. 4.5), which holds on its sparse 1.2 m fields but not there;
 - the trajectory is followed with an object model (:func:`follow_with_model`: position,
   flux and PSF width from the previous frames) instead of [TRK]'s plain cluster members: a
   star that crosses the object lands within T of it and enters its cluster (sec. 5.3, Fig.
@@ -340,16 +340,24 @@ def follow_objects(catalogues: list[np.ndarray], *, k_max: float = 2.0, threshol
     else:
         every = np.vstack(cats)
         area = float(np.prod(np.ptp(every, axis=0) + 1)) if len(every) else 1.0
-    need = max(3, math.ceil(min_fraction * (n_frames - 1)),
-               chance_members(lengths[1:], area, t, false_objects=false_objects))
+    base = max(3, math.ceil(min_fraction * (n_frames - 1)))
+    entry_lf = (np.log(np.maximum(np.concatenate([fluxes[k][entry_source[k - 1]] for k in range(1, n_frames)]),
+                                  1e-30)) if fluxes is not None else None)
 
     accepted: list[Trajectory] = []
     for label in np.argsort(-sizes, kind="stable"):
-        if sizes[label] < need or len(accepted) >= max_objects:
+        if sizes[label] < base or len(accepted) >= max_objects:
             break
         rows = np.flatnonzero(labels == label)
         p1, p2 = stationarity(frames[rows], xy[rows])
         if p1 > t or p2 > h:
+            continue
+        # The chance bound counts only the list entries as bright as this cluster: chance
+        # chains of stars do not share one flux, a followed object does.
+        like = slice(None) if entry_lf is None else np.abs(entry_lf - np.median(entry_lf[rows])) <= _flux_tolerance(entry_lf[rows])
+        like_lengths = np.bincount(frames[like], minlength=n_frames)[1:]
+        need = max(base, chance_members(like_lengths, area, t, false_objects=false_objects))
+        if sizes[label] < need:
             continue
         source, pos, flag = follow_with_model(frames[rows], sources[rows], cats, t, trees=trees, fluxes=fluxes,
                                               widths=widths, footprints=footprints, shape=shape)
@@ -404,10 +412,8 @@ def follow_with_model(member_frames: np.ndarray, member_sources: np.ndarray, cat
         return cats[k][i], lf, lw
 
     seed = [measure(k, i) for k, i in zip(member_frames, member_sources)]
-    lf_all = np.array([m[1] for m in seed])
-    lw_all = np.array([m[2] for m in seed])
-    tol_f = 4 * max(0.25, 1.4826 * float(np.median(np.abs(lf_all - np.median(lf_all)))))
-    tol_w = 4 * max(0.15, 1.4826 * float(np.median(np.abs(lw_all - np.median(lw_all)))))
+    tol_f = _flux_tolerance(np.array([m[1] for m in seed]))
+    tol_w = _flux_tolerance(np.array([m[2] for m in seed]), floor=0.15)
     history = seed[:MODEL_FRAMES]
 
     source = np.full(n_frames, -1, dtype=np.int64)
@@ -437,6 +443,12 @@ def follow_with_model(member_frames: np.ndarray, member_sources: np.ndarray, cat
             flag[k] = _missing_reason(pred, None if footprints is None else footprints[k], shape)
     _flag_lost_runs(flag)
     return source, xy, flag.astype(str)
+
+
+def _flux_tolerance(log_values: np.ndarray, floor: float = 0.25) -> float:
+    """4 robust standard deviations (1.4826 MAD, at least ``floor``) of log fluxes or widths."""
+    spread = 1.4826 * float(np.median(np.abs(log_values - np.median(log_values))))
+    return 4 * max(floor, spread)
 
 
 def _flag_lost_runs(flag: np.ndarray) -> None:
