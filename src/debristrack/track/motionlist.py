@@ -385,8 +385,10 @@ def follow_with_model(member_frames: np.ndarray, member_sources: np.ndarray, cat
     object is the source nearest the predicted position, within T, whose flux and width fit
     the model: within 4 robust standard deviations of the members' own scatter (at least a
     factor e in flux and 1.8 in width, the scatter of a faint isophotal measurement). A
-    source within T that does not fit is a star on the object (``collision``); so is a
-    footprint covering the prediction. Frames with nothing are ``faint``, runs of
+    source that does not fit but lies within T/2 is the object blended with a star right on
+    it: its position is kept, the model does not learn from it. One that does not fit
+    farther out is a star pulling the centroid away (``collision``); so is a footprint
+    covering the prediction. Frames with nothing are ``faint``, runs of
     ``LOST_RUN`` or more of them ``lost``; predictions off the frame are ``outside``.
 
     Parameters
@@ -422,22 +424,27 @@ def follow_with_model(member_frames: np.ndarray, member_sources: np.ndarray, cat
     for k in range(n_frames):
         pred = np.median([h[0] for h in history], axis=0)
         near = trees[k].query_ball_point(pred, t) if trees[k].n else []
-        best, best_d, misfit = -1, np.inf, False
+        best, best_d, blend, blend_d = -1, np.inf, -1, np.inf
         for i in near:
             pos, lf, lw = measure(k, i)
+            d = float(np.hypot(*(pos - pred)))
             if use_model:
                 f_model = np.median([h[1] for h in history])
                 w_model = np.median([h[2] for h in history])
                 if abs(lf - f_model) > tol_f or abs(lw - w_model) > tol_w:
-                    misfit = True
+                    if d < blend_d:
+                        blend, blend_d = i, d
                     continue
-            d = float(np.hypot(*(pos - pred)))
             if d < best_d:
                 best, best_d = i, d
         if best >= 0:
             source[k], xy[k] = best, cats[k][best]
             history = (history + [measure(k, best)])[-MODEL_FRAMES:]
-        elif misfit:
+        elif blend >= 0 and blend_d <= t / 2:
+            # The object blended with a star right on it: the centroid is still the
+            # object's to within T/2, but the model does not learn from it.
+            source[k], xy[k] = blend, cats[k][blend]
+        elif blend >= 0:
             flag[k] = COLLISION
         else:
             flag[k] = _missing_reason(pred, None if footprints is None else footprints[k], shape)
