@@ -1,8 +1,10 @@
 """The ``debristrack`` command line: a thin layer over the Python API.
 
 Each sub-command lives in ``debristrack.commands.<name>`` with two functions,
-``register(subparsers)`` and ``run(args) -> int``. Bad input (:class:`InputError`) is printed
-as one line and exits with code 2; an interrupted run exits with 130.
+``register(subparsers)`` and ``run(args) -> int``. Only the module of the command given is
+imported (``--help`` and ``--version`` import none: no numpy, astropy or torch at start-up).
+Bad input (:class:`InputError`) is printed as one line and exits with code 2; an interrupted
+run exits with 130.
 """
 
 from __future__ import annotations
@@ -14,25 +16,40 @@ import sys
 from . import __version__
 from .errors import InputError
 
-COMMANDS = ("demo", "simulate", "track", "evaluate", "residuals", "export", "bench", "train")
+# name -> the one-line help of ``debristrack --help`` (the same text as the module's
+# ``register``; tests/test_cli.py checks they agree)
+COMMANDS = {
+    "demo": "simulate, track and score one small sequence per mode",
+    "simulate": "simulate a dataset with ground truth",
+    "track": "detect and track moving objects in a FITS sequence or a dataset",
+    "evaluate": "score tracks against ground truth (HOTA, MOTA, IDF1, ...)",
+    "residuals": "O-C accuracy of a track against a TLE or an ephemeris",
+    "export": "convert a tracks table: CCSDS TDM, MOTChallenge, overlay GIF/PNG",
+    "bench": "run a benchmark and update BENCHMARKS.md",
+    "train": "train SDT-Net on simulated data",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported and registered in full."""
     parser = argparse.ArgumentParser(
         prog="debristrack",
         description="Find and track space debris and satellites in optical image sequences.",
     )
     parser.add_argument("--version", action="version", version=f"debristrack {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        module = importlib.import_module(f"debristrack.commands.{name}")
-        module.register(sub)
+    for name, text in COMMANDS.items():
+        if name == command:
+            importlib.import_module(f"debristrack.commands.{name}").register(sub)
+        else:
+            sub.add_parser(name, help=text)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    # the command is the first word that is not an option (the top level has no valued options)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     try:
         args, extra = parser.parse_known_args(argv)
         if args.command is None:

@@ -4,6 +4,13 @@ Every method and scene keeps its parameters in one dataclass. A field's ``metada
 is its documentation; :func:`add_dataclass_arguments` turns each field into ``--field-name``
 and :func:`dataclass_from_args` builds the instance back, so the command line and the Python
 API can never disagree about a parameter's name, type or default.
+
+A field whose value is itself a dataclass and whose metadata has ``"prefix"`` is a nested
+config: its fields become ``--<prefix><field-name>`` flags (``prefix`` may be empty).
+
+A class attribute ``RANGES = {"field": "[1, inf)", ...}`` gives each numeric field's valid
+interval (``[``/``]`` closed, ``(``/``)`` open, ``inf`` unbounded); :func:`check_ranges`
+raises an :class:`InputError` naming the flag and its range, NaN included.
 """
 
 from __future__ import annotations
@@ -62,14 +69,27 @@ def _parser_for(scalar, is_tuple: bool, optional: bool, name: str):
     return parse
 
 
+def _nested(cls):
+    """(field, its dataclass, flag prefix) of the nested configs of ``cls``."""
+    hints = typing.get_type_hints(cls)
+    return [(f, hints[f.name], f.metadata["prefix"]) for f in dataclasses.fields(cls)
+            if "prefix" in f.metadata and dataclasses.is_dataclass(hints[f.name])]
+
+
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, *, title: str | None = None,
-                            defaults: Any = None) -> None:
-    """Add one ``--flag`` per field of dataclass ``cls`` (flags default to None = unchanged)."""
-    group = parser.add_argument_group(title or f"{cls.__name__} options")
+                            defaults: Any = None, prefix: str = "", group=None) -> None:
+    """Add one ``--flag`` per field of dataclass ``cls`` (flags default to None = unchanged);
+    nested configs add theirs with their prefix."""
+    group = group or parser.add_argument_group(title or f"{cls.__name__} options")
     hints = typing.get_type_hints(cls)
     base = defaults if defaults is not None else _try_default(cls)
+    nested = {f.name for f, _, _ in _nested(cls)}
     for f in dataclasses.fields(cls):
         if not f.init or f.metadata.get("cli") is False:
+            continue
+        if f.name in nested:
+            add_dataclass_arguments(parser, hints[f.name], defaults=getattr(base, f.name, None),
+                                    prefix=prefix + f.metadata["prefix"], group=group)
             continue
         scalar, is_tuple, optional = _base_type(hints[f.name])
         if scalar not in (int, float, str, bool):
@@ -78,8 +98,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, *, title: str 
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         help_text = f.metadata.get("help", "")
         help_text = f"{help_text} (default: {shown})" if help_text else f"default: {shown}"
-        group.add_argument(_flag(f.name), dest=f"cfg_{f.name}", default=None,
-                           type=_parser_for(scalar, is_tuple, optional, f.name),
+        group.add_argument(_flag(prefix + f.name), dest=f"cfg_{prefix}{f.name}", default=None,
+                           type=_parser_for(scalar, is_tuple, optional, prefix + f.name),
                            metavar=f.metadata.get("metavar", scalar.__name__.upper()),
                            help=help_text)
 
@@ -91,23 +111,73 @@ def _try_default(cls):
         return None
 
 
-def overrides_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
-    """The fields of ``cls`` that were given on the command line."""
-    out = {}
+def overrides_from_args(cls, args: argparse.Namespace, *, prefix: str = "") -> dict[str, Any]:
+    """The fields of ``cls`` that were given on the command line (a nested config's as a
+    dict of its own overrides)."""
+    out: dict[str, Any] = {}
+    nested = {f.name: (sub, p) for f, sub, p in _nested(cls)}
     for f in dataclasses.fields(cls):
-        value = getattr(args, f"cfg_{f.name}", None)
+        if f.name in nested:
+            sub, p = nested[f.name]
+            inner = overrides_from_args(sub, args, prefix=prefix + p)
+            if inner:
+                out[f.name] = inner
+            continue
+        value = getattr(args, f"cfg_{prefix}{f.name}", None)
         if value is not None:
             out[f.name] = value
     return out
 
 
 def replace_checked(obj: T, **changes) -> T:
-    """``dataclasses.replace`` that reports an unknown field as an :class:`InputError`."""
+    """``dataclasses.replace`` that reports an unknown field as an :class:`InputError`; a
+    dict given for a nested dataclass field replaces fields inside it."""
     names = {f.name for f in dataclasses.fields(obj)}
     unknown = sorted(set(changes) - names)
     if unknown:
         raise InputError(f"unknown {type(obj).__name__} parameter(s): {', '.join(unknown)}")
+    for name, value in changes.items():
+        if isinstance(value, dict) and dataclasses.is_dataclass(getattr(obj, name)):
+            changes[name] = replace_checked(getattr(obj, name), **value)
     return dataclasses.replace(obj, **changes)
+
+
+def flag_fields(obj, prefix: str = ""):
+    """``(flag name, value, range or None, owner)`` of every flag field of config ``obj``,
+    nested configs included (``owner`` is the dataclass that defines the field)."""
+    nested = {f.name: p for f, _, p in _nested(type(obj))}
+    ranges = getattr(type(obj), "RANGES", {})
+    for f in dataclasses.fields(obj):
+        if f.name in nested:
+            yield from flag_fields(getattr(obj, f.name), prefix + nested[f.name])
+        elif f.init and f.metadata.get("cli") is not False:
+            yield _flag(prefix + f.name), getattr(obj, f.name), ranges.get(f.name), type(obj)
+
+
+def _in_range(value, spec: str) -> bool:
+    lo_text, hi_text = (t.strip() for t in spec[1:-1].split(","))
+    lo, hi = float(lo_text), float(hi_text)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return False
+    if v != v:  # NaN
+        return False
+    above = v >= lo if spec[0] == "[" else v > lo
+    below = v <= hi if spec[-1] == "]" else v < hi
+    return above and below
+
+
+def check_ranges(obj, where: str) -> None:
+    """Raise :class:`InputError` on the first flag field of ``obj`` outside its ``RANGES``
+    interval (NaN is never inside); None (an optional parameter not given) passes; a tuple
+    is checked element by element."""
+    for flag, value, spec, _ in flag_fields(obj):
+        if spec is None or value is None:
+            continue
+        values = value if isinstance(value, tuple) else (value,)
+        if not all(_in_range(v, spec) for v in values):
+            raise InputError(f"{where}: {flag} must be in {spec}, got {value}")
 
 
 def dataclass_from_args(cls, args: argparse.Namespace, base=None):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from debristrack.errors import InputError
-from debristrack.evaluate.similarity import (
+from debristrack.geometry.similarity import (
     box_iou,
     convex_intersection_area,
     padded_box_iou,

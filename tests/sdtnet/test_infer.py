@@ -4,8 +4,13 @@ import pytest
 from debristrack.errors import InputError
 from debristrack.sdtnet.data import left_right
 from debristrack.sdtnet.decode import Streaks
-from debristrack.sdtnet.infer import CPU_WEIGHTS, OffsetTracker, SdtnetConfig, load_model, track_frames
+from debristrack.io.sequence import Frame
+from debristrack.pipeline import sidereal
+from debristrack.pipeline.loop import run_method
+from debristrack.sdtnet.infer import CPU_WEIGHTS, load_model
+from debristrack.sdtnet.options import SdtnetConfig
 from debristrack.simulate import iter_frames, make_scene
+from debristrack.track.offset import OffsetTracker
 
 
 def _streaks(segs, offs=None):
@@ -64,7 +69,8 @@ def test_shipped_weights_find_a_bright_streak():
     scene = make_scene("sidereal", "debris", size=128, frames=3, objects=(1, 1), snr=(60.0, 60.0),
                        length=(40.0, 40.0), speed=(10.0, 10.0), gap_prob=0.0, star_density=100.0)
     frames = list(iter_frames(scene, seed=2))
-    table = track_frames([f.data for f in frames], config=SdtnetConfig(device="cpu", threads=1))
+    method = sidereal.SdtnetMethod(sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1)))
+    table = run_method(method, [Frame(f.index, str(f.index), f.data, f.header, None) for f in frames])
     found = 0
     for f in frames:
         (left,), (right,) = left_right(f.truth)
@@ -87,28 +93,41 @@ def test_bad_weights_file(tmp_path):
 
 def test_track_sequence_on_disk(tmp_path):
     from debristrack.io.sequence import find_sequences, open_sequence
-    from debristrack.sdtnet.infer import track_sequence_sdtnet
     from debristrack.simulate.dataset import simulate_dataset
 
     simulate_dataset(tmp_path, mode="sidereal", preset="debris", sequences=1, seed=3, progress=False,
                      overrides={"size": 96, "frames": 3})
     seq = open_sequence(find_sequences(tmp_path)[0])
     calls = []
-    table = track_sequence_sdtnet(seq, config=SdtnetConfig(device="cpu", threads=1),
-                                  progress=lambda done, total: calls.append((done, total)))
+    config = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1))
+    table = sidereal.track_sequence(seq, method="sdtnet", config=config,
+                                    progress=lambda done, total: calls.append((done, total)))
     assert table.colnames == ["frame", "id", "x1", "y1", "x2", "y2", "score"]
     assert calls == [(1, 3), (2, 3), (3, 3)]
     assert np.all(table["x1"] <= table["x2"])
 
 
-def test_padding_draws_no_streak_on_the_frame_edge(shared):
-    # a 400 px real frame is padded to 416 for the DLA; zero padding made the net report a
-    # streak along the bottom edge, reflection does not
-    from debristrack.io.sequence import open_sequence
-    from debristrack.sdtnet.infer import track_sequence_sdtnet
+def _edge_rows(table, shape):
+    ny, nx = shape
+    return [r for r in table if (min(r["y1"], r["y2"]) > ny - 8) or (min(r["x1"], r["x2"]) > nx - 8)]
 
-    seq = open_sequence(shared / "real" / "streaks" / "lco_cutout.fits")
-    got = track_sequence_sdtnet(seq, config=SdtnetConfig(device="cpu"))
-    ny, nx = seq.shape
-    along_edge = [(min(r["y1"], r["y2"]) > ny - 8) or (min(r["x1"], r["x2"]) > nx - 8) for r in got]
-    assert not any(along_edge)
+
+def test_padding_draws_no_streak_on_the_frame_edge(shared, monkeypatch):
+    # a 400 px real frame is padded to 416 for the DLA; zero padding made the net report a
+    # streak along the bottom edge, reflection does not. On this frame the net finds the
+    # bright trail that crosses the cutout, so "no edge streak" is not "nothing found".
+    import torch.nn.functional as F
+
+    from debristrack.io.sequence import open_sequence
+    from debristrack.sdtnet import infer
+
+    seq = open_sequence(shared / "real" / "streaks" / "hsc_cutout.fits")
+    config = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1))
+    got = sidereal.track_sequence(seq, method="sdtnet", config=config)
+    lengths = np.hypot(np.asarray(got["x2"]) - got["x1"], np.asarray(got["y2"]) - got["y1"])
+    assert lengths.max() > 200  # the trail crossing the cutout
+    assert not _edge_rows(got, seq.shape)
+    # the same frame with zero padding: the edge streak the reflection removes
+    pad = F.pad
+    monkeypatch.setattr(infer.F, "pad", lambda x, p, mode="constant", **kw: pad(x, p, mode="constant", **kw))
+    assert _edge_rows(sidereal.track_sequence(seq, method="sdtnet", config=config), seq.shape)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from debristrack.detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
-from debristrack.detect.streaks.geometry import explain_away, line_snr, merge_collinear, normalize_segments
+from debristrack.detect.streaks.geometry import explain_away, line_snr, merge_collinear, left_endpoint_first
 from debristrack.track.segments import endpoint_cost
 
 from .conftest import make_frame
@@ -71,8 +71,8 @@ def test_merge_collinear_joins_pieces_and_ignores_parallel():
     assert joined[4] == pytest.approx(np.sqrt(50))
 
 
-def test_normalize_segments_left_endpoint_first():
-    a = normalize_segments([[10, 50, 10, 0, 1], [5, 5, 1, 9, 2]])
+def test_left_endpoint_first_left_endpoint_first():
+    a = left_endpoint_first([[10, 50, 10, 0, 1], [5, 5, 1, 9, 2]])
     assert a[:, :4].tolist() == [[10, 0, 10, 50], [1, 9, 5, 5]]
 
 

@@ -9,7 +9,8 @@ from debristrack.errors import InputError
 from debristrack.evaluate.mot import evaluate_tracks
 from debristrack.io.tables import read_table
 from debristrack.simulate import make_scene, simulate_sequence
-from debristrack.track import sidereal
+from debristrack.pipeline import sidereal
+from debristrack.pipeline.loop import run_method
 
 from .conftest import FakeFrame, FakeSequence, make_frame, moving_streak
 
@@ -17,10 +18,15 @@ from .conftest import FakeFrame, FakeSequence, make_frame, moving_streak
 def test_methods_and_config():
     assert len(sidereal.METHODS) == 7 and sidereal.METHODS[0] == "matched+ocsort" and sidereal.METHODS[-1] == "sdtnet"
     cfg = sidereal.Config()
-    assert all(f.metadata.get("help") for f in dataclasses.fields(cfg))
-    assert cfg.matched_fwhm == 2.5 and cfg.lsd_k == 2.5 and cfg.gate > 0
+    for part in dataclasses.fields(cfg):  # every parameter documented
+        assert all(f.metadata.get("help") for f in dataclasses.fields(getattr(cfg, part.name)))
+    assert cfg.matched.fwhm == 2.5 and cfg.lsd.k == 2.5 and cfg.tracker.gate > 0
     import argparse
-    add_dataclass_arguments(argparse.ArgumentParser(), sidereal.Config)  # every field is a flag
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, sidereal.Config)  # every field is a flag, names unchanged
+    flags = {a for action in parser._actions for a in action.option_strings}
+    assert {"--matched-fwhm", "--lsd-k", "--gate", "--min-hits", "--sdtnet-radius", "--star-stack",
+            "--min-speed", "--max-motion-angle"} <= flags
 
 
 @pytest.mark.parametrize("method", sidereal.METHODS)
@@ -52,13 +58,17 @@ def test_static_streak_like_source_is_dropped():
     # a fixed short line (a blended star pair, a galaxy) is not debris in sidereal mode
     seq = FakeSequence(FakeFrame(make_frame([(60, 60, 90, 70, 120)], seed=t)) for t in range(4))
     assert len(sidereal.track_sequence(seq)) == 0
-    kept = sidereal.track_sequence(seq, config=dataclasses.replace(sidereal.Config(), min_speed=0.0,
-                                                                   max_motion_angle=180.0))
+    kept = sidereal.track_sequence(seq, config=sidereal.with_options(sidereal.Config(), min_speed=0.0,
+                                                                     max_motion_angle=180.0))
     assert len(kept) == 4
 
 
 def test_empty_detections_give_empty_table():
-    table = sidereal.link([np.zeros((0, 5))] * 3, "ocsort")
+    class Nothing(sidereal.StreakMethod):
+        def detect(self, frame):
+            return np.zeros((0, 5))
+
+    table = run_method(Nothing("lsd", "ocsort", sidereal.Config()), [None] * 3)
     assert len(table) == 0 and "score" in table.colnames
 
 
@@ -79,9 +89,30 @@ def test_cli_end_to_end_on_simulated_sequence(simulated, tmp_path):
 
 def test_cli_method_and_flag(simulated, tmp_path):
     out = tmp_path / "lsd.csv"
+    assert main(["track", str(simulated), "--mode", "sidereal", "--method", "lsd+bytetrack", "-o", str(out)]) == 0
+    assert read_table(out).meta["kind"] == "streak" and len(read_table(out)) > 0
+    # the flag reaches the detector: no streak is 1000 px long
     assert main(["track", str(simulated), "--mode", "sidereal", "--method", "lsd+bytetrack",
-                 "--lsd-min-length", "20", "-o", str(out)]) == 0
-    assert read_table(out).meta["kind"] == "streak"
+                 "--lsd-min-length", "1000", "-o", str(out)]) == 0
+    assert len(read_table(out)) == 0
+
+
+def test_flags_fill_the_nested_config():
+    import argparse
+
+    from debristrack.config import dataclass_from_args
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, sidereal.Config)
+    args = parser.parse_args(["--matched-fwhm", "3.5", "--lsd-k", "2", "--gate", "12", "--min-hits", "3",
+                              "--sdtnet-radius", "40", "--sdtnet-motion", "off", "--min-speed", "0.5",
+                              "--star-stack", "0"])
+    cfg = dataclass_from_args(sidereal.Config, args)
+    assert (cfg.matched.fwhm, cfg.lsd.k, cfg.tracker.gate, cfg.tracker.min_hits) == (3.5, 2.0, 12.0, 3)
+    assert (cfg.sdtnet.radius, cfg.sdtnet.motion, cfg.filter.min_speed, cfg.filter.star_stack) == (40.0, False, 0.5, 0)
+    assert cfg.matched.n_angles == 24 and cfg.filter.max_motion_angle == 20.0  # the others keep their defaults
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.matched.fwhm = 1.0
 
 
 def test_cli_bad_method_exits_2(simulated, tmp_path, capsys):
@@ -109,7 +140,7 @@ def test_plausible_tracks_needs_hits_and_motion():
                "x2": [20, 30, 40, 25, 20, 20.1], "y2": [0, 0, 0, 80, 50, 50]})
     cfg = sidereal.Config()
     assert sidereal.plausible_tracks(t, cfg).columns["id"].tolist() == [1, 1, 1]  # 2: one hit; 3: static
-    assert len(sidereal.plausible_tracks(t, dataclasses.replace(cfg, min_hits=1, min_speed=0.0))) == 6
+    assert len(sidereal.plausible_tracks(t, sidereal.with_options(cfg, min_hits=1, min_speed=0.0))) == 6
     assert len(sidereal.plausible_tracks(t[:0], cfg)) == 0
 
 
@@ -119,6 +150,8 @@ def test_bench_quick_run_with_an_extra_row_source(tmp_path, monkeypatch):
     from debristrack.bench import sidereal as bench
     from debristrack.io.tables import empty_table
 
+    # every row on one small sequence per set (128 px, 4 frames): the bench's code, in seconds
+    monkeypatch.setattr(bench, "make_scene", lambda mode, preset: make_scene(mode, preset, size=128, frames=4))
     monkeypatch.setattr(bench, "ROW_SOURCES", bench.ROW_SOURCES + [
         lambda frames, config: {"nothing": (empty_table("streak"), 0.0)}])
     out = tmp_path / "BENCHMARKS.md"

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from debristrack.track.segments import (TRACKERS, TrackerParams, endpoint_cost, linear_assignment,
+from debristrack.geometry import gated_assignment
+from debristrack.track.segments import (TRACKERS, TrackerParams, endpoint_cost,
                                         track_segments)
 from debristrack.track.segments.kalman import SegmentKalman, oriented
 
@@ -11,17 +12,17 @@ def test_linear_assignment_hand_made():
                      [0.8, 0.2, 0.7],
                      [np.inf, np.inf, np.inf],
                      [0.3, 0.95, 0.6]])
-    matches, rows, cols = linear_assignment(cost, max_cost=0.65)
+    matches, rows, cols = gated_assignment(cost, gate=0.65)
     # optimum: (0,0) 0.1 + (1,1) 0.2 + (3,2) 0.6; row 2 has no feasible column
     assert matches.tolist() == [[0, 0], [1, 1], [3, 2]]
     assert rows.tolist() == [2] and cols.tolist() == []
-    matches, rows, cols = linear_assignment(cost, max_cost=0.5)
+    matches, rows, cols = gated_assignment(cost, gate=0.5)
     assert matches.tolist() == [[0, 0], [1, 1]]
     assert rows.tolist() == [2, 3] and cols.tolist() == [2]
 
 
 def test_linear_assignment_empty():
-    m, r, c = linear_assignment(np.zeros((0, 3)), 1.0)
+    m, r, c = gated_assignment(np.zeros((0, 3)), 1.0)
     assert m.shape == (0, 2) and r.size == 0 and c.tolist() == [0, 1, 2]
 
 
@@ -79,12 +80,15 @@ def test_ids_restart_per_tracker_instance(name):
     assert first[-1][0, 5] == second[-1][0, 5] == 1
 
 
-def test_ocsort_recovers_after_missed_frames():
-    full = _moving(8, 10, 50, 25, 0, 40, 0)
-    dets = [d[None] if t not in (3, 4) else np.zeros((0, 5)) for t, d in enumerate(full)]
-    out = track_segments(dets, "ocsort")
-    ids = {int(i) for o in out for i in o[:, 5]}
-    assert ids == {1}
+def test_ocsort_recovers_after_missed_frames_where_sort_and_bytetrack_lose_the_track():
+    # seen at 25 px/frame in frames 0-3, missed in 4-5, back slower (5 px/frame) from frame 6:
+    # the Kalman prediction has run 65 px ahead, out of the 25 px gate; OC-SORT's recovery
+    # (OCR) matches the track's last observation instead and keeps its id
+    xs = [10, 35, 60, 85, None, None, 95, 100, 105]
+    dets = [np.array([[x, 50, x + 40, 50, 20.0]]) if x is not None else np.zeros((0, 5)) for x in xs]
+    ids = {name: [int(i) for o in track_segments(dets, name) for i in o[:, 5]] for name in TRACKERS}
+    assert ids["ocsort"] == [1] * 7
+    assert ids["sort"] == ids["bytetrack"] == [1] * 4 + [2] * 3
 
 
 def test_bytetrack_low_score_continues_but_does_not_start():

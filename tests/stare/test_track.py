@@ -7,7 +7,10 @@ import pytest
 
 from debristrack.errors import InputError
 from debristrack.io.sequence import open_sequence
-from debristrack.track.stare import METHODS, Config, derive_window, link, track_frames, track_sequence
+from debristrack.detect.stacking import derive_window
+from debristrack.pipeline.loop import run_method
+from debristrack.pipeline.stare import METHODS, Config, StackMethod, track_sequence
+from debristrack.track.blocks import link
 
 # Stars drift 10 px per frame along +x and trail 8 px: a 3-frame min stack removes them.
 STARS = [(5.0 + 13 * i, 10.0 + 9 * i, 6000.0) for i in range(8)]
@@ -16,7 +19,9 @@ STARS = [(5.0 + 13 * i, 10.0 + 9 * i, 6000.0) for i in range(8)]
 def run(frames, **kw):
     method = kw.pop("method", "minstack")
     window = kw.pop("window", 3)
-    return track_frames(frames, len(frames), window=window, method=method, config=Config(**kw))
+    config = Config(**kw)
+    config.validate()
+    return run_method(StackMethod(method, config, window=window, n_frames=len(frames)), frames)
 
 
 def test_fixed_target_found_at_the_right_place_in_every_frame(make_frames):
@@ -87,11 +92,11 @@ def test_every_method_runs_in_the_same_code_path(make_frames, method):
 def test_window_from_headers():
     config = Config()
     # [GEO] set-up: 8.79 arcsec/px, 5 s exposures every 6 s on the equator.
-    assert derive_window(plate_scale=8.79, dec=0.0, exptime=5.0, cadence=6.0, stack="min", config=config) == 3
-    assert derive_window(plate_scale=8.79, dec=0.0, exptime=5.0, cadence=6.0, stack="median", config=config) == 5
+    assert derive_window(plate_scale=8.79, dec=0.0, exptime=5.0, cadence=6.0, stack="min", footprint=config.star_footprint, longest=config.max_window) == 3
+    assert derive_window(plate_scale=8.79, dec=0.0, exptime=5.0, cadence=6.0, stack="median", footprint=config.star_footprint, longest=config.max_window) == 5
     # Near the pole the stars barely move: the longest window.
-    assert derive_window(plate_scale=8.79, dec=89.9, exptime=5.0, cadence=6.0, stack="min", config=config) == 20
-    assert derive_window(plate_scale=None, dec=0.0, exptime=5.0, cadence=6.0, stack="min", config=config) is None
+    assert derive_window(plate_scale=8.79, dec=89.9, exptime=5.0, cadence=6.0, stack="min", footprint=config.star_footprint, longest=config.max_window) == 20
+    assert derive_window(plate_scale=None, dec=0.0, exptime=5.0, cadence=6.0, stack="min", footprint=config.star_footprint, longest=config.max_window) is None
 
 
 def test_link_is_one_to_one_and_gated():
@@ -122,7 +127,7 @@ def test_too_few_frames_is_an_input_error(tmp_path, make_frames, frame_writer):
 
 
 def test_bad_config_is_an_input_error(make_frames):
-    with pytest.raises(InputError, match="threshold_mode must be one of adaptive, global"):
+    with pytest.raises(InputError, match="--threshold-mode must be one of adaptive, global"):
         run(make_frames(n=3), threshold_mode="local")
     with pytest.raises(InputError, match="unknown stare method 'maxstack'"):
         run(make_frames(n=3), method="maxstack")
@@ -153,5 +158,9 @@ def test_command_line_writes_the_points_table(tmp_path, make_frames, frame_write
     assert main(["track", str(folder), "--mode", "stare", "--threshold", "6", "-o", str(out)]) == 0
     table = read_table(out)
     assert len(table) == 8 and {"flux", "score"} <= set(table.colnames)
+    # the flag reaches the segmentation: nothing is 10^4 sigma above the noise
+    assert main(["track", str(folder), "--mode", "stare", "--threshold", "1e4", "--forced-threshold", "1e4",
+                 "-o", str(out)]) == 0
+    assert len(read_table(out)) == 0
     assert main(["track", str(folder), "--mode", "stare", "--method", "meanstack", "--window", "4",
                  "-o", str(out)]) == 0

@@ -3,7 +3,7 @@
 import argparse
 
 from debristrack.bench import target as bench
-from debristrack.track.target import METHODS, Config
+from debristrack.pipeline.target import METHODS, Config
 
 
 def test_benchmark_pieces_produce_the_report(tmp_path):
@@ -31,6 +31,7 @@ def test_local_background_extraction_costs_no_more_than_the_64px_mesh():
     import numpy as np
 
     from debristrack.io.sequence import Frame
+    from debristrack.pipeline.target import extract_frame
     from debristrack.simulate import iter_frames
 
     scene = bench._scene(7000, 1.5, 1024, 1)
@@ -41,7 +42,7 @@ def test_local_background_extraction_costs_no_more_than_the_64px_mesh():
     for _ in range(3):
         for name, cfg in (("old", old), ("new", new)):
             t0 = time.perf_counter()
-            bench.extract_frame(frame.clean, frame.mask, cfg)
+            extract_frame(frame.clean, frame.mask, cfg)
             times[name].append(time.perf_counter() - t0)
     assert np.median(times["new"]) <= 1.25 * np.median(times["old"])
 

@@ -9,7 +9,7 @@ from debristrack.io.sequence import open_sequence
 from debristrack.io.tables import read_table
 from debristrack.simulate import make_scene
 from debristrack.simulate.dataset import simulate_sequence
-from debristrack.track.target import track_sequence
+from debristrack.pipeline.target import track_sequence
 
 
 def _simulate(folder, preset, **overrides):

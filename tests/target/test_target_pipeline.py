@@ -9,7 +9,7 @@ from debristrack.config import add_dataclass_arguments, dataclass_from_args
 from debristrack.detect.extract import extract_sources
 from debristrack.errors import InputError
 from debristrack.io.sequence import open_sequence
-from debristrack.track.target import METHODS, Config, nearest_to_centre, track_sequence
+from debristrack.pipeline.target import METHODS, Config, nearest_to_centre, track_sequence
 
 from .target_synth import NOISE, SKY, flux_for_snr, render
 
@@ -76,7 +76,7 @@ def test_unknown_method_and_bad_parameter_are_input_errors(sequence):
     seq = open_sequence(path)
     with pytest.raises(InputError, match="unknown target method 'fast'"):
         track_sequence(seq, method="fast")
-    with pytest.raises(InputError, match="--k-max-px must be positive"):
+    with pytest.raises(InputError, match=r"--k-max-px must be in \(0, inf\), got 0"):
         track_sequence(seq, config=Config(k_max_px=0))
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from debristrack.bench.target_real import FIELDS, load_field, make_real_sequence
 from debristrack.evaluate.detection import detection_figures
-from debristrack.track.target import Config, extract_frame, track_catalogues
+from debristrack.pipeline.target import Config, extract_frame, track_catalogues
 
 
 @pytest.fixture(scope="module")

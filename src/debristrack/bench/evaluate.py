@@ -23,7 +23,7 @@ from astropy.table import Table
 from ..errors import InputError
 from ..evaluate import MotConfig, detection_figures, track_metrics
 from ..evaluate.motchallenge import box_track_metrics, read_motchallenge
-from ..evaluate.similarity import streak_iou_pairs
+from ..geometry.similarity import streak_iou_pairs
 from .report import section_preamble, update_section
 
 

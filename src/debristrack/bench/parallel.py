@@ -42,7 +42,7 @@ def _digest(root: Path, pattern: str) -> str:
 
 def _track_dataset(root: Path, out: Path, workers: int) -> None:
     from ..commands.track import track_path
-    from ..track import stare
+    from ..pipeline import stare
 
     tasks = [Task(str(s.relative_to(root)), track_path, ("stare", s, out / s.relative_to(root).with_suffix(".csv")),
                   {"method": "minstack", "config": stare.Config()}) for s in find_sequences(root)]
@@ -54,7 +54,7 @@ def _track_dataset(root: Path, out: Path, workers: int) -> None:
 
 def _peak_memory_child(size: int, frames: int, folder: str, queue) -> None:
     from ..commands.track import track_path
-    from ..track import stare
+    from ..pipeline import stare
 
     simulate_dataset(folder, mode="stare", sequences=1, seed=0, progress=False,
                      overrides={"size": size, "frames": frames})

@@ -2,7 +2,7 @@
 and the inference speed on 1024x1024 frames.
 
 For each test set (the simulator's ``debris`` and ``dense`` presets) it simulates sequences
-in memory, tracks them with :func:`debristrack.sdtnet.infer.track_frames` and reports the
+in memory, tracks them with :class:`debristrack.pipeline.sidereal.SdtnetMethod` in the frame loop and reports the
 TrackEval figures combined over the sequences ([SDT] Tab. 2 columns: IDF1, MOTA, IDS, HOTA,
 DetA, AssA; thick-line IoU similarity). The speed row is the whole per-frame work (ZScale,
 network, decoding, association) on 1024x1024 frames, with the torch thread count used.
@@ -15,14 +15,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from astropy.table import vstack
 
 from ..evaluate import MotConfig, MotResult, track_metrics
 from ..simulate import iter_frames, make_scene
-from ..sdtnet.infer import CPU_WEIGHTS, SdtnetConfig, track_frames
-from ..track.sidereal import plausible_tracks
+from ..io.sequence import Frame
+from ..pipeline.loop import run_method
+from ..pipeline.sidereal import Config as SiderealConfig
+from ..pipeline.sidereal import SdtnetMethod
+from ..sdtnet.infer import CPU_WEIGHTS
+from ..sdtnet.options import SdtnetConfig
 from .report import section_preamble, update_section
 
 
@@ -40,6 +43,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default: BENCHMARKS.md)")
 
 
+def _frames(sim) -> list[Frame]:
+    return [Frame(f.index, f"{f.index:06d}", f.data, f.header, None) for f in sim]
+
+
+def track(frames: list[Frame], config: SdtnetConfig):
+    """SDT-Net and the sidereal track filter through the frame loop."""
+    return run_method(SdtnetMethod(SiderealConfig(sdtnet=config)), frames)
+
+
 def evaluate_preset(preset: str, *, sequences: int, size: int, frames: int, seed: int,
                     config: SdtnetConfig) -> tuple[dict, float]:
     """Combined MOT summary and seconds per frame of SDT-Net on ``sequences`` simulated
@@ -49,7 +61,7 @@ def evaluate_preset(preset: str, *, sequences: int, size: int, frames: int, seed
         scene = make_scene("sidereal", preset, size=size, frames=frames)
         sim = list(iter_frames(scene, seed=seed + k))
         t0 = time.perf_counter()
-        pred = plausible_tracks(track_frames([f.data for f in sim], config=config), n_frames=len(sim))
+        pred = track(_frames(sim), config)
         seconds += time.perf_counter() - t0
         n_frames += len(sim)
         results.append(track_metrics(vstack([f.truth for f in sim]), pred, kind="streak",
@@ -60,10 +72,10 @@ def evaluate_preset(preset: str, *, sequences: int, size: int, frames: int, seed
 def time_1024(frames: int, config: SdtnetConfig, seed: int) -> float:
     """Seconds per 1024x1024 frame (after one warm-up frame)."""
     scene = make_scene("sidereal", "debris", size=1024, frames=frames + 1)
-    data = [f.data for f in iter_frames(scene, seed=seed)]
-    track_frames(data[:1], config=config)
+    data = _frames(iter_frames(scene, seed=seed))
+    track(data[:1], config)
     t0 = time.perf_counter()
-    track_frames(data[1:], config=config)
+    track(data[1:], config)
     return (time.perf_counter() - t0) / frames
 
 

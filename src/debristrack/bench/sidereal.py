@@ -7,9 +7,9 @@ from :func:`debristrack.evaluate.mot.evaluate_sequences` (TrackEval, thick-line 
 width 2 x FWHM), combined over each set. Seconds per frame = detection + linking.
 
 Rows come from the functions in :data:`ROW_SOURCES`: each takes one simulated sequence
-(a list of frames) and returns ``{row name: (tracks table, seconds)}``. The classical
-source detects once per frame with each detector and links the same detections with every
-tracker. Another method (e.g. SDT-Net) adds its rows by appending a function.
+(a list of frames) and returns ``{row name: (tracks table, seconds)}``; every row runs its
+method through the frame loop (:func:`debristrack.pipeline.loop.run_method`), detection
+included. Another method adds its rows by appending a function.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from ..evaluate.mot import MotConfig, MotResult, evaluate_sequences, with_fwhm
 from ..io.sequence import Frame
 from ..parallel import Task, add_parallel_arguments, run_tasks
 from ..simulate import iter_frames, make_scene
-from ..track.segments import TRACKERS
+from ..pipeline.loop import run_method
+from ..pipeline.sidereal import DETECTORS, Config, make_method
 from ..sdtnet.options import SdtnetConfig
-from ..track.sidereal import DETECTORS, Config, detect_sequence, link, plausible_tracks, sub_params
+from ..track.segments import TRACKERS
 from .report import section_preamble, update_section
 
 SETS = (("debris", "Debris"), ("dense", "Dense Debris"))
@@ -39,18 +40,27 @@ COLUMNS = (("IDF1", 100.0, "{:.1f}"), ("MOTA", 100.0, "{:.1f}"), ("IDS", 1, "{:d
            ("HOTA", 100.0, "{:.1f}"), ("DetA", 100.0, "{:.1f}"), ("AssA", 100.0, "{:.1f}"))
 
 
+class _Frames(list):
+    """The frames of one simulated sequence, with what a method asks of a sequence."""
+
+    path = "simulated"
+
+    def require(self, n: int, why: str) -> None:
+        if len(self) < n:
+            raise InputError(f"{self.path}: {len(self)} frame(s); {why}")
+
+
+def _run(frames: list[Frame], method: str, config: Config) -> tuple[Table, float]:
+    """One method through the frame loop; seconds of the whole run (the static-star median
+    of ``matched`` included)."""
+    t0 = time.perf_counter()
+    tracks = run_method(make_method(_Frames(frames), method, config), frames)
+    return tracks, time.perf_counter() - t0
+
+
 def classical_rows(frames: list[Frame], config: Config) -> dict[str, tuple[Table, float]]:
-    """Every ``detector+tracker`` pair on one sequence; each detector runs once per frame."""
-    out = {}
-    for detector in DETECTORS:
-        t0 = time.perf_counter()
-        detections = detect_sequence(frames, detector, config)
-        t_detect = time.perf_counter() - t0
-        for tracker in TRACKERS:
-            t0 = time.perf_counter()
-            tracks = link(detections, tracker, config)
-            out[f"{detector}+{tracker}"] = (tracks, t_detect + time.perf_counter() - t0)
-    return out
+    """Every ``detector+tracker`` pair on one sequence, each through the frame loop."""
+    return {f"{d}+{t}": _run(frames, f"{d}+{t}", config) for d in DETECTORS for t in TRACKERS}
 
 
 # [SDT] Tab. 3 ablation weights (trained with configs/ablation-*.json), relative to the repository
@@ -68,15 +78,11 @@ def paper_decoding(config: SdtnetConfig) -> SdtnetConfig:
 
 def _bench_config(config) -> SdtnetConfig:
     """The SDT-Net options of ``config`` on the CPU with one torch thread (one per task)."""
-    return dataclasses.replace(sub_params(config, SdtnetConfig), threads=1, device="cpu")
+    return dataclasses.replace(config.sdtnet, threads=1, device="cpu")
 
 
 def _sdtnet(frames: list[Frame], config, sdt: SdtnetConfig) -> tuple[Table, float]:
-    from ..sdtnet.infer import track_frames
-
-    t0 = time.perf_counter()
-    tracks = plausible_tracks(track_frames([f.clean for f in frames], config=sdt), config, n_frames=len(frames))
-    return tracks, time.perf_counter() - t0
+    return _run(frames, "sdtnet", dataclasses.replace(config, sdtnet=sdt))
 
 
 def sdtnet_rows(frames: list[Frame], config) -> dict[str, tuple[Table, float]]:

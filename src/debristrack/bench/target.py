@@ -34,7 +34,8 @@ from ..errors import InputError
 from ..evaluate.detection import DetectionFigures, detection_figures
 from ..io.sequence import Frame, open_sequence
 from ..simulate import iter_frames, make_scene
-from ..track.target import METHODS, Config, extract_frame, track_catalogues, track_sequence
+from ..pipeline.loop import run_method
+from ..pipeline.target import METHODS, Config, TargetMethod, make_method
 from .report import section_preamble, update_section
 from .target_real import FIELDS, load_field, make_real_sequence
 
@@ -116,22 +117,19 @@ def _k_max(following_error: float) -> float:
 
 
 def run_sequence(scene, seed, config: Config, k_max: float):
-    """Simulate one sequence, extract it once, run both methods.
+    """Simulate one sequence and run both methods on it through the frame loop.
 
-    Returns ``(gt, {method: (pred, seconds)})``; seconds include the shared extraction.
+    Returns ``(gt, {method: (pred, seconds)})``; seconds of the whole run (extraction included).
     """
-    catalogues, truth, t_extract = [], [], 0.0
+    frames, truth = [], []
     for sim in iter_frames(scene, seed=seed):
-        frame = Frame(sim.index, str(sim.index), sim.data, sim.header, None)
-        t0 = time.perf_counter()
-        catalogues.append(extract_frame(frame.clean, frame.mask, config))
-        t_extract += time.perf_counter() - t0
+        frames.append(Frame(sim.index, str(sim.index), sim.data, sim.header, None))
         truth.append(sim.truth)
     out = {}
     for method in METHODS:
         t0 = time.perf_counter()
-        pred = track_catalogues(catalogues, shape=scene.shape, method=method, config=config, k_max=k_max)
-        out[method] = (pred, t_extract + time.perf_counter() - t0)
+        pred = run_method(TargetMethod(method, config, shape=scene.shape, k_max=k_max), frames)
+        out[method] = (pred, time.perf_counter() - t0)
     return vstack(truth), out
 
 
@@ -139,7 +137,7 @@ def real_field_run(root: Path, n_seq: int, frames: int, seed: int, config: Confi
     """The real-field set: ``n_seq`` sequences of ``frames`` frames from each of
     :data:`~debristrack.bench.target_real.FIELDS` (star motion 3-10 px per frame in a random
     direction, SNR 5-40 uniform, peak following error 0.2-0.6 px; sequence ``j`` of a field
-    steers ``REAL_CROSSINGS[j % 4]`` over the object). Both methods run on the same catalogues.
+    steers ``REAL_CROSSINGS[j % 4]`` over the object). Both methods run through the frame loop.
 
     Returns ``(tallies {method: Tally}, cells [(field name, {method: Tally}, crossings)])``.
     """
@@ -156,14 +154,12 @@ def real_field_run(root: Path, n_seq: int, frames: int, seed: int, config: Confi
                                      angle=rng.uniform(0, 2 * math.pi), snr=rng.uniform(5.0, 40.0),
                                      error_peak=rng.uniform(0.2, 0.6), crossing=REAL_CROSSINGS[j % 4])
             crossings.append(seq.crossing)
-            t0 = time.perf_counter()
-            catalogues = [extract_frame(f, None, config) for f in seq.frames]
-            t_extract = time.perf_counter() - t0
             shape = seq.frames.shape[1:]
+            inputs = [Frame(k, str(k), f, fits.Header(), None) for k, f in enumerate(seq.frames)]
             for m in METHODS:
                 t0 = time.perf_counter()
-                pred = track_catalogues(catalogues, shape=shape, method=m, config=config, k_max=REAL_K_MAX)
-                secs = t_extract + time.perf_counter() - t0
+                pred = run_method(TargetMethod(m, config, shape=shape, k_max=REAL_K_MAX), inputs)
+                secs = time.perf_counter() - t0
                 for t in (cell[m], tallies[m]):
                     t.add(seq.truth, pred, secs, frames)
                     t.objects_true += 1
@@ -177,27 +173,23 @@ def real_field_run(root: Path, n_seq: int, frames: int, seed: int, config: Confi
 def speed_run(size: int, stars: int, frames: int, seed: int, config: Config) -> dict:
     """Seconds per ``size``^2 frame with ``stars`` stars.
 
-    ``extract``: median per frame of bad-pixel mask, background, extraction and centroids on
-    frames in memory; ``assoc``: matching, lists and clustering per frame; ``end_to_end``:
-    ``track_sequence`` on the frames written as FITS files (reading included), per frame.
+    The motion-list method on the frames written as FITS files, through the frame loop:
+    ``extract`` is the median of the loop's steps (bad-pixel mask, background, extraction and
+    centroids of one frame, read ahead in the loop's thread), ``assoc`` its finish (matching,
+    lists and clustering) per frame, ``end_to_end`` the whole run (reading included) per frame.
     """
     scene = _scene(round(stars * FULL_FRAME**2 / size**2), 1.5, size, frames)
-    per_frame, n_sources, catalogues = [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-target-") as tmp:
         for sim in iter_frames(scene, seed=seed):
-            t0 = time.perf_counter()
-            frame = Frame(sim.index, str(sim.index), sim.data, sim.header, None)
-            catalogues.append(extract_frame(frame.clean, frame.mask, config))
-            per_frame.append(time.perf_counter() - t0)
-            n_sources.append(len(catalogues[-1]))
             fits.PrimaryHDU(sim.data, sim.header).writeto(Path(tmp) / f"{sim.index:06d}.fits")
+        seq = open_sequence(tmp)
+        method = make_method(seq, "motionlist", config)
+        timings: list[float] = []
         t0 = time.perf_counter()
-        track_catalogues(catalogues, shape=scene.shape, method="motionlist", config=config, k_max=2.0)
-        assoc = (time.perf_counter() - t0) / frames
-        t0 = time.perf_counter()
-        track_sequence(open_sequence(tmp), config=config)
+        run_method(method, seq, timings=timings)
         end_to_end = (time.perf_counter() - t0) / frames
-    return {"extract": float(np.median(per_frame)), "assoc": assoc, "end_to_end": end_to_end,
+    n_sources = [len(c) for c in method.catalogues]
+    return {"extract": float(np.median(timings[:-1])), "assoc": timings[-1] / frames, "end_to_end": end_to_end,
             "sources": float(np.median(n_sources)), "stars": stars, "size": size}
 
 

@@ -1,8 +1,9 @@
 """``debristrack track SEQUENCE --mode MODE``: detect and track, write the tracks table.
 
-Each observing mode is a module ``debristrack.track.<mode>`` exposing ``Config`` (a
-dataclass: every parameter of the mode's methods), ``METHODS`` (the first is the default)
-and ``track_sequence(seq, *, method, config, progress) -> Table``. The mode's ``Config``
+Each observing mode is a module ``debristrack.pipeline.<mode>`` exposing ``Config`` (a
+frozen dataclass: every parameter of the mode's methods, with ``validate(where)``),
+``METHODS`` (the first is the default) and ``track_sequence(seq, *, method, config,
+progress) -> Table``, which runs the mode's method in the frame loop. The mode's ``Config``
 fields become flags, so they are parsed after ``--mode`` is known:
 ``debristrack track --mode stare --help`` lists them.
 """
@@ -25,15 +26,10 @@ MODES = ("sidereal", "stare", "target")
 
 
 def load_mode(mode: str):
-    """The pipeline module of an observing mode."""
+    """The pipeline module of an observing mode (:mod:`debristrack.pipeline.<mode>`)."""
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    try:
-        return importlib.import_module(f"debristrack.track.{mode}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"debristrack.track.{mode}":
-            raise InputError(f"mode {mode!r} is not available in this version") from None
-        raise
+    return importlib.import_module(f"debristrack.pipeline.{mode}")
 
 
 def register(sub) -> None:
@@ -90,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if method not in module.METHODS:
         raise InputError(f"unknown method {method!r} for mode {args.mode}; choose one of {', '.join(module.METHODS)}")
     config = dataclass_from_args(module.Config, full)
+    config.validate(f"track --mode {args.mode}")  # bad flags: one line and exit 2, before any work
 
     root = Path(full.sequence)
     sequences = find_sequences(root)

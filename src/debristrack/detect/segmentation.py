@@ -34,6 +34,8 @@ from scipy.ndimage import map_coordinates
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..geometry import FWHM_PER_SIGMA_4
+
 THRESHOLDS = ("adaptive", "global")
 
 
@@ -71,7 +73,7 @@ def gaussian_kernel_size(fwhm: float) -> int:
     +-2 sigma holds 99 % of the matched filter's weight (sum of squares) at half the cost of
     +-3 sigma.
     """
-    sigma = fwhm / 2.3548
+    sigma = fwhm / FWHM_PER_SIGMA_4
     return 2 * int(np.ceil(2 * sigma)) + 1
 
 
@@ -232,7 +234,7 @@ def significance(image: np.ndarray, *, fwhm: float = 2.5, mesh: int = 64, thresh
         image = np.where(nan, np.float32(fill), image)
     k = gaussian_kernel_size(fwhm)
     # Reflected borders: replicating the edge row would weight its noise several times.
-    filtered = cv2.GaussianBlur(image.astype(np.float32, copy=False), (k, k), fwhm / 2.3548, dst=out,
+    filtered = cv2.GaussianBlur(image.astype(np.float32, copy=False), (k, k), fwhm / FWHM_PER_SIGMA_4, dst=out,
                                 borderType=cv2.BORDER_REFLECT_101)
     if has_nan:
         filtered[nan] = np.nan

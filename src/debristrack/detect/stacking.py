@@ -18,8 +18,7 @@ import math
 import cv2
 import numpy as np
 
-# Earth's rotation rate relative to the stars: 360 deg per sidereal day, in arcsec/s.
-SIDEREAL_RATE = 360.0 * 3600.0 / 86164.0905
+from ..geometry import SIDEREAL_RATE
 
 STACKS = ("min", "median", "mean")
 
@@ -70,6 +69,24 @@ def window_length(step: float, trail: float, footprint: float, *, stack: str = "
     covered = math.floor((trail + footprint) / step) + 1
     need = covered + 1 if stack == "min" else 2 * covered + 1
     return int(min(max(need, 3), longest))
+
+
+def derive_window(*, plate_scale: float | None, dec: float, exptime: float | None,
+                  cadence: float | None, stack: str, footprint: float, longest: int) -> int | None:
+    """Stack length from the star drift ([GEO] sec. 2-3), or None when the headers cannot tell.
+
+    Parameters
+    ----------
+    plate_scale : arcsec/px. dec : pointing declination, deg.
+    exptime : exposure, s. cadence : time between exposure starts, s.
+    stack, footprint, longest : as :func:`window_length`.
+    """
+    if not plate_scale or (exptime is None and cadence is None):
+        return None
+    rate = star_drift_rate(plate_scale, dec)
+    cadence = cadence if cadence else exptime
+    trail = rate * (exptime if exptime is not None else cadence)
+    return window_length(rate * cadence, trail, footprint, stack=stack, longest=longest)
 
 
 def block_starts(n_frames: int, window: int) -> list[int]:

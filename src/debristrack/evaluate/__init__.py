@@ -20,7 +20,7 @@ from .mot import (
     track_metrics,
     tracking_data,
 )
-from .similarity import (
+from ..geometry.similarity import (
     box_iou,
     padded_box_iou,
     point_similarity,

@@ -7,7 +7,7 @@
 
 Every "target" here is one ground-truth row (one object in one frame), and every detection
 one predicted row. Matching is per frame and one-to-one: the assignment
-(``scipy.optimize.linear_sum_assignment``) that minimises the summed distance among the
+(:func:`debristrack.geometry.gated_assignment`) that minimises the summed distance among the
 pairs closer than the match radius. Track ids are ignored.
 
 The figures keep their counts (:class:`DetectionFigures`) so that sequences combine by
@@ -21,10 +21,10 @@ from typing import Iterable
 
 import numpy as np
 from astropy.table import Table
-from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from ..errors import InputError
+from ..geometry import gated_assignment
 from ..io.tables import detections_only, table_kind
 
 
@@ -111,12 +111,11 @@ def match_points(gt_xy, pred_xy, *, radius: float = 3.0):
             rows, r_inv = np.unique(sparse.row, return_inverse=True)
             cols, c_inv = np.unique(sparse.col, return_inverse=True)
             big = 2.0 * radius * (len(rows) + len(cols)) + 1.0
-            cost = np.full((len(rows), len(cols)), big)
+            cost = np.full((len(rows), len(cols)), np.inf)
             cost[r_inv, c_inv] = sparse.data
-            r, c = linear_sum_assignment(cost)
-            ok = cost[r, c] < big
-            matches = np.stack([rows[r[ok]], cols[c[ok]]], axis=1).astype(np.int64)
-            dist = cost[r[ok], c[ok]]
+            m, _, _ = gated_assignment(cost, radius, infeasible=big)
+            matches = np.stack([rows[m[:, 0]], cols[m[:, 1]]], axis=1).astype(np.int64)
+            dist = cost[m[:, 0], m[:, 1]]
     unmatched_gt = np.setdiff1d(np.arange(len(gt_xy)), matches[:, 0])
     unmatched_pred = np.setdiff1d(np.arange(len(pred_xy)), matches[:, 1])
     return matches, unmatched_gt, unmatched_pred, dist

@@ -2,7 +2,7 @@
 
 The metric arithmetic is TrackEval's: its ``HOTA``, ``CLEAR`` and ``Identity`` classes are
 called with the data dict they expect, built here from our own per-frame similarity matrices
-(:mod:`debristrack.evaluate.similarity`). Sequences are combined with TrackEval's own
+(:mod:`debristrack.geometry.similarity`). Sequences are combined with TrackEval's own
 ``combine_sequences`` (sums of counts, detection-weighted averages), never as a mean of
 per-sequence figures.
 
@@ -22,7 +22,7 @@ from astropy.table import Table
 from ..config import replace_checked
 from ..errors import InputError
 from ..io.tables import detections_only, table_kind
-from .similarity import (
+from ..geometry.similarity import (
     padded_box_iou_pairs,
     point_similarity_pairs,
     streak_iou_pairs,

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from .mot import MotResult, evaluate_data, tracking_data
-from .similarity import box_iou_pairs
+from ..geometry.similarity import box_iou_pairs
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ image, mask and variance in one file; they are one frame, not three).
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -162,6 +163,32 @@ class FrameSequence:
         for key in ("PIXSCALE", "PIXSCAL1", "SECPIX"):
             value = header.get(key)
             if isinstance(value, (int, float)) and value > 0:
+                return float(value)
+        return None
+
+    def cadence(self) -> float | None:
+        """Time between exposure starts, s: the median of the positive steps of the frame
+        times, or None when the frames have no times (or one frame)."""
+        times = self.times
+        if times is None or len(times) < 2:
+            return None
+        steps = np.diff(times.unix)
+        steps = steps[steps > 0]
+        return float(np.median(steps)) if steps.size else None
+
+    def pointing_dec(self) -> float | None:
+        """Declination of the pointing, deg: the first frame's WCS CRVAL, else the CRVAL2,
+        DEC, OBJCTDEC or TELDEC keyword; None when none is given."""
+        wcs = self.wcs(0)
+        if wcs is not None:
+            cel = wcs.celestial.wcs
+            dec = float(cel.crval[cel.lat])
+            if math.isfinite(dec):
+                return dec
+        header = self._headers[0]
+        for key in ("CRVAL2", "DEC", "OBJCTDEC", "TELDEC"):
+            value = header.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(value):
                 return float(value)
         return None
 

@@ -21,6 +21,7 @@ import numpy as np
 from astropy.table import Table
 
 from ..errors import InputError
+from ..geometry import right_end_first
 from .atomic import atomic_write
 
 STREAK_COLUMNS = ("frame", "id", "x1", "y1", "x2", "y2")
@@ -85,7 +86,7 @@ def normalize_streaks(table: Table) -> Table:
     if len(table) == 0:
         return table
     x1, y1, x2, y2 = (np.asarray(table[c], dtype=float) for c in ("x1", "y1", "x2", "y2"))
-    swap = (x2 < x1) | ((x2 == x1) & (y2 < y1))
+    swap = right_end_first(x1, y1, x2, y2)
     if swap.any():
         for a, b in (("x1", "x2"), ("y1", "y2"), ("ra1", "ra2"), ("dec1", "dec2")):
             if a in table.colnames and b in table.colnames:

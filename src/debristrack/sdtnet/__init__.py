@@ -5,7 +5,9 @@
 - :mod:`.decode`: peaks, top-K, gather, left/right pairing by embedding (eq. 10);
 - :mod:`.data`: training samples from the simulator or a dataset folder;
 - :mod:`.train`: the training loop; configs in ``configs/``;
-- :mod:`.infer`: :func:`track_sequence_sdtnet` with :class:`SdtnetConfig` (eq. 13-14).
+- :mod:`.infer`: the weights and :class:`SdtnetDetector` (the net and decoding on one frame
+  after another; the association is :mod:`debristrack.track.offset`, the method
+  :class:`debristrack.pipeline.sidereal.SdtnetMethod`).
 
 Import the sub-modules directly; importing this package does not import torch.
 """

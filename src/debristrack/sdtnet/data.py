@@ -36,7 +36,7 @@ from ..io.sequence import find_sequences, open_sequence
 from ..io.tables import read_table
 from ..io.zscale import zscale
 from ..simulate import iter_frames, make_scene
-from ..simulate.debris import clip_segment
+from ..geometry import clip_segment
 from .model import STRIDE
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import maximum_filter
-from scipy.optimize import linear_sum_assignment
 
+from ..geometry import gated_assignment
 from .data import to_input
 from .model import STRIDE
 
@@ -88,10 +88,9 @@ def pair_endpoints(emb_left: np.ndarray, emb_right: np.ndarray, x_left: np.ndarr
     if support is not None:
         bad |= support < min_support
         cost = dist + support_weight * (1.0 - support)
-    cost = np.where(bad, 1e6, cost)
-    rows, cols = linear_sum_assignment(cost)
-    keep = ~bad[rows, cols]
-    return rows[keep], cols[keep]
+    # every allowed pair costs at most max_distance + support_weight: the gate only keeps `bad` out
+    m, _, _ = gated_assignment(np.where(bad, np.inf, cost), max_distance + max(support_weight, 0.0))
+    return m[:, 0].astype(np.int64), m[:, 1].astype(np.int64)
 
 
 def decode_maps(maps: dict[str, np.ndarray], *, top_k: int = 64, threshold: float = 0.3,

@@ -217,11 +217,6 @@ class SDTNet(nn.Module):
         return out
 
 
-def build_model(config: ModelConfig) -> SDTNet:
-    """A fresh SDT-Net for ``config``."""
-    return SDTNet(config)
-
-
 def resolve_device(device: str) -> torch.device:
     """``auto`` -> cuda when available, else cpu."""
     if device == "auto":

@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 class SdtnetConfig:
     """SDT-Net tracking parameters ([SDT] sec. 4.4-4.5)."""
 
+    RANGES = {  # valid interval of each numeric parameter (config.check_ranges)
+        "threads": "[0, inf)", "score_threshold": "[0, 1]", "top_k": "[1, inf)",
+        "embedding_distance": "(0, inf)", "mask_support": "[0, 1]", "support_weight": "[0, inf)",
+        "radius": "(0, inf)", "max_gap": "[0, inf)", "min_length": "[0, inf)"}
+
     weights: str | None = field(default=None, metadata={"help": "weights file (.pt); None = the shipped cpu weights"})
     device: str = field(default="auto", metadata={"help": "auto (cuda if available), cpu or cuda"})
     threads: int = field(default=0, metadata={"help": "CPU threads for torch (0 = torch's default)"})

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..geometry import clip_segment
 from .psf import add_segments, segment_stamps
 
 MIN_VISIBLE = 3.0  # px of streak inside the frame for the object to be labelled
@@ -106,26 +107,6 @@ def sample_debris(scene, *, frames: int, flux_per_fwhm, rng: np.random.Generator
     snr = rng.uniform(scene.snr[0], scene.snr[1], len(rows))
     flux = flux_per_fwhm(snr) * np.maximum(length, scene.fwhm) / scene.fwhm
     return Debris(x=x0, y=y0, length=length, width=width, theta=theta, speed=speed, flux=flux, snr=snr)
-
-
-def clip_segment(x1, y1, x2, y2, shape: tuple[int, int]):
-    """Clip segments (arrays (K,)) to the image ``[-0.5, n - 0.5]``; Liang-Barsky.
-
-    Returns the clipped ends and a (K,) bool array, False where nothing is inside.
-    """
-    ny, nx = shape
-    dx, dy = x2 - x1, y2 - y1
-    t0, t1 = np.zeros_like(x1), np.ones_like(x1)
-    ok = np.ones(x1.shape, bool)
-    for p, q in ((-dx, x1 + 0.5), (dx, nx - 0.5 - x1), (-dy, y1 + 0.5), (dy, ny - 0.5 - y1)):
-        zero = p == 0
-        ok &= ~(zero & (q < 0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(zero, 0.0, q / np.where(zero, 1.0, p))
-        t0 = np.where(~zero & (p < 0), np.maximum(t0, r), t0)
-        t1 = np.where(~zero & (p > 0), np.minimum(t1, r), t1)
-    ok &= t0 <= t1
-    return x1 + t0 * dx, y1 + t0 * dy, x1 + t1 * dx, y1 + t1 * dy, ok
 
 
 def draw_debris(signal: np.ndarray, debris: Debris, frame: int, *, fwhm: float, psf: str,

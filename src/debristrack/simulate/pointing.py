@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.wcs import WCS
 
-SIDEREAL_RATE = 360.98564736629 / 86400.0 * 3600.0  # arcsec/s of Earth rotation against the stars
+from ..geometry import SIDEREAL_RATE
 
 
 def make_wcs(shape: tuple[int, int], crval: tuple[float, float], pixscale: float) -> WCS:

@@ -19,7 +19,8 @@ from typing import Iterator
 import numpy as np
 from scipy.special import erf
 
-FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+from ..geometry import FWHM_PER_SIGMA
+
 _MAX_STAMP_ELEMENTS = 4_000_000  # bounds the memory of one batch of stamps
 
 

@@ -39,9 +39,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.stats import poisson
+
+from ..geometry import gated_assignment
 
 # Reasons a followed object has no position in a frame (the ``flag`` column of the table).
 FOUND = "ok"
@@ -125,7 +126,7 @@ def cluster_lists(frames: np.ndarray, xy: np.ndarray, threshold: float) -> np.nd
     centre is compared with the similarity threshold ``T``: beyond ``T`` of every centre it
     starts a new cluster, otherwise it joins the nearest cluster and becomes that cluster's
     centre (so a centre follows a slow drift). Within one frame the entries are matched to
-    the centres by minimum total distance (``linear_sum_assignment``), so a cluster takes at
+    the centres by minimum total distance (:func:`debristrack.geometry.gated_assignment`), so a cluster takes at
     most one position per frame, as a trajectory does.
 
     Parameters
@@ -148,12 +149,11 @@ def cluster_lists(frames: np.ndarray, xy: np.ndarray, threshold: float) -> np.nd
             pairs = cKDTree(xy[rows]).sparse_distance_matrix(cKDTree(centres), threshold, output_type="ndarray")
             if pairs.size:
                 cols = np.unique(pairs["j"])
-                cost = np.full((len(rows), len(cols)), 1e9)
+                cost = np.full((len(rows), len(cols)), np.inf)
                 cost[pairs["i"], np.searchsorted(cols, pairs["j"])] = pairs["v"]
-                r, c = linear_sum_assignment(cost)
-                ok = cost[r, c] <= threshold
-                labels[rows[r[ok]]] = cols[c[ok]]
-                centres[cols[c[ok]]] = xy[rows[r[ok]]]
+                m, _, _ = gated_assignment(cost, threshold, infeasible=1e9)
+                labels[rows[m[:, 0]]] = cols[m[:, 1]]
+                centres[cols[m[:, 1]]] = xy[rows[m[:, 0]]]
         new = rows[labels[rows] < 0]
         labels[new] = len(centres) + np.arange(len(new))
         centres = np.vstack([centres, xy[new]])

@@ -5,9 +5,9 @@ of the first pixel = (0, 0)) with ``(x1, y1)`` the left endpoint (DESIGN.md "Tab
 ``score`` is the streak's line signal-to-noise ratio (see :func:`.geometry.line_snr`).
 """
 
-from .geometry import merge_collinear, normalize_segments
+from .geometry import merge_collinear, left_endpoint_first
 from .lsd import LSDParams, detect_lsd
 from .matched import MatchedParams, detect_matched, star_mask
 
 __all__ = ["LSDParams", "MatchedParams", "detect_lsd", "detect_matched", "merge_collinear", "star_mask",
-           "normalize_segments"]
+           "left_endpoint_first"]

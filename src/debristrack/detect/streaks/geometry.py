@@ -1,4 +1,5 @@
-"""Segment geometry shared by the streak detectors and the segment trackers.
+"""Segment geometry of the streak detectors (line SNR, merging, explaining away); the rules
+shared with the other stages are in :mod:`debristrack.geometry`.
 
 A segment array is ``(N, 4)`` ``(x1, y1, x2, y2)`` or ``(N, 5)`` with a trailing ``score``, in
 pixels: 0-based, x = column, y = row, centre of the first pixel = (0, 0).
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+
+from ...geometry import clamp_endpoints, left_endpoint_first  # noqa: F401 (the detectors' segment rules)
 
 
 def empty_segments() -> np.ndarray:
@@ -21,18 +24,6 @@ def as_segments(segs) -> np.ndarray:
     if arr.size == 0:
         return np.zeros((0, arr.shape[-1] if arr.ndim == 2 and arr.shape[-1] else 5))
     return np.atleast_2d(arr)
-
-
-def normalize_segments(segs: np.ndarray) -> np.ndarray:
-    """Return a copy with ``(x1, y1)`` the left endpoint (smaller x; on a tie, smaller y).
-
-    This is DESIGN.md's table convention ([SDT] sec. 4.4). ``segs`` is ``(N, >=4)``.
-    """
-    out = as_segments(segs).copy()
-    x1, y1, x2, y2 = out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy(), out[:, 3].copy()
-    swap = (x2 < x1) | ((x2 == x1) & (y2 < y1))
-    out[swap, 0], out[swap, 1], out[swap, 2], out[swap, 3] = x2[swap], y2[swap], x1[swap], y1[swap]
-    return out
 
 
 def lengths(segs: np.ndarray) -> np.ndarray:
@@ -97,7 +88,7 @@ def merge_collinear(segs: np.ndarray, *, angle_tol: float = 3.0, dist_tol: float
     """
     segs = as_segments(segs)
     if len(segs) < 2:
-        return normalize_segments(segs)
+        return left_endpoint_first(segs)
     segs = segs[np.argsort(-lengths(segs), kind="stable")].copy()
     sin_tol = np.sin(np.radians(angle_tol))
     alive = np.ones(len(segs), bool)
@@ -132,7 +123,7 @@ def merge_collinear(segs: np.ndarray, *, angle_tol: float = 3.0, dist_tol: float
             segs[i, 4] = np.sqrt(segs[i, 4] ** 2 + np.sum(segs[j, 4] ** 2))
             alive[j] = False
             changed = True
-    return normalize_segments(segs[alive])
+    return left_endpoint_first(segs[alive])
 
 
 def _refit(group: np.ndarray) -> np.ndarray:
@@ -146,15 +137,6 @@ def _refit(group: np.ndarray) -> np.ndarray:
     u = np.linalg.eigh(cov)[1][:, -1]
     t = d @ u
     return np.concatenate([c + t.min() * u, c + t.max() * u])
-
-
-def clip_segments(segs: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Clip endpoints to the image ``shape = (ny, nx)`` (pixel centres ``0..n-1``)."""
-    out = np.array(segs, dtype=np.float64, copy=True)
-    ny, nx = shape
-    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, nx - 1)
-    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, ny - 1)
-    return out
 
 
 def point_segment_distance(points: np.ndarray, segs: np.ndarray) -> np.ndarray:

@@ -16,12 +16,16 @@ import numpy as np
 
 from ...io.zscale import zscale
 from .background import subtract_background
-from .geometry import empty_segments, line_snr, merge_collinear, normalize_segments
+from .geometry import empty_segments, line_snr, merge_collinear, left_endpoint_first
 
 
-@dataclass
+@dataclass(frozen=True)
 class LSDParams:
     """Parameters of :func:`detect_lsd`."""
+
+    RANGES = {  # valid interval of each numeric parameter (config.check_ranges)
+        "k": "(0, inf)", "min_length": "[0, inf)", "min_snr": "[0, inf)", "angle_tol": "[0, 90]",
+        "dist_tol": "[0, inf)", "max_gap": "[0, inf)"}
 
     k: float = field(default=2.5, metadata={"help": "ZScale half-width in standard deviations ([SDT] eq. 1)"})
     min_length: float = field(default=12.0, metadata={"help": "shortest segment kept, pixels"})
@@ -60,4 +64,4 @@ def detect_lsd(image: np.ndarray, mask: np.ndarray | None = None, *,
     if len(segs) == 0:
         return empty_segments()
     segs[:, 4] = line_snr(residual, sigma, segs)
-    return normalize_segments(segs[segs[:, 4] >= p.min_snr])
+    return left_endpoint_first(segs[segs[:, 4] >= p.min_snr])

@@ -37,14 +37,22 @@ import numpy as np
 import sep
 from scipy import ndimage
 
+from ...geometry import FWHM_PER_SIGMA
 from .background import subtract_background
-from .geometry import (clip_segments, empty_segments, explain_away, line_snr, merge_collinear,
-                       normalize_segments)
+from .geometry import (clamp_endpoints, empty_segments, explain_away, line_snr, merge_collinear,
+                       left_endpoint_first)
 
 
-@dataclass
+@dataclass(frozen=True)
 class MatchedParams:
     """Parameters of :func:`detect_matched`."""
+
+    RANGES = {  # valid interval of each numeric parameter (config.check_ranges)
+        "fwhm": "(0, inf)", "kernel_length": "[3, inf)", "n_angles": "[1, inf)", "threshold": "(0, inf)",
+        "min_pixels": "[1, inf)", "clip_snr": "(0, inf)", "star_snr": "(0, inf)",
+        "max_star_elongation": "[1, inf)", "fat_width": "(0, inf)", "star_radius": "(0, inf)",
+        "star_grow": "[0, inf)", "end_snr": "(0, inf)", "end_window": "[1, inf)", "max_gap": "[0, inf)",
+        "angle_tol": "[0, 90]", "dist_tol": "[0, inf)", "min_length": "[0, inf)", "min_snr": "[0, inf)"}
 
     fwhm: float = field(default=2.5, metadata={"help": "PSF FWHM in pixels ([SDT] eq. 6: sigma = FWHM / 2.355)"})
     kernel_length: int = field(default=21, metadata={"help": "length of the line filters, pixels"})
@@ -69,7 +77,7 @@ class MatchedParams:
 
 def psf_sigma(fwhm: float) -> float:
     """Gaussian sigma of a PSF with full width at half maximum ``fwhm`` (same units)."""
-    return fwhm / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+    return fwhm / FWHM_PER_SIGMA
 
 
 def line_kernels(length: int, psf_sigma: float, n_angles: int) -> list[np.ndarray]:
@@ -343,10 +351,10 @@ def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
     segs = refine_endpoints(zres, sigma, cands, p, hidden=hidden.astype(np.float32))
     if len(segs) == 0:
         return empty_segments()
-    segs = clip_segments(segs, image.shape)
+    segs = clamp_endpoints(segs, image.shape)
     segs[:, 4] = line_snr(zres, sigma, segs)
     segs = merge_collinear(segs, angle_tol=p.angle_tol, dist_tol=p.dist_tol, max_gap=p.max_gap)
     segs[:, 4] = line_snr(zres, sigma, segs)
     segs = segs[np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1]) >= p.min_length]
     segs = explain_away(zres, sigma, segs, radius=p.fwhm + 1.0, min_snr=p.min_snr)
-    return normalize_segments(segs)
+    return left_endpoint_first(segs)

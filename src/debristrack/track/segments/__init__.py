@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .assignment import association_cost, endpoint_cost, linear_assignment
+from .assignment import association_cost, endpoint_cost
 from .bytetrack import ByteTracker
 from .ocsort import OCSortTracker
 from .params import TrackerParams
@@ -37,14 +37,21 @@ def track_segments(detections: list[np.ndarray], tracker: str = "ocsort", *,
         raise ValueError(f"unknown tracker {tracker!r}; use one of {', '.join(TRACKERS)}")
     params = params or TrackerParams()
     t = TRACKERS[tracker](params)
-    out = [t.update(d) for d in detections]
-    # offline, a track's first detections can wait for its confirmation: keep every row of
-    # the tracks with enough detections, and nothing of the others (isolated false alarms)
-    need = min(params.min_hits, len(detections))
+    return confirmed_rows([t.update(d) for d in detections], params.min_hits)
+
+
+def confirmed_rows(out: list[np.ndarray], min_hits: int) -> list[np.ndarray]:
+    """The rows (per frame, ``(K_t, 6)`` with the id last) of the tracks with at least
+    ``min_hits`` detections (at most the number of frames).
+
+    Offline, a track's first detections can wait for its confirmation: every row of the
+    tracks with enough detections is kept, and nothing of the others (isolated false alarms).
+    """
+    need = min(min_hits, len(out))
     ids, counts = np.unique(np.concatenate([o[:, 5] for o in out]) if out else [], return_counts=True)
     confirmed = ids[counts >= need]
     return [o[np.isin(o[:, 5], confirmed)] for o in out]
 
 
 __all__ = ["TRACKERS", "ByteTracker", "OCSortTracker", "SortTracker", "TrackerParams",
-           "association_cost", "endpoint_cost", "linear_assignment", "track_segments"]
+           "association_cost", "confirmed_rows", "endpoint_cost", "track_segments"]

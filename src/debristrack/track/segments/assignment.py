@@ -3,43 +3,15 @@
 The cost of pairing a track with a detection combines the endpoint distance (order
 invariant, since DESIGN.md's left-endpoint rule can swap a near-vertical streak's
 endpoints) with the streak similarity of DESIGN.md "Evaluation" (thick-line IoU,
-:func:`debristrack.evaluate.similarity.streak_iou`). The assignment itself is
-:func:`scipy.optimize.linear_sum_assignment` with a gate.
+:func:`debristrack.geometry.similarity.streak_iou`). The assignment itself is
+:func:`debristrack.geometry.gated_assignment`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
-from ...evaluate.similarity import streak_iou
-
-INFEASIBLE = 1e6
-
-
-def linear_assignment(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Minimum-cost one-to-one assignment, rejecting pairs that cost more than ``max_cost``.
-
-    Parameters
-    ----------
-    cost : (N, M) cost of pairing row i (a track) with column j (a detection); ``inf`` = never.
-    max_cost : pairs above it stay unmatched.
-
-    Returns
-    -------
-    matches : (K, 2) int array of ``(row, column)`` pairs, by increasing row.
-    unmatched_rows : (N - K,) int array.
-    unmatched_cols : (M - K,) int array.
-    """
-    cost = np.asarray(cost, dtype=np.float64)
-    n, m = cost.shape
-    if n == 0 or m == 0:
-        return np.zeros((0, 2), dtype=int), np.arange(n), np.arange(m)
-    rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, INFEASIBLE))
-    ok = cost[rows, cols] <= max_cost
-    matches = np.column_stack([rows[ok], cols[ok]]).astype(int)
-    return (matches, np.setdiff1d(np.arange(n), matches[:, 0]),
-            np.setdiff1d(np.arange(m), matches[:, 1]))
+from ...geometry.similarity import streak_iou
 
 
 def endpoint_cost(tracks: np.ndarray, dets: np.ndarray, *, along_weight: np.ndarray | float = 1.0) -> np.ndarray:

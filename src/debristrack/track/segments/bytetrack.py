@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .assignment import association_cost, linear_assignment
+from ...geometry import gated_assignment
+from .assignment import association_cost
 from .kalman import SegmentTrack
 from .params import TrackerParams
 from .sort import kalman_args, along_weights, report
@@ -32,7 +33,7 @@ class ByteTracker:
         tracks = [self.tracks[i] for i in track_idx]
         cost = association_cost(preds[track_idx], dets[det_idx], gate=gate, width=p.width,
                                 along_weight=along_weights(tracks, p), iou_weight=p.iou_weight)
-        m, ut, ud = linear_assignment(cost, 1.0 + p.iou_weight)
+        m, ut, ud = gated_assignment(cost, 1.0 + p.iou_weight)
         return np.column_stack([track_idx[m[:, 0]], det_idx[m[:, 1]]]), track_idx[ut], det_idx[ud]
 
     def update(self, dets: np.ndarray) -> np.ndarray:

@@ -18,7 +18,8 @@ import copy
 
 import numpy as np
 
-from .assignment import association_cost, linear_assignment
+from ...geometry import gated_assignment
+from .assignment import association_cost
 from .kalman import SegmentTrack, oriented
 from .params import TrackerParams
 from .sort import kalman_args, along_weights, report
@@ -92,13 +93,13 @@ class OCSortTracker:
         cost = association_cost(preds, dets, gate=p.gate, width=p.width, along_weight=weights,
                                 iou_weight=p.iou_weight)
         cost = cost + p.inertia * momentum_cost(self.tracks, dets, p.delta_t)
-        matches, left_tracks, left_dets = linear_assignment(cost, 1.0 + p.iou_weight + p.inertia)
+        matches, left_tracks, left_dets = gated_assignment(cost, 1.0 + p.iou_weight + p.inertia)
         # associate 2 (OCR): last observations of the unmatched tracks
         if len(left_tracks) and len(left_dets):
             last = np.array([self.tracks[i].last for i in left_tracks])
             cost2 = association_cost(last, dets[left_dets], gate=p.gate, width=p.width,
                                      along_weight=p.along_weight_new, iou_weight=p.iou_weight)
-            m2, _, ud = linear_assignment(cost2, 1.0 + p.iou_weight)
+            m2, _, ud = gated_assignment(cost2, 1.0 + p.iou_weight)
             matches = np.vstack([matches, np.column_stack([left_tracks[m2[:, 0]], left_dets[m2[:, 1]]])])
             left_dets = left_dets[ud]
         # update (ORU for tracks coming back after a gap)

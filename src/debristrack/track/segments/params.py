@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrackerParams:
     """Association, life-cycle and filter parameters; lengths in pixels, times in frames."""
+
+    RANGES = {  # valid interval of each numeric parameter (config.check_ranges)
+        "gate": "(0, inf)", "along_weight_new": "[0, 1]", "iou_weight": "[0, inf)", "width": "(0, inf)",
+        "max_age": "[0, inf)", "min_hits": "[1, inf)", "high_score": "[0, inf)", "low_score": "[0, inf)",
+        "low_gate": "(0, inf)", "new_track_score": "[0, inf)", "delta_t": "[1, inf)", "inertia": "[0, inf)",
+        "meas_std": "(0, inf)", "pos_std": "(0, inf)", "vel_std": "(0, inf)"}
 
     gate: float = field(default=25.0, metadata={"help": "largest endpoint distance of a match, pixels"})
     along_weight_new: float = field(default=0.1, metadata={

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .assignment import association_cost, linear_assignment
+from ...geometry import gated_assignment
+from .assignment import association_cost
 from .kalman import SegmentTrack
 from .params import TrackerParams
 
@@ -64,7 +65,7 @@ class SortTracker:
         # associate
         cost = association_cost(preds, dets, gate=p.gate, width=p.width,
                                 along_weight=along_weights(self.tracks, p), iou_weight=p.iou_weight)
-        matches, _, unmatched_dets = linear_assignment(cost, 1.0 + p.iou_weight)
+        matches, _, unmatched_dets = gated_assignment(cost, 1.0 + p.iou_weight)
         # update
         for r, c in matches:
             self.tracks[r].update(dets[c], self.frame)

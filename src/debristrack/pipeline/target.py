@@ -1,8 +1,9 @@
 """Target-tracking mode: the telescope follows one object; find it (and any companions).
 
-``debristrack track SEQUENCE --mode target`` runs :func:`track_sequence`: ``sep`` centroids per
-frame (:mod:`debristrack.detect.extract`, [TRK] sec. 4.2), then the [TRK] nearest-movement
-lists and clustering (:mod:`debristrack.track.motionlist`, sec. 4.3-4.5). Methods:
+``debristrack track SEQUENCE --mode target`` runs :class:`TargetMethod` in the frame loop
+(:mod:`.loop`): ``sep`` centroids per frame (:mod:`debristrack.detect.extract`, [TRK] sec.
+4.2), then the [TRK] nearest-movement lists and clustering (:mod:`debristrack.track.motionlist`,
+sec. 4.3-4.5). Methods:
 
 - ``motionlist`` (default): [TRK]; finds up to ``max_objects`` followed objects, or none;
 - ``nearest``: the naive baseline, the source nearest the frame centre in every frame (where
@@ -24,18 +25,26 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.table import Table
 
+from ..config import check_ranges
 from ..detect.extract import Sources, extract_sources
 from ..errors import InputError
 from ..io.tables import empty_table
-from .motionlist import FAINT, FOUND, follow_objects, k_max_from_arcsec
+from ..track.motionlist import FAINT, FOUND, follow_objects, k_max_from_arcsec
+from .loop import run_method
 
 METHODS: tuple[str, ...] = ("motionlist", "nearest")
 COLUMNS_EXTRA = ("flux", "score", "flag")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     """Parameters of target-tracking mode (every method); see the module docstring."""
+
+    RANGES = {  # valid interval of each numeric parameter (config.check_ranges)
+        "thresh": "(0, inf)", "minarea": "[1, inf)", "deblend_nthresh": "[1, inf)", "deblend_cont": "[0, 1]",
+        "bkg_box": "[1, inf)", "bkg_filter": "[1, inf)", "max_peak_fraction": "[0, 1]",
+        "k_max_px": "(0, inf)", "k_max_arcsec": "[0, inf)", "t_px": "(0, inf)", "h_px": "(0, inf)",
+        "min_fraction": "[0, 1]", "max_objects": "[1, inf)", "max_static_fraction": "[0, 1]"}
 
     thresh: float = field(default=1.5, metadata={
         "help": "extraction threshold in units of the background RMS (sep, after its 3x3 filter)"})
@@ -75,23 +84,10 @@ class Config:
         "help": "report no object when more than this fraction of sources does not move "
                 "(the stars are not moving: not a target-tracking sequence)"})
 
-    def validate(self, where: str) -> None:
-        """Raise InputError (naming ``where``) on a parameter out of its range."""
-        positive = {"thresh": self.thresh, "minarea": self.minarea, "deblend_nthresh": self.deblend_nthresh,
-                    "bkg_box": self.bkg_box, "bkg_filter": self.bkg_filter, "k_max_px": self.k_max_px,
-                    "max_objects": self.max_objects}
-        for name in ("t_px", "h_px"):
-            if getattr(self, name) is not None:
-                positive[name] = getattr(self, name)
-        for name, value in positive.items():
-            if not value > 0:
-                raise InputError(f"{where}: --{name.replace('_', '-')} must be positive, got {value}")
-        for name in ("min_fraction", "max_static_fraction", "deblend_cont", "max_peak_fraction"):
-            value = getattr(self, name)
-            if not 0 <= value <= 1:
-                raise InputError(f"{where}: --{name.replace('_', '-')} must be in [0, 1], got {value}")
-        if self.k_max_arcsec is not None and (
-                len(self.k_max_arcsec) not in (1, 2) or any(not v >= 0 for v in self.k_max_arcsec)):
+    def validate(self, where: str = "track --mode target") -> None:
+        """Raise :class:`InputError` naming the first flag outside its range (README table)."""
+        check_ranges(self, where)
+        if self.k_max_arcsec is not None and len(self.k_max_arcsec) not in (1, 2):
             raise InputError(f"{where}: --k-max-arcsec takes one or two non-negative values (total, or AZ,ALT)")
 
 
@@ -127,6 +123,44 @@ def nearest_to_centre(xy: np.ndarray, shape: tuple[int, int]) -> int:
     return int(np.argmin(np.hypot(*(np.asarray(xy) - centre).T)))
 
 
+class TargetMethod:
+    """The frame loop's method for target-tracking mode: ``step`` extracts the frame's
+    sources (:func:`extract_frame`, [TRK] sec. 4.2) and keeps only the catalogue; ``finish``
+    associates them (:func:`track_catalogues`: the motion lists need every frame's list).
+
+    Parameters
+    ----------
+    method : one of :data:`METHODS`. shape : (ny, nx) of the frames.
+    k_max : ``||K_max||`` in pixels (:func:`resolve_k_max`); None = ``config.k_max_px``.
+    """
+
+    def __init__(self, method: str, config: Config, *, shape: tuple[int, int], k_max: float | None = None):
+        self.method, self.config, self.shape, self.k_max = method, config, shape, k_max
+        self.catalogues: list[Sources] = []
+
+    def step(self, index: int, frame) -> None:
+        self.catalogues.append(extract_frame(frame.clean, frame.mask, self.config))
+
+    def finish(self) -> Table:
+        return track_catalogues(self.catalogues, shape=self.shape, method=self.method, config=self.config,
+                                k_max=self.k_max)
+
+
+def make_method(seq, method: str, config: Config, *, where: str | None = None) -> TargetMethod:
+    """The :class:`TargetMethod` for ``seq`` (checks the method, the parameters, the frame
+    count and, for ``k_max_arcsec``, the plate scale)."""
+    where = where or str(seq.path)
+    if method not in METHODS:
+        raise InputError(f"{where}: unknown target method {method!r}; choose one of {', '.join(METHODS)}")
+    config.validate(where)
+    if method == "motionlist":
+        seq.require(3, "motionlist needs at least 3 frames")
+    else:
+        seq.require(1, f"{method} needs at least 1 frame")
+    k_max = resolve_k_max(config, seq.plate_scale(), where) if method == "motionlist" else None
+    return TargetMethod(method, config, shape=seq.shape, k_max=k_max)
+
+
 def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = None, progress=None) -> Table:
     """Find the followed object(s) of a target-tracking sequence.
 
@@ -149,39 +183,8 @@ def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = Non
         unknown method, bad parameter, too few frames (``motionlist`` needs 3), or
         ``k_max_arcsec`` without a plate scale.
     """
-    where = str(seq.path)
-    if method == "motionlist":
-        seq.require(3, "motionlist needs at least 3 frames")
-    else:
-        seq.require(1, f"{method} needs at least 1 frame")
-    return track_frames(seq, len(seq), shape=seq.shape, plate_scale=seq.plate_scale(), method=method,
-                        config=config, progress=progress, where=where)
-
-
-def track_frames(frames, n_frames: int, *, shape: tuple[int, int], plate_scale: float | None = None,
-                 method: str = METHODS[0], config: Config | None = None, progress=None,
-                 where: str = "frames") -> Table:
-    """:func:`track_sequence` over any iterable of frames (in-memory ones too).
-
-    Parameters
-    ----------
-    frames : iterable of objects with ``clean`` ((ny, nx) float image, bad pixels filled) and
-        ``mask`` ((ny, nx) bool, True = bad), e.g. :class:`~debristrack.io.sequence.Frame`.
-    n_frames : how many ``frames`` yields (for ``progress``).
-    shape : (ny, nx); plate_scale : arcsec/px or None (needed for ``k_max_arcsec``).
-    where : the name used in error messages (the sequence's path).
-    """
     config = config or Config()
-    if method not in METHODS:
-        raise InputError(f"{where}: unknown target method {method!r}; choose one of {', '.join(METHODS)}")
-    config.validate(where)
-    k_max = resolve_k_max(config, plate_scale, where) if method == "motionlist" else None
-    catalogues = []
-    for frame in frames:
-        catalogues.append(extract_frame(frame.clean, frame.mask, config))
-        if progress is not None:
-            progress(len(catalogues), n_frames)
-    return track_catalogues(catalogues, shape=shape, method=method, config=config, k_max=k_max)
+    return run_method(make_method(seq, method, config), seq, progress=progress)
 
 
 def track_catalogues(catalogues: list[Sources], *, shape: tuple[int, int], method: str = METHODS[0],

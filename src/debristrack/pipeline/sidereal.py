@@ -1,0 +1,278 @@
+"""Sidereal mode: streaks moving across a star field that stays put ([SDT]).
+
+The classical methods run a streak detector on every frame (``lsd`` or ``matched``,
+:mod:`debristrack.detect.streaks`) and a segment tracker (``sort``, ``bytetrack`` or
+``ocsort``, :mod:`debristrack.track.segments`); a method is named ``detector+tracker``
+(:class:`StreakMethod`). ``sdtnet`` runs the network (:mod:`debristrack.sdtnet.infer`) and
+its offset tracker (:mod:`debristrack.track.offset`) (:class:`SdtnetMethod`). Both are
+driven by the frame loop (:mod:`.loop`) and end with the same track filter
+(:func:`plausible_tracks`). The result is a DESIGN.md streak table
+``frame,id,x1,y1,x2,y2,score`` (``score`` = line SNR, or the net's score).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+from astropy.table import Table
+
+from ..config import check_ranges
+from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
+from ..errors import InputError
+from ..io.tables import empty_table, normalize_streaks
+from ..sdtnet.options import SdtnetConfig
+from ..track.offset import OffsetTracker
+from ..track.segments import TRACKERS, TrackerParams, confirmed_rows
+from .loop import run_method
+
+DETECTORS = ("matched", "lsd")
+METHODS: tuple[str, ...] = tuple(f"{d}+{t}" for d in DETECTORS for t in ("ocsort", "bytetrack", "sort")) + ("sdtnet",)
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """The sidereal track filter (:func:`plausible_tracks`) and the static-star median."""
+
+    RANGES: ClassVar[dict[str, str]] = {"star_stack": "[0, inf)", "min_speed": "[0, inf)",
+                                        "max_motion_angle": "[0, 180]"}
+
+    star_stack: int = field(default=9, metadata={
+        "help": "matched: frames in the median used to find the static stars (0 = this frame only)"})
+    min_speed: float = field(default=1.0, metadata={
+        "help": "tracks moving slower than this, pixels per frame, are dropped as static sky"})
+    max_motion_angle: float = field(default=20.0, metadata={
+        "help": "tracks moving more than this many degrees off their streaks' direction are "
+                "dropped (180 = keep all)"})
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every parameter of the sidereal mode, one nested config per stage; the flags keep
+    their prefixes: ``--matched-*`` (:class:`MatchedParams`), ``--lsd-*`` (:class:`LSDParams`),
+    the trackers' without prefix (:class:`TrackerParams`), ``--sdtnet-*``
+    (:class:`SdtnetConfig`) and the track filter's without prefix (:class:`FilterConfig`)."""
+
+    matched: MatchedParams = field(default_factory=MatchedParams, metadata={"prefix": "matched_"})
+    lsd: LSDParams = field(default_factory=LSDParams, metadata={"prefix": "lsd_"})
+    tracker: TrackerParams = field(default_factory=TrackerParams, metadata={"prefix": ""})
+    sdtnet: SdtnetConfig = field(default_factory=SdtnetConfig, metadata={"prefix": "sdtnet_"})
+    filter: FilterConfig = field(default_factory=FilterConfig, metadata={"prefix": ""})
+
+    def validate(self, where: str = "track --mode sidereal") -> None:
+        """Raise :class:`InputError` naming the first flag outside its range (README table)."""
+        check_ranges(self, where)
+        t = self.tracker
+        if t.low_score > t.high_score:
+            raise InputError(f"{where}: --low-score ({t.low_score}) must not exceed --high-score ({t.high_score})")
+        if self.sdtnet.device not in ("auto", "cpu", "cuda"):
+            raise InputError(f"{where}: --sdtnet-device must be auto, cpu or cuda, got {self.sdtnet.device!r}")
+
+
+def parse_method(method: str) -> tuple[str, str]:
+    """``"matched+ocsort"`` -> ``("matched", "ocsort")``; InputError on an unknown name."""
+    detector, _, tracker = method.partition("+")
+    if detector not in DETECTORS or tracker not in TRACKERS:
+        raise InputError(f"unknown sidereal method {method!r}; use one of {', '.join(METHODS)}")
+    return detector, tracker
+
+
+def static_stars(seq, config: Config) -> np.ndarray | None:
+    """Star mask of the whole sequence from the median of ``star_stack`` evenly spaced frames
+    (the stars stay on the same pixels in sidereal mode; the streaks move and are not compact).
+    A look at the finished sequence before the loop; None with fewer than 3 frames."""
+    n = min(int(config.filter.star_stack), len(seq))
+    if n < 3:
+        return None
+    idx = np.unique(np.linspace(0, len(seq) - 1, n).round().astype(int))
+    frames = [seq[i] for i in idx]
+    median = np.median(np.stack([f.clean for f in frames]), axis=0)
+    bad = np.logical_or.reduce([f.mask for f in frames])
+    return star_mask(median, bad, config.matched)
+
+
+def implausible_tracks(ids: np.ndarray, frames: np.ndarray, segs: np.ndarray, *, min_speed: float,
+                       max_motion_angle: float) -> np.ndarray:
+    """Rows of tracks that cannot be debris in sidereal mode.
+
+    The sky is fixed, so a track that does not move (a blended star pair, a galaxy, a
+    defect) is dropped: its centre moves less than ``min_speed`` pixels per frame between
+    its first and last frame. And a streak is the trail of the object's motion during the
+    exposure ([SDT] eq. 4-5 use one angle for both), so a track must move along its own
+    streaks: the angle between its overall displacement and the streaks' mean direction
+    must stay within ``max_motion_angle`` degrees (180 disables the test). Tracks seen in a
+    single frame are kept.
+
+    Parameters
+    ----------
+    ids, frames : (N,) track ID and frame of each row. segs : (N, 4) ``x1, y1, x2, y2``, px.
+
+    Returns
+    -------
+    (N,) bool, True on the rows of implausible tracks.
+    """
+    uid, inv = np.unique(ids, return_inverse=True)
+    n = len(uid)
+    centres = 0.5 * (segs[:, 0:2] + segs[:, 2:4])
+    first_f = np.full(n, np.inf)
+    last_f = np.full(n, -np.inf)
+    np.minimum.at(first_f, inv, frames)
+    np.maximum.at(last_f, inv, frames)
+    c_first, c_last = np.zeros((n, 2)), np.zeros((n, 2))
+    at_first, at_last = frames == first_f[inv], frames == last_f[inv]
+    c_first[inv[at_first]] = centres[at_first]
+    c_last[inv[at_last]] = centres[at_last]
+    span = last_f - first_f
+    move = c_last - c_first
+    speed = np.hypot(move[:, 0], move[:, 1]) / np.maximum(span, 1)
+    # mean streak axis per track: average of the doubled angles (direction-free)
+    phi = 2 * np.arctan2(segs[:, 3] - segs[:, 1], segs[:, 2] - segs[:, 0])
+    axis = 0.5 * np.arctan2(np.bincount(inv, np.sin(phi), n), np.bincount(inv, np.cos(phi), n))
+    off = np.abs(np.arctan2(move[:, 1], move[:, 0]) - axis) % np.pi
+    off = np.degrees(np.minimum(off, np.pi - off))
+    bad = (span > 0) & ((speed < min_speed) | (off > max_motion_angle))
+    return bad[inv]
+
+
+def plausible_tracks(table: Table, config: Config | None = None, *, n_frames: int | None = None) -> Table:
+    """The rows of ``table`` (DESIGN.md streak table) whose tracks have at least
+    ``config.tracker.min_hits`` rows (at most ``n_frames``, default the frames the table
+    spans) and pass :func:`implausible_tracks`: the track filter of every sidereal method."""
+    config = config or Config()
+    if len(table) == 0:
+        return table
+    ids, frames = np.asarray(table["id"]), np.asarray(table["frame"])
+    n_frames = n_frames if n_frames is not None else int(frames.max() - frames.min() + 1)
+    _, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    keep = counts[inv] >= min(int(config.tracker.min_hits), n_frames)
+    segs = np.column_stack([np.asarray(table[c], float) for c in ("x1", "y1", "x2", "y2")])
+    keep &= ~implausible_tracks(ids, frames, segs, min_speed=config.filter.min_speed,
+                                max_motion_angle=config.filter.max_motion_angle)
+    return table[keep]
+
+
+def _streak_table(rows: list[np.ndarray]) -> Table:
+    """Table ``frame,id,x1,y1,x2,y2,score`` from per-frame arrays (frame, id, x1, y1, x2, y2, score)."""
+    table = empty_table("streak", ("score",))
+    data = np.vstack(rows) if rows else np.zeros((0, 7))
+    if len(data):
+        table = Table([data[:, 0].astype(np.int64), data[:, 1].astype(np.int64), *data[:, 2:].T],
+                      names=("frame", "id", "x1", "y1", "x2", "y2", "score"))
+    return normalize_streaks(table)
+
+
+class StreakMethod:
+    """A classical streak detector and a segment tracker, the frame loop's method.
+
+    ``step`` detects the frame's streaks and updates the tracker (online, Kalman predict /
+    associate / update); ``finish`` keeps the tracks with ``min_hits`` rows that pass the
+    sidereal track filter. Rows are decided at ``finish`` (the filter needs whole tracks).
+
+    Parameters
+    ----------
+    detector : ``"matched"`` or ``"lsd"``. tracker : ``"sort"``, ``"bytetrack"`` or ``"ocsort"``.
+    stars : the sequence's static-star mask for ``matched`` (:func:`static_stars`), or None.
+    """
+
+    def __init__(self, detector: str, tracker: str, config: Config, *, stars: np.ndarray | None = None):
+        if detector not in DETECTORS:
+            raise InputError(f"unknown streak detector {detector!r}; use one of {', '.join(DETECTORS)}")
+        self.detector, self.config, self.stars = detector, config, stars
+        self.tracker = TRACKERS[tracker](config.tracker)
+        self.out: list[np.ndarray] = []
+
+    def detect(self, frame) -> np.ndarray:
+        """(N, 5) ``x1, y1, x2, y2, score`` of one frame (``clean`` and ``mask``)."""
+        if self.detector == "matched":
+            return detect_matched(frame.clean, frame.mask, static_stars=self.stars, params=self.config.matched)
+        return detect_lsd(frame.clean, frame.mask, params=self.config.lsd)
+
+    def step(self, index: int, frame) -> None:
+        self.out.append(self.tracker.update(self.detect(frame)))
+
+    def finish(self) -> Table:
+        per_frame = confirmed_rows(self.out, self.config.tracker.min_hits)
+        rows = [np.column_stack([np.full(len(r), t), r[:, 5], r[:, :5]]) for t, r in enumerate(per_frame) if len(r)]
+        return plausible_tracks(_streak_table(rows), self.config, n_frames=len(self.out))
+
+
+class SdtnetMethod:
+    """SDT-Net ([SDT] sec. 4) and its offset tracker (eq. 13-14), the frame loop's method.
+
+    ``step`` runs the net on the frame (``clean``: bad pixels replaced) and associates its
+    streaks; ``finish`` applies the sidereal track filter. torch is imported here, only when
+    the network is asked for.
+    """
+
+    def __init__(self, config: Config):
+        from ..sdtnet.infer import SdtnetDetector  # [SDT] sec. 4: torch only for this method
+
+        self.config = config
+        self.net = SdtnetDetector(config.sdtnet)
+        self.tracker = None
+        self.rows: list[np.ndarray] = []
+
+    def step(self, index: int, frame) -> None:
+        image = frame.clean
+        if self.tracker is None:
+            s = self.config.sdtnet
+            self.tracker = OffsetTracker(radius=s.radius, max_gap=s.max_gap, motion=s.motion, shape=image.shape)
+        dets = self.net.detect(image)
+        ids = self.tracker.update(index, dets)
+        self.rows.append(np.column_stack([np.full(len(dets), index), ids, dets.left, dets.right, dets.score]))
+
+    def finish(self) -> Table:
+        return plausible_tracks(_streak_table(self.rows), self.config, n_frames=len(self.rows))
+
+
+def make_method(seq, method: str, config: Config):
+    """The method object for ``method`` on ``seq`` (the matched detector's static stars
+    come from the sequence: :func:`static_stars`)."""
+    if method == "sdtnet":
+        seq.require(1, "sdtnet needs at least 1 frame")
+        return SdtnetMethod(config)
+    detector, tracker = parse_method(method)
+    seq.require(1, f"{method} needs at least 1 frame")
+    stars = static_stars(seq, config) if detector == "matched" else None
+    return StreakMethod(detector, tracker, config, stars=stars)
+
+
+def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = None, progress=None) -> Table:
+    """Detect and track streaks in a sidereal sequence.
+
+    Parameters
+    ----------
+    seq : :class:`debristrack.io.sequence.FrameSequence` (or frames with ``clean``, ``mask``
+        and ``len``).
+    method : ``"detector+tracker"`` or ``"sdtnet"``, one of :data:`METHODS`.
+    config : :class:`Config` (defaults when None).
+    progress : None or ``progress(done_frames, total_frames)``.
+
+    Returns
+    -------
+    astropy Table ``frame,id,x1,y1,x2,y2,score``, pixels (0-based, x = column, y = row).
+    """
+    config = config if config is not None else Config()
+    config.validate()
+    return run_method(make_method(seq, method, config), seq, progress=progress)
+
+
+def with_options(config: Config, **changes) -> Config:
+    """``config`` with flag-named changes (``min_hits=1``, ``matched_fwhm=3``...), the way the
+    command line names them."""
+    from ..config import replace_checked
+
+    where = {}
+    for f in dataclasses.fields(config):
+        prefix = f.metadata["prefix"]
+        for g in dataclasses.fields(getattr(config, f.name)):
+            where[prefix + g.name] = (f.name, g.name)
+    nested: dict[str, dict] = {}
+    for name, value in changes.items():
+        if name not in where:
+            raise InputError(f"unknown sidereal parameter {name!r}")
+        part, inner = where[name]
+        nested.setdefault(part, {})[inner] = value
+    return replace_checked(config, **nested)
