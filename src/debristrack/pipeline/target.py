@@ -46,7 +46,7 @@ class Config:
         "k_max_px": "(0, inf)", "k_max_arcsec": "[0, inf)", "t_px": "(0, inf)", "h_px": "(0, inf)",
         "min_fraction": "[0, 1]", "max_objects": "[1, inf)", "max_static_fraction": "[0, 1]"}
 
-    thresh: float = field(default=1.5, metadata={
+    thresh: float = field(default=1.0, metadata={
         "help": "extraction threshold in units of the background RMS (sep, after its 3x3 filter)"})
     minarea: int = field(default=3, metadata={
         "help": "minimum connected pixels above the threshold for a source"})
