@@ -22,9 +22,11 @@ COMMANDS = {
     "demo": "simulate, track and score one small sequence per mode",
     "simulate": "simulate a dataset with ground truth",
     "track": "detect and track moving objects in a FITS sequence or a dataset",
+    "solve": "plate-solve frames without a WCS (astrometry.net), sidecar .wcs files",
     "evaluate": "score tracks against ground truth (HOTA, MOTA, IDF1, ...)",
     "residuals": "O-C accuracy of a track against a TLE or an ephemeris",
-    "export": "convert a tracks table: CCSDS TDM, MOTChallenge, overlay GIF/PNG",
+    "identify": "identify tracks against a TLE catalogue (NORAD id or UCT)",
+    "export": "convert a tracks table: CCSDS TDM, IOD/UK/RDE, MOTChallenge, overlay GIF/PNG",
     "bench": "run a benchmark and update BENCHMARKS.md",
     "train": "train SDT-Net on simulated data",
 }

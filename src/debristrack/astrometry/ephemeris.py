@@ -17,6 +17,7 @@ from astropy.io.fits import Header
 from astropy.time import Time
 
 from ..errors import InputError
+from ..io.header import site as header_site
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,9 @@ class Site:
 
     @classmethod
     def from_header(cls, header: Header) -> "Site | None":
-        """From the FITS OBSGEO-B/L/H keywords (or LATITUDE/LONGITUD/ALTITUDE), if present."""
-        for lat_k, lon_k, h_k in (("OBSGEO-B", "OBSGEO-L", "OBSGEO-H"), ("LATITUDE", "LONGITUD", "ALTITUDE"),
-                                  ("SITELAT", "SITELONG", "SITEELEV")):
-            lat, lon = header.get(lat_k), header.get(lon_k)
-            if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
-                h = header.get(h_k)
-                return cls(float(lat), float(lon), float(h) if isinstance(h, (int, float)) else 0.0)
-        return None
+        """From the header's site keywords (:func:`debristrack.io.header.site`), if present."""
+        loc = header_site(header)
+        return None if loc is None else cls(loc.lat_deg, loc.lon_deg, loc.height_m)
 
 
 @dataclass(frozen=True)
@@ -59,11 +55,11 @@ class Prediction:
     range_m: np.ndarray | None
 
 
-def read_tle(path: str | Path, *, select: str | None = None) -> tuple[str, str, str]:
-    """One element set (name, line1, line2) from a TLE file (2- or 3-line form).
+def read_tle_sets(path: str | Path) -> list[tuple[str, str, str]]:
+    """Every element set (name, line1, line2) of a TLE file (2- or 3-line form), in file order.
 
-    ``select`` picks the object by name (case-insensitive, exact or prefix) or by NORAD
-    catalogue number; without it the file must hold exactly one object.
+    A 2-line set is named by its NORAD number. The one TLE reader of the package: the catalogue
+    (:mod:`debristrack.astrometry.catalogue`) and :func:`read_tle` both use it.
     """
     path = Path(path)
     if not path.is_file():
@@ -83,6 +79,17 @@ def read_tle(path: str | Path, *, select: str | None = None) -> tuple[str, str, 
             raise InputError(f"{path}: line {i + 1} is not part of a two-line element set")
     if not sets:
         raise InputError(f"{path}: no two-line element sets")
+    return sets
+
+
+def read_tle(path: str | Path, *, select: str | None = None) -> tuple[str, str, str]:
+    """One element set (name, line1, line2) from a TLE file (2- or 3-line form).
+
+    ``select`` picks the object by name (case-insensitive, exact or prefix) or by NORAD
+    catalogue number; without it the file must hold exactly one object.
+    """
+    path = Path(path)
+    sets = read_tle_sets(path)
     if select is None:
         if len(sets) > 1:
             raise InputError(f"{path}: {len(sets)} objects; choose one with --object NAME_OR_NORAD")

@@ -73,7 +73,7 @@ def write_tdm(table: Table, path: str | Path, *, station: str = "OBSERVER", obje
             observations.append(ccsds_ndm.TdmObservation(epoch=times[r], keyword="ANGLE_1", value=float(ra[r])))
             observations.append(ccsds_ndm.TdmObservation(epoch=times[r], keyword="ANGLE_2", value=float(dec[r])))
         metadata = ccsds_ndm.TdmMetadata(
-            time_system="UTC", participant_1=station, participant_2=f"{object_prefix}-{int(track_id)}",
+            time_system="UTC", participant_1=station, participant_2=_participant(table, rows[0], object_prefix),
             mode="SEQUENTIAL", path="2,1", angle_type="RADEC", reference_frame="ICRF",
             start_time=times[rows[0]], stop_time=times[rows[-1]])
         segments.append(ccsds_ndm.TdmSegment(metadata=metadata, data=ccsds_ndm.TdmData(observations=observations)))
@@ -84,6 +84,16 @@ def write_tdm(table: Table, path: str | Path, *, station: str = "OBSERVER", obje
     with atomic_write(path, "w", encoding="ascii") as fh:
         fh.write(tdm.to_str("kvn"))
     return len(segments)
+
+
+def _participant(table: Table, row: int, prefix: str) -> str:
+    """The object's name: the identified catalogue object (``debristrack identify``), else PREFIX-id."""
+    if "norad" in table.colnames and int(table["norad"][row]) > 0:
+        name = str(table["name"][row]).strip() if "name" in table.colnames else ""
+        return f"{name} (NORAD {int(table['norad'][row])})" if name else f"NORAD {int(table['norad'][row])}"
+    if "norad" in table.colnames:
+        return f"UCT-{int(table['id'][row])}"
+    return f"{prefix}-{int(table['id'][row])}"
 
 
 def write_motchallenge(table: Table, path: str | Path, *, point_box: float = 6.0) -> int:

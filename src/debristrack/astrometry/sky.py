@@ -1,10 +1,14 @@
 """Pixel to sky: ``time``, ``ra``, ``dec`` columns for a tracks table.
 
 Pixel convention: 0-based, the centre of the first pixel is (0, 0) (astropy ``origin=0``).
-Points get ``time`` (mid-exposure, ISO UTC), ``ra``, ``dec`` (ICRS degrees). Streaks get
-``ra1, dec1, ra2, dec2`` for the two endpoints, ``time`` (mid-exposure) and
-``time_start``/``time_end`` (the exposure's start and end: a streak is the object's path over
-the exposure, but which end is the start cannot be told from one frame).
+Every row gets the times of the exposure it was measured on: ``time`` (mid-exposure, ISO UTC),
+``time_start`` and ``time_end`` (the exposure's start and end, :mod:`debristrack.io.times`:
+DATE-OBS, DATE-AVG/DATE-END when the header has them, plus ``--time-offset``). Points get
+``ra``, ``dec`` (ICRS degrees). Streaks get ``ra1, dec1, ra2, dec2`` for the two endpoints and
+``time1``/``time2``: a streak is the object's path over the exposure, so one end was passed at
+the exposure's start and the other at its end. Which is which cannot be told from one frame;
+the track's motion over the neighbouring frames tells it (:func:`streak_end_times`); for a
+streak seen in one frame only, ``time1``/``time2`` are empty.
 
 A WCS can come from each frame's header, or from a file solved elsewhere (astrometry.net's
 ``.wcs``) applied to the whole sequence. In ``stare`` mode a single solution is propagated to
@@ -143,6 +147,34 @@ def _frame_mid_time(seq: FrameSequence, i: int) -> Time | None:
     return None if times is None else times[i]
 
 
+def streak_end_times(table: Table) -> np.ndarray:
+    """Per streak row: +1 when endpoint 1 was passed at the exposure's start, -1 when at its end,
+    0 when unknown (a track seen in one frame, or rows without an ``id``).
+
+    The object moves the same way within an exposure as between exposures: the track's motion
+    is the shift of its streak midpoints from its first to its last frame, and the end that
+    lies behind along that motion was passed first.
+    """
+    out = np.zeros(len(table), int)
+    if "id" not in table.colnames:
+        return out
+    frames = np.asarray(table["frame"], int)
+    ids = np.asarray(table["id"])
+    p1 = np.column_stack([np.asarray(table["x1"], float), np.asarray(table["y1"], float)])
+    p2 = np.column_stack([np.asarray(table["x2"], float), np.asarray(table["y2"], float)])
+    mid = (p1 + p2) / 2
+    ok = np.isfinite(mid).all(axis=1)
+    for track in np.unique(ids):
+        rows = np.flatnonzero((ids == track) & ok)
+        if len(np.unique(frames[rows])) < 2:
+            continue
+        first, last = rows[np.argmin(frames[rows])], rows[np.argmax(frames[rows])]
+        motion = mid[last] - mid[first]
+        along = (p2[rows] - p1[rows]) @ motion
+        out[rows] = np.where(along > 0, 1, np.where(along < 0, -1, 0))
+    return out
+
+
 def add_sky_columns(table: Table, seq: FrameSequence, *, wcs_for: Callable[[int], WCS | None] | None = None,
                     on_missing: Callable[[str], None] | None = None) -> Table:
     """Return a copy of ``table`` with time and sky-position columns.
@@ -165,13 +197,22 @@ def add_sky_columns(table: Table, seq: FrameSequence, *, wcs_for: Callable[[int]
 
     times = seq.times
     if times is not None:
-        exps = np.array([seq.exptime(i) or 0.0 for i in range(len(seq))])
-        out["time"] = [times[f].isot for f in frames] if n else np.zeros(0, "U23")
-        if kind == "streak":
+        starts = [seq.start_time(i) for i in range(len(seq))]
+        ends = [seq.end_time(i) for i in range(len(seq))]
+        if any(t is None for t in starts + ends):  # a frame timed by a cube's cadence only
+            exps = np.array([seq.exptime(i) or 0.0 for i in range(len(seq))])
             half = TimeDelta(exps / 2, format="sec")
-            starts, ends = (times - half).isot, (times + half).isot
-            out["time_start"] = [starts[f] for f in frames] if n else np.zeros(0, "U23")
-            out["time_end"] = [ends[f] for f in frames] if n else np.zeros(0, "U23")
+            starts, ends = list(times - half), list(times + half)
+        mids, starts, ends = times.isot, [t.utc.isot for t in starts], [t.utc.isot for t in ends]
+        out["time"] = [mids[f] for f in frames] if n else np.zeros(0, "U23")
+        out["time_start"] = [starts[f] for f in frames] if n else np.zeros(0, "U23")
+        out["time_end"] = [ends[f] for f in frames] if n else np.zeros(0, "U23")
+        if kind == "streak":
+            first = streak_end_times(out) if n else np.zeros(0, int)
+            out["time1"] = [("" if k == 0 else starts[f] if k > 0 else ends[f]) for f, k in zip(frames, first)] \
+                if n else np.zeros(0, "U23")
+            out["time2"] = [("" if k == 0 else ends[f] if k > 0 else starts[f]) for f, k in zip(frames, first)] \
+                if n else np.zeros(0, "U23")
     elif on_missing:
         on_missing(f"{seq.path}: frames have no DATE-OBS: no time column")
 

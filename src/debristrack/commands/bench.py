@@ -14,12 +14,14 @@ BENCHMARKS = {
     "simulate": "seconds per generated frame, per mode and size",
     "evaluate": "speed of the MOT metrics, and agreement with py-motmetrics/TrackEval",
     "astrometry": "stare-mode WCS propagation error, O-C recovery on a real TLE, pixel->sky speed",
+    "identify": "identification against TLE catalogues: correct/wrong/UCT rates, speed for 30,000 objects",
     "parallel": "sequences per minute for simulate and track with 1 and 2 Dask workers",
     "stare": "[GEO] min/median/mean stacking: detection rate, false alarms, s/frame",
     "target": "[TRK] motion lists vs nearest-to-centre: detection rate, s/frame",
     "sidereal": "[SDT] Tab. 2: streak detectors x trackers, MOT metrics, s/frame",
     "sdtnet": "[SDT] SDT-Net shipped weights: MOT metrics on simulated sets, s/frame at 1024x1024",
     "startup": "start-up time of debristrack --help / --version, as a ratio to python -c pass",
+    "solve": "plate solving of the real frames (astrometry.net): solved/tried, s/frame, offset from their own WCS",
 }
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from dataclasses import replace
 from pathlib import Path
 
 from ..astrometry.sky import add_sky_columns, wcs_source
+from ..astrometry.solve import SolveConfig, solve_sequence
 from ..config import add_dataclass_arguments, dataclass_from_args
 from ..errors import InputError
-from ..io.sequence import find_sequences, open_sequence
+from ..io.atomic import atomic_write
+from ..io.sequence import ReadOptions, find_sequences, mosaic_ccds
 from ..io.tables import write_table
 from ..parallel import Task, add_parallel_arguments, run_tasks, summarize
 from ..progress import progress_bar, say
@@ -57,7 +60,46 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wcs", type=Path, metavar="FILE",
                    help="a WCS solved elsewhere (e.g. astrometry.net .wcs) for the whole sequence; in stare "
                         "mode propagated to later frames by the Earth's rotation")
+    p.add_argument("--time-offset", type=float, default=0.0, metavar="SECONDS",
+                   help="added to every frame time from the headers: the camera's shutter latency when the "
+                        "capture program stamps the command time (default 0)")
+    p.add_argument("--dark", type=Path, metavar="FILE",
+                   help="a dark (or bias) frame, or a folder of them (median-combined), subtracted from every frame")
+    p.add_argument("--flat", type=Path, metavar="FILE",
+                   help="a flat frame, or a folder of them (median-combined), divided into every frame "
+                        "(normalised to its median)")
+    p.add_argument("--solve", action="store_true",
+                   help="plate-solve frames with no WCS or a pointing-only one first (astrometry.net; "
+                        "see debristrack solve), writing sidecar .wcs files")
+    p.add_argument("--wcs-dir", type=Path, metavar="DIR",
+                   help="where sidecar .wcs files are read and written (default: beside the frames)")
+    p.add_argument("--solve-time-limit", type=float, default=SolveConfig.time_limit, metavar="SECONDS",
+                   help=f"give up one plate solve after this long (default {SolveConfig.time_limit:g})")
+    p.add_argument("--identify", action="store_true",
+                   help="identify the tracks against the --tle catalogue (norad,name columns; see identify)")
+    from .identify import add_identify_arguments
+
+    add_identify_arguments(p, standalone=False)
     add_parallel_arguments(p)
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """How to read the sequences, from the command line."""
+    return ReadOptions(time_offset=args.time_offset, dark=args.dark, flat=args.flat, wcs_dir=args.wcs_dir)
+
+
+def _identify_options(full) -> dict | None:
+    if not full.identify:
+        if full.tle:
+            raise InputError("track: --tle is used with --identify")
+        return None
+    if not full.tle:
+        raise InputError("track --identify needs --tle FILE [FILE...]")
+    from ..astrometry.identify import IdentifyConfig
+
+    config = dataclass_from_args(IdentifyConfig, full)
+    config.validate()
+    return {"tle": full.tle, "site": full.site, "config": config}
 
 
 def _full_parser(mode_module, mode: str) -> argparse.ArgumentParser:
@@ -87,27 +129,35 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"unknown method {method!r} for mode {args.mode}; choose one of {', '.join(module.METHODS)}")
     config = dataclass_from_args(module.Config, full)
     config.validate(f"track --mode {args.mode}")  # bad flags: one line and exit 2, before any work
+    identify = _identify_options(full)
 
+    read = read_options(full)
+    solve = SolveConfig(time_limit=full.solve_time_limit) if full.solve else None
     root = Path(full.sequence)
     sequences = find_sequences(root)
     if len(sequences) == 1 and sequences[0] == root:
-        out = full.output or Path("tracks.csv")
-        seq = open_sequence(root)
-        with progress_bar(f"{root.name} ({method})") as update:
-            n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config,
-                                       wcs_file=full.wcs, progress=update, seq=seq)
-        say(f"{root}: {n_ids} track(s), {n_rows} row(s) -> {out}")
+        for ccd, out in ccd_outputs(root, full.output or Path("tracks.csv")):
+            where = f"{root}[{ccd}]" if ccd else str(root)
+            with progress_bar(f"{where} ({method})") as update:
+                n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config, wcs_file=full.wcs,
+                                           progress=update, read=replace(read, ccd=ccd), solve=solve,
+                                           identify=identify)
+            say(f"{where}: {n_ids} track(s), {n_rows} row(s) -> {out}")
         return 0
 
     results = full.output or root.with_name(root.name + "-tracks")
     todo = []
+    n_all = 0
     for seq_path in sequences:
-        out = results / seq_path.relative_to(root).with_suffix(".csv")
-        if out.exists() and not full.overwrite:
-            continue  # finished by an earlier run: resume after it
-        todo.append(Task(str(seq_path.relative_to(root)), track_path, (args.mode, seq_path, out),
-                         {"method": method, "config": config, "wcs_file": full.wcs}))
-    skipped = len(sequences) - len(todo)
+        for ccd, out in ccd_outputs(seq_path, results / seq_path.relative_to(root).with_suffix(".csv")):
+            n_all += 1
+            if out.exists() and not full.overwrite:
+                continue  # finished by an earlier run: resume after it
+            name = str(seq_path.relative_to(root)) + (f"[{ccd}]" if ccd else "")
+            todo.append(Task(name, track_path, (args.mode, seq_path, out),
+                             {"method": method, "config": config, "wcs_file": full.wcs,
+                              "read": replace(read, ccd=ccd), "solve": solve, "identify": identify}))
+    skipped = n_all - len(todo)
     say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already; results in {results}")
     with progress_bar(f"track {args.mode} ({method})") as update:
         done = run_tasks(todo, workers=full.workers, scheduler=full.scheduler,
@@ -115,22 +165,52 @@ def run(args: argparse.Namespace) -> int:
     return summarize(done, f"track {args.mode}")
 
 
+def ccd_outputs(seq_path: Path, out: Path) -> list[tuple[str | None, Path]]:
+    """(CCD, output) pairs: one per CCD of a mosaic (``tracks-LBCCHIP1.csv``), else (None, out)."""
+    ccds = mosaic_ccds(seq_path)
+    if not ccds:
+        return [(None, out)]
+    return [(ccd, out.with_name(f"{out.stem}-{ccd}{out.suffix}")) for ccd in ccds]
+
+
 def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs_file: Path | None = None,
-               progress=None, seq=None) -> tuple[int, int]:
+               progress=None, seq=None, read: ReadOptions = ReadOptions(), solve: SolveConfig | None = None,
+               identify: dict | None = None) -> tuple[int, int]:
     """Track one sequence and write its table atomically; returns (rows, distinct ids).
 
     The table gains ``time`` and sky coordinates where the frames (or ``wcs_file``) allow.
+    ``read``: how to read it (time offset, dark, flat, CCD of a mosaic, sidecar folder).
+    ``solve``: plate-solve the frames without a WCS first (sidecar ``.wcs`` files).
+    With ``identify`` (``tle``, ``site``, ``config``) it also gains ``norad,name,designator``
+    and ``<out>-unseen.csv`` lists the catalogue objects predicted in the field but not tracked.
     A top-level function of plain arguments, so it runs in a Dask worker as well.
     """
     module = load_mode(mode)
-    seq = seq if seq is not None else open_sequence(seq_path)
-    table = module.track_sequence(seq, method=method, config=config, progress=progress)
+    seq = seq if seq is not None else read.open(seq_path)
     notes: list[str] = []
+    if solve is not None:
+        solved = solve_sequence(seq, mode=mode, config=solve, wcs_dir=read.wcs_dir)
+        notes += [r.message for r in solved if r.solved_here or r.sidecar is None]
+        if any(r.sidecar for r in solved):
+            seq = read.open(seq_path)  # read again: the frames now have their sidecars
+    table = module.track_sequence(seq, method=method, config=config, progress=progress)
+    notes = list(seq.notes) + notes  # what reading did to the frames (crops, overscan), and solving
     if len(table) == 0 and table.meta.get("note"):
-        notes.append(f"{seq_path}: no object found: {table.meta['note']}")
-    table = add_sky_columns(table, seq, wcs_for=wcs_source(seq, wcs_file=wcs_file, mode=mode),
-                            on_missing=notes.append)
+        where = f"{seq_path}[{seq.ccd}]" if seq.ccd else seq_path
+        notes.append(f"{where}: no object found: {table.meta['note']}")
+    wcs_for = wcs_source(seq, wcs_file=wcs_file, mode=mode)
+    table = add_sky_columns(table, seq, wcs_for=wcs_for, on_missing=notes.append)
     for note in notes:
         say(note)
+    if identify is not None:
+        from .identify import identify_with_field, unseen_csv
+
+        results, unseen, table = identify_with_field(table, seq, tle=identify["tle"], site_text=identify["site"],
+                                                     config=identify["config"], wcs_for=wcs_for)
+        n_id = sum(r.status == "ID" for r in results)
+        say(f"{seq_path}: {n_id} identified ({', '.join(str(r.norad) for r in results if r.status == 'ID')}), "
+            f"{len(results) - n_id} UCT, {len(unseen)} predicted but not seen")
+        with atomic_write(out.with_name(out.stem + "-unseen.csv"), "w", encoding="utf-8") as fh:
+            fh.write(unseen_csv(unseen))
     write_table(table, out)
     return len(table), len(set(table["id"])) if len(table) else 0

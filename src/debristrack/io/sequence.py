@@ -10,6 +10,11 @@ Opening a sequence reads headers only; pixels are read one frame at a time when 
 asked for, so a night of 4096x4096 frames never sits in memory at once. Frames are sorted by
 ``DATE-OBS`` when every frame has one, else kept in file-name (or plane/extension) order.
 
+Raw frames are laid out as their headers say (:mod:`debristrack.io.raw`): overscan
+(``BIASSEC``) subtracted, cropped to ``TRIMSEC``/``DATASEC``, colour-filter-array frames
+(``BAYERPAT``) binned 2 x 2 to luminance, and frames of slightly different sizes cropped to
+their common area, with one note each in ``FrameSequence.notes``.
+
 Science images are told from auxiliary ones by ``EXTNAME``/``EXTTYPE``: extensions named
 MASK, VARIANCE, WEIGHT, ERR, DQ and the like are skipped (LSST/DECam ``calexp`` files keep
 image, mask and variance in one file; they are one frame, not three).
@@ -31,8 +36,13 @@ from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..errors import InputError
+from .calibrate import Calibration, load_calibration
+from .header import plate_scale as header_plate_scale
+from .header import pointing as header_pointing
+from .header import wcs_kind
 from .masks import bad_pixel_mask, invalid_mask
-from .times import exposure_time, mid_time, start_time
+from .raw import Layout, apply_layout, cfa_pattern, common_area, layout_header, plan_layout
+from .times import end_time, exposure_time, mid_time, start_time
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.fz", ".fits.gz", ".fit.gz")
 AUX_EXTNAMES = {"MASK", "VARIANCE", "VAR", "WEIGHT", "WHT", "ERR", "ERROR", "SIGMA", "DQ",
@@ -42,6 +52,11 @@ _STRUCTURAL = {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEN
                "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "BLANK", "EXTNAME", "EXTVER", "INHERIT",
                "CHECKSUM", "DATASUM", "TFIELDS", "ZIMAGE"}
 CADENCE_KEYS = ("CADENCE", "DELTAT", "FRAMETIM", "INTTIME")
+CCD_NAME_KEYS = ("EXTNAME", "CCDNAME", "DETPOS", "CCDNUM", "IMAGEID")
+# A sidecar WCS (``<frame>.wcs``, astrometry.net's convention) replaces these header keywords.
+_WCS_KEY_PREFIXES = ("CTYPE", "CRVAL", "CRPIX", "CDELT", "CUNIT", "CROTA", "CD1_", "CD2_", "PC1_", "PC2_", "PV1_",
+                     "PV2_", "A_", "B_", "AP_", "BP_")
+_WCS_KEYS = {"WCSAXES", "LONPOLE", "LATPOLE", "RADESYS", "RADECSYS", "EQUINOX", "WCSNAME", "IMAGEW", "IMAGEH"}
 
 
 def is_fits_file(path: Path) -> bool:
@@ -50,12 +65,14 @@ def is_fits_file(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class FrameRef:
-    """Where one frame's pixels live: a file, an HDU index, and a plane of a cube (or None)."""
+    """Where one frame's pixels live: a file, an HDU index, and a plane of a cube (or None);
+    ``ccd``: the CCD's name when the HDU is one CCD of a mosaic exposure."""
 
     path: Path
     hdu: int
     plane: int | None
     name: str
+    ccd: str | None = None
 
 
 @dataclass
@@ -106,12 +123,20 @@ class FrameSequence:
     """
 
     def __init__(self, path: Path, refs: list[FrameRef], headers: list[fits.Header],
-                 shape: tuple[int, int], times: list[Time | None]):
+                 shape: tuple[int, int], times: list[Time | None], *,
+                 layouts: list[Layout] | None = None, notes: list[str] | None = None, time_offset: float = 0.0,
+                 calibration: Calibration | None = None, raw: list | None = None, ccd: str | None = None):
         self.path = path
+        self.ccd = ccd  # the CCD of a mosaic this sequence is made of, or None
+        self.calibration = calibration
+        self._raw = raw  # (header, shape) of each frame as in its file (with its sidecar WCS)
+        self.time_offset = time_offset  # seconds added to every header time (shutter latency)
         self._refs = refs
         self._headers = headers
         self.shape = shape
         self._times = times
+        self._layouts = layouts
+        self.notes = notes or []  # one line each: what was done to the frames on reading
 
     def __len__(self) -> int:
         return len(self._refs)
@@ -130,8 +155,31 @@ class FrameSequence:
             return None
         return Time([t.utc.isot for t in self._times], format="isot", scale="utc")
 
+    def start_time(self, i: int) -> Time | None:
+        """Start of frame ``i``'s exposure (UTC, with the time offset), or None."""
+        return start_time(self._headers[i], self.time_offset)
+
+    def end_time(self, i: int) -> Time | None:
+        """End of frame ``i``'s exposure (UTC, with the time offset), or None."""
+        return end_time(self._headers[i], self.time_offset)
+
     def header(self, i: int) -> fits.Header:
         return self._headers[i]
+
+    def ref(self, i: int) -> FrameRef:
+        return self._refs[i]
+
+    def layout(self, i: int) -> Layout:
+        """How frame ``i``'s file pixels became the frame (crop, overscan, binning)."""
+        return self._layouts[i] if self._layouts is not None else Layout((0, self.shape[0]), (0, self.shape[1]))
+
+    def raw_header(self, i: int) -> fits.Header:
+        """Frame ``i``'s header as in its file (with a sidecar WCS), before the layout."""
+        return self._raw[i][0] if self._raw is not None else self._headers[i]
+
+    def raw_shape(self, i: int) -> tuple[int, int]:
+        """Frame ``i``'s (ny, nx) in its file, before the layout."""
+        return self._raw[i][1] if self._raw is not None else self.shape
 
     def exptime(self, i: int) -> float | None:
         return exposure_time(self._headers[i])
@@ -150,7 +198,8 @@ class FrameSequence:
         return wcs if wcs.has_celestial else None
 
     def plate_scale(self) -> float | None:
-        """Plate scale in arcsec/px from the first frame's WCS, else the PIXSCALE keyword.
+        """Plate scale in arcsec/px from the first frame's WCS, else the header's scale keywords
+        or pixel size over focal length (:func:`debristrack.io.header.plate_scale`).
 
         The WCS comes first: archives use PIXSCALE for unbinned or nominal scales.
         """
@@ -159,12 +208,7 @@ class FrameSequence:
             scales = proj_plane_pixel_scales(wcs.celestial)
             if np.all(np.isfinite(scales)) and np.all(scales > 0):
                 return float(np.mean(scales) * 3600.0)
-        header = self._headers[0]
-        for key in ("PIXSCALE", "PIXSCAL1", "SECPIX"):
-            value = header.get(key)
-            if isinstance(value, (int, float)) and value > 0:
-                return float(value)
-        return None
+        return header_plate_scale(self._headers[0])
 
     def cadence(self) -> float | None:
         """Time between exposure starts, s: the median of the positive steps of the frame
@@ -177,8 +221,9 @@ class FrameSequence:
         return float(np.median(steps)) if steps.size else None
 
     def pointing_dec(self) -> float | None:
-        """Declination of the pointing, deg: the first frame's WCS CRVAL, else the CRVAL2,
-        DEC, OBJCTDEC or TELDEC keyword; None when none is given."""
+        """Declination of the pointing, deg: the first frame's WCS CRVAL, else CRVAL2, else the
+        header's pointing (:func:`debristrack.io.header.pointing`: OBJCTDEC, DEC, TELDEC as numbers
+        or 'd m s' text); None when none is given."""
         wcs = self.wcs(0)
         if wcs is not None:
             cel = wcs.celestial.wcs
@@ -186,11 +231,11 @@ class FrameSequence:
             if math.isfinite(dec):
                 return dec
         header = self._headers[0]
-        for key in ("CRVAL2", "DEC", "OBJCTDEC", "TELDEC"):
-            value = header.get(key)
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                return float(value)
-        return None
+        value = header.get("CRVAL2")
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return float(value)
+        where = header_pointing(header)
+        return None if where is None else where[1]
 
     def require(self, n: int, why: str) -> None:
         """Raise InputError unless the sequence has at least ``n`` frames."""
@@ -203,9 +248,20 @@ class FrameSequence:
         i %= len(self)
         ref = self._refs[i]
         data = _read_pixels(ref)
+        header = self._headers[i]
+        if self._layouts is not None:
+            layout = self._layouts[i]
+            if layout.rows[1] > data.shape[0] or layout.cols[1] > data.shape[1]:
+                raise InputError(f"{ref.path}: frame shape {_fmt(data.shape)} is not what its header says")
+            data, bias = apply_layout(data, layout)
+            if bias and isinstance(header.get("SATURATE"), (int, float)):
+                header = header.copy()
+                header["SATURATE"] = float(header["SATURATE"]) - bias  # the level is in raw ADU
         if data.shape != self.shape:
             raise InputError(f"{ref.path}: frame shape {_fmt(data.shape)} differs from {_fmt(self.shape)}")
-        return Frame(index=i, name=ref.name, data=data, header=self._headers[i], time=self._times[i])
+        if self.calibration is not None:
+            data = self.calibration.apply(data)
+        return Frame(index=i, name=ref.name, data=data, header=header, time=self._times[i])
 
     def __iter__(self):
         for i in range(len(self)):
@@ -303,16 +359,39 @@ def _frames_in(path: Path, hdul: fits.HDUList):
         raise InputError(f"{path}: no image HDU (only empty or table HDUs)")
     out = []
     multi = len(images) > 1
-    for i, hdu, shape in images:
-        header = _merged_header(primary, hdu.header if i > 0 else None)
+    headers = [_merged_header(primary, hdu.header if i > 0 else None) for i, hdu, _ in images]
+    ccds = _mosaic_names(images, headers)
+    for (i, hdu, shape), header, ccd in zip(images, headers, ccds):
         if len(shape) == 2:
-            label = f"{path.name}[{i}]" if multi or i > 0 else path.name
-            out.append((FrameRef(path, i, None, label), header, shape))
+            label = f"{path.name}[{ccd}]" if ccd else f"{path.name}[{i}]" if multi or i > 0 else path.name
+            out.append((FrameRef(path, i, None, label, ccd), header, shape))
         elif len(shape) == 3:
             out.extend(_cube_planes(path, i, header, shape))
         else:
             raise InputError(f"{path}: HDU {i} has {len(shape)} axes; expected a 2-D image or a 3-D cube")
     return out
+
+
+def _mosaic_names(images, headers) -> list[str | None]:
+    """CCD names when the image HDUs are CCDs of one exposure (2-D, sharing a start time), else Nones.
+
+    A mosaic camera writes one extension per CCD with the exposure's DATE-OBS in each; a
+    time series of frames in one file has a different DATE-OBS per extension (or none).
+    """
+    none = [None] * len(images)
+    if len(images) < 2 or any(len(shape) != 2 for _, _, shape in images):
+        return none
+    starts = [start_time(h) for h in headers]
+    if any(t is None for t in starts) or len({t.isot for t in starts}) == len(starts):
+        return none
+    names = []
+    for (i, _, _), h in zip(images, headers):
+        name = next((str(h[k]).strip() for k in CCD_NAME_KEYS if str(h.get(k, "")).strip()), f"HDU{i}")
+        names.append(name)
+    for k, (t, name) in enumerate(zip(starts, names)):  # the same name twice in one exposure: add the HDU
+        if sum(1 for t2, n2 in zip(starts, names) if n2 == name and t2.isot == t.isot) > 1:
+            names[k] = f"{name}.{images[k][0]}"
+    return names
 
 
 def _cube_planes(path: Path, hdu_index: int, header: fits.Header, shape):
@@ -328,6 +407,8 @@ def _cube_planes(path: Path, hdu_index: int, header: fits.Header, shape):
         for key in ("NAXIS3", "CTYPE3", "CRVAL3", "CRPIX3", "CDELT3", "CUNIT3"):
             h.remove(key, ignore_missing=True)
         h["NAXIS"] = 2
+        for key in ("DATE-BEG", "DATE-AVG", "DATE-END", "MIDPOINT", "MJD-BEG", "MJD-AVG", "MJD-END"):
+            h.remove(key, ignore_missing=True)  # they describe the whole cube, not one plane
         if k > 0:
             h.remove("DATE-OBS", ignore_missing=True)
             h.remove("MJD-OBS", ignore_missing=True)
@@ -341,16 +422,7 @@ def _files_in(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if is_fits_file(p)), key=lambda p: p.name)
 
 
-def open_sequence(path: str | os.PathLike) -> FrameSequence:
-    """Open a sequence: a folder of FITS frames, a ``<sequence>/frames/`` folder, a cube or a MEF.
-
-    Raises
-    ------
-    InputError
-        naming the file for: a missing path, an empty folder, a non-FITS or truncated file, a
-        file with no image HDU, frames of different shapes.
-    """
-    path = Path(path)
+def _scan_path(path: Path) -> list:
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if path.is_dir():
@@ -363,18 +435,129 @@ def open_sequence(path: str | os.PathLike) -> FrameSequence:
     entries = []
     for f in files:
         entries.extend(_scan_file(f))
-    shape = entries[0][2]
-    for ref, _, s in entries:
-        if s != shape:
-            raise InputError(f"{ref.path}: frame shape {_fmt(s)} differs from {_fmt(shape)} of {entries[0][0].path}")
-    times = [mid_time(h) for _, h, _ in entries]
+    return entries
+
+
+def mosaic_ccds(path: str | os.PathLike) -> list[str]:
+    """The CCD names when ``path`` holds mosaic exposures (extensions sharing one DATE-OBS), else [].
+
+    Each CCD is its own sequence: ``open_sequence(path, ccd=NAME)``.
+    """
+    return sorted({ref.ccd for ref, _, _ in _scan_path(Path(path))} - {None})
+
+
+def sidecar_path(ref: FrameRef, wcs_dir: str | os.PathLike | None = None) -> Path:
+    """Where the sidecar ``.wcs`` of a frame lives: beside its file, or in ``wcs_dir``.
+
+    ``night/f001.fits`` -> ``f001.wcs`` (astrometry.net's name); an extension or a cube plane
+    adds its HDU and plane: ``f001.2.wcs``, ``cube.0.17.wcs``.
+    """
+    name = ref.path.name
+    stem = next((name[: -len(suf)] for suf in sorted(FITS_SUFFIXES, key=len, reverse=True)
+                 if name.lower().endswith(suf)), ref.path.stem)
+    if ref.hdu or ref.plane is not None:
+        stem += f".{ref.hdu}" + (f".{ref.plane}" if ref.plane is not None else "")
+    return (Path(wcs_dir) if wcs_dir is not None else ref.path.parent) / f"{stem}.wcs"
+
+
+def strip_wcs(header: fits.Header) -> fits.Header:
+    """A copy of ``header`` without its WCS keywords."""
+    h = header.copy()
+    for key in list(h.keys()):
+        if key in _WCS_KEYS or key.startswith(_WCS_KEY_PREFIXES):
+            h.remove(key, ignore_missing=True, remove_all=True)
+    return h
+
+
+def _with_sidecar(header: fits.Header, ref: FrameRef, wcs_dir) -> tuple[fits.Header, bool]:
+    """The header with its sidecar WCS in place of its own, when a sidecar exists and the
+    header's WCS is absent or pointing-only (a solved header WCS is kept)."""
+    path = sidecar_path(ref, wcs_dir)
+    if not path.is_file() or wcs_kind(header) == "solved":
+        return header, False
+    try:
+        side = fits.getheader(path, 0)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable .wcs file ({exc})") from None
+    h = strip_wcs(header)
+    for card in side.cards:
+        if card.keyword in _WCS_KEYS or card.keyword.startswith(_WCS_KEY_PREFIXES):
+            h[card.keyword] = (card.value, card.comment)
+    return h, True
+
+
+def open_sequence(path: str | os.PathLike, *, time_offset: float = 0.0, dark: str | os.PathLike | None = None,
+                  flat: str | os.PathLike | None = None, ccd: str | None = None,
+                  wcs_dir: str | os.PathLike | None = None) -> FrameSequence:
+    """Open a sequence: a folder of FITS frames, a ``<sequence>/frames/`` folder, a cube or a MEF.
+
+    ``time_offset`` (seconds) is added to every frame time read from the headers: the shutter
+    latency of a camera whose capture program stamps the command time. ``dark``/``flat``: a
+    calibration file or folder (:mod:`debristrack.io.calibrate`) applied to every frame.
+    ``ccd``: for mosaic exposures (:func:`mosaic_ccds`), the CCD whose frames form the sequence.
+    Sidecar ``.wcs`` files (:func:`sidecar_path`, beside the frames or in ``wcs_dir``) give the
+    WCS of frames that have none or a pointing-only one.
+
+    Raises
+    ------
+    InputError
+        naming the file for: a missing path, an empty folder, a non-FITS or truncated file, a
+        file with no image HDU, frames of different shapes, a mosaic opened without ``ccd``.
+    """
+    path = Path(path)
+    entries = _scan_path(path)
+    ccds = sorted({ref.ccd for ref, _, _ in entries} - {None})
+    if ccd is not None:
+        entries = [e for e in entries if e[0].ccd == ccd]
+        if not entries:
+            raise InputError(f"{path}: no CCD named {ccd!r} (CCDs: {', '.join(ccds) or 'none, not a mosaic'})")
+    elif ccds:
+        raise InputError(f"{path}: mosaic exposures of {len(ccds)} CCDs ({', '.join(ccds)}); each CCD is a sequence "
+                         "of its own (open_sequence(path, ccd=NAME); debristrack track does each)")
+    where = f"{path}[{ccd}]" if ccd else str(path)
+    notes = []
+    sided = [_with_sidecar(h, ref, wcs_dir) for ref, h, _ in entries]
+    entries = [(ref, h, s) for (ref, _, s), (h, _) in zip(entries, sided)]
+    if any(used for _, used in sided):
+        notes.append(f"{where}: WCS from {sum(used for _, used in sided)} sidecar .wcs file(s)")
+    raw = [(h, s) for _, h, s in entries]
+    layouts = [plan_layout(h, s) for _, h, s in entries]
+    try:
+        layouts, note = common_area(layouts, [str(ref.path) for ref, _, _ in entries])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    notes += [f"{where}: {note}"] if note else []
+    patterns = sorted({cfa_pattern(h) for _, h, _ in entries} - {None})
+    if patterns:
+        notes.append(f"{where}: colour-filter-array frames ({', '.join(patterns)}) binned 2x2 to luminance")
+    entries = [(ref, layout_header(h, lay, s), lay, r) for (ref, h, s), lay, r in zip(entries, layouts, raw)]
+    shape = entries[0][2].shape
+    times = [mid_time(e[1], time_offset) for e in entries]
     if all(t is not None for t in times):
         order = sorted(range(len(entries)), key=lambda k: (times[k].utc.jd1, times[k].utc.jd2, k))
         entries = [entries[k] for k in order]
         times = [times[k] for k in order]
     refs = [e[0] for e in entries]
     headers = [e[1] for e in entries]
-    return FrameSequence(path, refs, headers, shape, times)
+    calibration = load_calibration(shape, dark=dark, flat=flat, exptime=exposure_time(headers[0]), notes=notes)
+    return FrameSequence(path, refs, headers, shape, times, layouts=[e[2] for e in entries], notes=notes,
+                         time_offset=time_offset, calibration=calibration, raw=[e[3] for e in entries],
+                         ccd=ccd)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a sequence: the keyword arguments of :func:`open_sequence`, as one value."""
+
+    time_offset: float = 0.0
+    dark: Path | None = None
+    flat: Path | None = None
+    ccd: str | None = None
+    wcs_dir: Path | None = None
+
+    def open(self, path: str | os.PathLike) -> FrameSequence:
+        return open_sequence(path, time_offset=self.time_offset, dark=self.dark, flat=self.flat, ccd=self.ccd,
+                             wcs_dir=self.wcs_dir)
 
 
 def find_sequences(root: str | os.PathLike) -> list[Path]:

@@ -26,9 +26,9 @@ from .atomic import atomic_write
 
 STREAK_COLUMNS = ("frame", "id", "x1", "y1", "x2", "y2")
 POINT_COLUMNS = ("frame", "id", "x", "y")
-INT_COLUMNS = ("frame", "id")
+INT_COLUMNS = ("frame", "id", "norad")  # norad: catalogue number of an identified object (0 = none)
 # Columns kept as text; every other column must be numeric.
-TEXT_COLUMNS = ("time", "flag", "time_start", "time_end", "name", "sequence")
+TEXT_COLUMNS = ("time", "flag", "time_start", "time_end", "time1", "time2", "name", "sequence", "designator")
 
 
 def flagged_missing(row, header) -> bool:
@@ -88,7 +88,7 @@ def normalize_streaks(table: Table) -> Table:
     x1, y1, x2, y2 = (np.asarray(table[c], dtype=float) for c in ("x1", "y1", "x2", "y2"))
     swap = right_end_first(x1, y1, x2, y2)
     if swap.any():
-        for a, b in (("x1", "x2"), ("y1", "y2"), ("ra1", "ra2"), ("dec1", "dec2")):
+        for a, b in (("x1", "x2"), ("y1", "y2"), ("ra1", "ra2"), ("dec1", "dec2"), ("time1", "time2")):
             if a in table.colnames and b in table.colnames:
                 ta, tb = table[a][swap].copy(), table[b][swap].copy()
                 table[a][swap], table[b][swap] = tb, ta

@@ -66,6 +66,7 @@ class SequencePlan:
     debris: Debris | None = None
     points: Points | None = None
     background: np.ndarray | None = field(default=None, repr=False)
+    sky_objects: "SkyObjects | None" = None  # real catalogue objects (scene.tle), see simulate.catalogue
 
     def times(self, index: int) -> tuple[float, float, float]:
         """Start, middle and end of exposure ``index`` in s after the first start."""
@@ -138,9 +139,14 @@ def plan_sequence(scene: SkyScene, rng: np.random.Generator, *,
 
     starts = np.arange(scene.frames) * scene.cadence
     times = np.concatenate([starts, starts + scene.exptime])
-    debris = points = None
+    debris = points = sky_objects = None
     extra_xy, extra_mag = np.zeros((0, 2)), np.zeros(0)
-    if scene.mode == "sidereal":
+    if scene.tle:
+        from .catalogue import plan_catalogue_objects
+
+        sky_objects, pointing = plan_catalogue_objects(
+            scene, pointing, rng, flux_for_snr=lambda s: flux_for_snr(s, noise_var=noise_var, area=area))
+    elif scene.mode == "sidereal":
         debris = sample_debris(scene, frames=scene.frames, rng=rng,
                                flux_per_fwhm=lambda s: flux_for_snr(s, noise_var=noise_var, area=area))
     else:
@@ -191,7 +197,8 @@ def plan_sequence(scene: SkyScene, rng: np.random.Generator, *,
     star_flux = f_limit * 10.0 ** (-0.4 * (mag - scene.mag_limit))
     return SequencePlan(scene=scene, pointing=pointing, star_ra=np.asarray(ra), star_dec=np.asarray(dec),
                         star_flux=star_flux, layout=layout, hot_index=hot_index, hot_level=hot_level,
-                        noise_var=float(noise_var), debris=debris, points=points, background=fitted)
+                        noise_var=float(noise_var), debris=debris, points=points, background=fitted,
+                        sky_objects=sky_objects)
 
 
 def _point_positions(plan: SequencePlan, index: int, wcs_at) -> tuple[np.ndarray, ...]:
@@ -229,6 +236,9 @@ def frame_header(plan: SequencePlan, index: int, wcs) -> fits.Header:
     hdr["BUNIT"] = "adu"
     hdr["FRAME"] = (index, "0-based index in the sequence")
     hdr["SIMULATD"] = (True, "simulated by debristrack")
+    if s.site:
+        lat, lon, *h = (float(v) for v in s.site.split(","))
+        hdr["OBSGEO-B"], hdr["OBSGEO-L"], hdr["OBSGEO-H"] = lat, lon, (h[0] if h else 0.0)
     hdr.extend(wcs.to_header(), update=True)
     return hdr
 
@@ -261,10 +271,21 @@ def render_frame(plan: SequencePlan, index: int, rng: np.random.Generator) -> Si
         stars = np.column_stack([xm[seen], ym[seen], plan.star_flux[seen] / s.gain])
 
     mask = None
+    objects = plan.sky_objects
     if s.mode == "sidereal":
-        labels, mask = draw_debris(signal, plan.debris, index, brightness_noise=s.brightness_noise,
+        debris = plan.debris if objects is None else objects.streaks(index, shape, radius, s.fwhm)
+        labels, mask = draw_debris(signal, debris, index, brightness_noise=s.brightness_noise,
                                    gap_prob=s.gap_prob, rng=rng, **psf)
+        if objects is not None:
+            labels["norad"] = objects.norad[labels["id"] - 1]
         truth = _table("streak", index, labels)
+    elif objects is not None:
+        start, mid, end = objects.start[index], objects.mid[index], objects.end[index]
+        add_segments(signal, start[:, 0], start[:, 1], end[:, 0], end[:, 1], objects.flux, **psf)
+        ids = np.flatnonzero(_inside(mid[:, 0], mid[:, 1], shape))
+        truth = _table("point", index, {"id": ids + 1, "x": mid[ids, 0], "y": mid[ids, 1],
+                                        "flux": objects.flux[ids] / s.gain, "snr": objects.snr[ids],
+                                        "norad": objects.norad[ids]})
     else:
         start, mid, end = _point_positions(plan, index, wcs_at)
         add_segments(signal, start[:, 0], start[:, 1], end[:, 0], end[:, 1], plan.points.flux, **psf)

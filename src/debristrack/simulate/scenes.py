@@ -59,6 +59,11 @@ class SkyScene:
     snr: tuple[float, float] = _f((4.0, 30.0), "range of object SNR by the CCD equation (streaks: per FWHM of length)", metavar="LOW,HIGH")
     objects: tuple[int, int] = _f((1, 3), "range of the number of objects per sequence", metavar="LOW,HIGH")
     background_scale: float = _f(1.0, "resampling factor for a --background image (1 = native pixels)")
+    tle: str | None = _f(None, "TLE catalogue file(s), comma-separated: draw the real objects crossing the field "
+                               "at their SGP4 positions instead of random ones (NORAD ids in the ground truth)")
+    site: str | None = _f(None, "observer as lat,lon[,height] (deg, deg east, m), with --tle; written as OBSGEO-B/L/H")
+    unknown: int = _f(0, "with --tle: objects absent from the catalogue added on orbits through the field (NORAD 0)")
+    follow: int | None = _f(None, "target mode with --tle: NORAD number to follow (default: the object nearest --ra/--dec)")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -90,6 +95,9 @@ class SkyScene:
             (len(self.snr) == 2 and 0 < self.snr[0] <= self.snr[1], "snr must be LOW,HIGH with 0 < LOW <= HIGH"),
             (len(self.objects) == 2 and 0 <= self.objects[0] <= self.objects[1], "objects must be LOW,HIGH with 0 <= LOW <= HIGH"),
             (self.background_scale > 0, "background_scale must be positive"),
+            (self.unknown >= 0, "unknown must be >= 0"),
+            (self.tle is None or bool(self.site), "site is needed with --tle (lat,lon[,height])"),
+            (self.tle is not None or (self.unknown == 0 and self.follow is None), "unknown and --follow need --tle"),
         ]
         checks += self._mode_checks()
         for ok, text in checks:
