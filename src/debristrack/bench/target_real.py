@@ -69,12 +69,13 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("NEOSSat 213P (crowded)", "sequences/neossat-213p/NEOS_SCI_2023311005808.fits"),
+    # The loader trims NEOSSat's overscan (TRIMSEC) and bins colour-filter-array frames 2 x 2.
     Field("NEOSSat Leonard (comet)", "sequences/neossat-leonard-night1/NEOS_SCI_2021316234900.fits",
-          columns=(24, 1078), features=((541.0, 515.0), (520.0, 530.0))),
+          columns=(8, 1062), features=((541.0, 515.0), (520.0, 530.0))),
     Field("NEOSSat stray light + trails", "streaks/NEOSSAT_240__30_2026025124741.fits",
-          columns=(44, 1060), features=((456.0, 330.0), (300.0, 420.0))),
+          columns=(4, 1020), features=((456.0, 330.0), (300.0, 420.0))),
     Field("Seestar M94 (2x2 binned)", "sequences/seestar-m94/Light_M_94_10.0s_IRCUT_20250327-014513.fit",
-          bayer=True, features=((285.0, 480.0),)),
+          features=((285.0, 480.0),)),
     Field("M51 (galaxy)", "no-streaks/M51.fits", features=((330.0, 300.0), (190.0, 200.0), (300.0, 170.0))),
     Field("QHY bright sky", "no-streaks/272_mpc_1.1_00001.fits"),
 )
