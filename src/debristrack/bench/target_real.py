@@ -55,15 +55,12 @@ class Field:
     name : short label for the report.
     path : the FITS file, relative to ``real-dev/``.
     columns : (first, stop) columns kept (NEOSSat overscan and its dark edge cut off); None = all.
-    bayer : True for a raw colour-filter-array frame: binned 2 x 2 (one superpixel per
-        Bayer cell) so the PSF is not modulated by the filter pattern.
     features : (m, 2) field positions ``x, y`` of extended emission to steer over the object.
     """
 
     name: str
     path: str
     columns: tuple[int, int] | None = None
-    bayer: bool = False
     features: tuple[tuple[float, float], ...] = ()
 
 
@@ -115,9 +112,6 @@ def load_field(root: str | Path, field: Field) -> FieldImage:
     image = np.asarray(open_sequence(path)[0].clean, dtype=np.float64)
     if field.columns is not None:
         image = image[:, field.columns[0]:field.columns[1]]
-    if field.bayer:
-        ny, nx = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
-        image = image[:ny, :nx].reshape(ny // 2, 2, nx // 2, 2).sum(axis=(1, 3))
     data = np.ascontiguousarray(image, dtype=np.float32)
     bkg = sep.Background(data)
     rms = float(bkg.globalrms)
