@@ -115,7 +115,7 @@ def load_field(root: str | Path, field: Field) -> FieldImage:
     data = np.ascontiguousarray(image, dtype=np.float32)
     bkg = sep.Background(data)
     rms = float(bkg.globalrms)
-    src = extract_sources(data, thresh=5.0)
+    src = extract_sources(data, thresh=5.0, bkg_box=16, deblend_cont=0.0005)
     sigma = _psf_sigma(data - bkg.back(), src, rms)
     if sigma is None:
         raise InputError(f"{path}: too few unsaturated stars to measure the PSF")

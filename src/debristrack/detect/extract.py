@@ -59,8 +59,8 @@ class Sources:
 
 
 def extract_sources(image: np.ndarray, *, mask: np.ndarray | None = None, thresh: float = 1.0,
-                    minarea: int = 3, deblend_nthresh: int = 32, deblend_cont: float = 0.0005,
-                    clean_spurious: bool = False, bkg_box: int = 16, bkg_filter: int = 3,
+                    minarea: int = 3, deblend_nthresh: int = 32, deblend_cont: float = 0.005,
+                    clean_spurious: bool = False, bkg_box: int = 64, bkg_filter: int = 3,
                     windowed: bool = True, max_peak_fraction: float | None = 0.7) -> Sources:
     """Find the sources of one frame and measure their centroids.
 
@@ -80,15 +80,15 @@ def extract_sources(image: np.ndarray, *, mask: np.ndarray | None = None, thresh
         noise detections, which the motion lists discard as they do not persist. (1.5 gives
         the same real-field figures but loses the SNR 3-5 objects of the simulated sets.)
     minarea : minimum number of connected pixels above the threshold.
-    deblend_nthresh, deblend_cont : sep/SExtractor deblending levels and contrast. The default
-        contrast 0.0005 (SExtractor's 0.005 / 10) splits a faint object off a galaxy arm or a
-        comet's coma whose footprint holds thousands of times its flux.
+    deblend_nthresh, deblend_cont : sep/SExtractor deblending levels and contrast (default
+        SExtractor's 0.005). Target mode uses 0.0005, which splits a faint object off a
+        galaxy arm or a comet's coma whose footprint holds thousands of times its flux.
     clean_spurious : SExtractor's CLEAN pass (drops detections in bright sources' wings); off
         by default: it costs ~40 % of the extraction time on a crowded 4096x4096 frame and
         the spurious sources it removes move with their star.
-    bkg_box, bkg_filter : background mesh cell size (px) and median-filter size (cells). The
-        default 16 px (4-6 PSF FWHM) is a local background: it follows extended emission
-        (galaxies, nebulae, comae, stray-light edges) that a 64 px mesh leaves in the image,
+    bkg_box, bkg_filter : background mesh cell size (px) and median-filter size (cells);
+        default SExtractor's usual 64 px. Target mode uses 16 px (4-6 PSF FWHM), a local
+        background: it follows extended emission (galaxies, nebulae, comae, stray-light edges) that a 64 px mesh leaves in the image,
         where it merges with the object or leaves blobs fixed on the detector that look
         like followed objects; sep's clipped mode per cell keeps the stars out of it.
     windowed : use windowed centroids; False keeps the isophotal barycentres.
