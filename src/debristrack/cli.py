@@ -9,12 +9,12 @@ run exits with 130.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 
 from . import __version__
-from .errors import InputError
+from .config import ArgumentParser
+from .errors import InputError, one_line
 
 # name -> the one-line help of ``debristrack --help`` (the same text as the module's
 # ``register``; tests/test_cli.py checks they agree)
@@ -23,18 +23,20 @@ COMMANDS = {
     "simulate": "simulate a dataset with ground truth",
     "track": "detect and track moving objects in a FITS sequence or a dataset",
     "solve": "plate-solve frames without a WCS (astrometry.net), sidecar .wcs files",
+    "watch": "track frames live as they are written into a folder",
     "evaluate": "score tracks against ground truth (HOTA, MOTA, IDF1, ...)",
     "residuals": "O-C accuracy of a track against a TLE or an ephemeris",
     "identify": "identify tracks against a TLE catalogue (NORAD id or UCT)",
     "export": "convert a tracks table: CCSDS TDM, IOD/UK/RDE, MOTChallenge, overlay GIF/PNG",
+    "report": "one HTML page of a night: summary, overlays per track, sky plot, evaluation",
     "bench": "run a benchmark and update BENCHMARKS.md",
     "train": "train SDT-Net on simulated data",
 }
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> ArgumentParser:
     """The parser; only ``command``'s module is imported and registered in full."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="debristrack",
         description="Find and track space debris and satellites in optical image sequences.",
     )
@@ -64,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         args.command_argv = argv[argv.index(args.command) + 1:]
         return int(args.run(args) or 0)
     except InputError as exc:
-        print(f"debristrack: error: {exc}", file=sys.stderr)
+        print(f"debristrack: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, permissions changed mid-run: the OS names the file
+        print(f"debristrack: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("debristrack: interrupted", file=sys.stderr)

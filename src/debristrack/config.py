@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, TypeVar
@@ -24,6 +25,44 @@ from typing import Any, TypeVar
 from .errors import InputError
 
 T = TypeVar("T")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one :class:`InputError` line, not a usage dump.
+
+    The command line prints InputError as ``debristrack: error: ...`` and exits with code 2,
+    argparse's own exit code for usage errors.
+    """
+
+    def error(self, message: str):  # argparse calls this for every usage error
+        raise InputError(f"{self.prog}: {message}; see {self.prog} --help")
+
+
+def int_at_least(low: int):
+    """An argparse ``type``: an integer >= ``low`` (``int_at_least(1)`` for counts, sizes, workers)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expects an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expects an integer >= {low}, got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def finite_float(text: str) -> float:
+    """An argparse ``type``: a finite number (NaN and infinity are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expects a finite number, got {text!r}")
+    return value
 
 
 def _flag(name: str) -> str:
@@ -64,7 +103,7 @@ def _parser_for(scalar, is_tuple: bool, optional: bool, name: str):
             return one(text)
         except ValueError:
             kind = f"comma-separated {scalar.__name__}s" if is_tuple else scalar.__name__
-            raise argparse.ArgumentTypeError(f"{_flag(name)} expects {kind}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expects {kind}, got {text!r}") from None
 
     return parse
 

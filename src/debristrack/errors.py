@@ -7,3 +7,8 @@ class InputError(Exception):
     The message is one line that names the file (or row, or option) and the problem; the
     command line prints it and exits with code 2.
     """
+
+
+def one_line(text: str) -> str:
+    """A message on one line: library errors (wcslib, astropy, zlib) often span several."""
+    return " ".join(str(text).split())

@@ -14,14 +14,19 @@ others carry on.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .config import int_at_least
+from .errors import InputError, one_line
 from .progress import say
-from .errors import InputError
 
 
 @dataclass(frozen=True)
@@ -48,11 +53,11 @@ def _call(task: Task) -> TaskResult:
     try:
         value = task.func(*task.args, **task.kwargs)
     except InputError as exc:
-        return TaskResult(task.name, False, error=str(exc), seconds=time.perf_counter() - start)
+        return TaskResult(task.name, False, error=one_line(str(exc)), seconds=time.perf_counter() - start)
     except Exception as exc:  # a worker must report, not die: the run goes on with the others
         last = traceback.extract_tb(exc.__traceback__)[-1]
         where = f" at {os.path.basename(last.filename)}:{last.lineno}"
-        return TaskResult(task.name, False, error=f"{type(exc).__name__}: {exc}{where}",
+        return TaskResult(task.name, False, error=one_line(f"{type(exc).__name__}: {exc}{where}"),
                           seconds=time.perf_counter() - start)
     return TaskResult(task.name, True, value=value, seconds=time.perf_counter() - start)
 
@@ -64,7 +69,7 @@ def add_parallel_arguments(p, *, default: int | None = None) -> None:
     starting a cluster would cost more than it saves.
     """
     shown = "every core" if default is None else str(default)
-    p.add_argument("--workers", type=int, default=default, metavar="N",
+    p.add_argument("--workers", type=int_at_least(1), default=default, metavar="N",
                    help=f"sequences run on a local Dask cluster of N worker processes (default: {shown}; "
                         "1 = in this process, no Dask)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -99,8 +104,11 @@ def run_tasks(tasks: Sequence[Task], *, workers: int | None = None, scheduler: s
     cluster = None
     if scheduler is None:
         n = min(workers or default_workers(), total)
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address="127.0.0.1:0")
+        with _workers_ignore_ctrl_c():
+            # silence_logs: the workers' own log lines (heartbeats lost while the cluster closes);
+            # a task's failure comes back as its TaskResult, a lost worker from future.result()
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
         say(f"dask: local cluster of {n} worker(s); dashboard {cluster.dashboard_link}")
     try:
         client = Client(cluster if cluster is not None else scheduler, timeout="30s")
@@ -124,11 +132,37 @@ def run_tasks(tasks: Sequence[Task], *, workers: int | None = None, scheduler: s
             failed += not results[i].ok
             if progress:
                 progress(done, failed, total)
+    except KeyboardInterrupt:
+        _quiet_dask()  # closing a cluster mid-task logs tens of lines of cancelled-task noise
+        raise
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
     return results  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c():
+    """Start processes with SIGINT ignored (inherited by the Dask nanny and worker processes).
+
+    Ctrl-C goes to the whole foreground process group; each worker would print its own
+    KeyboardInterrupt traceback. With SIGINT ignored they never see it, and this process,
+    which alone handles it, closes the cluster and prints one line.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _quiet_dask() -> None:
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def summarize(results: Sequence[TaskResult], what: str) -> int:

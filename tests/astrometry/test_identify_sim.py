@@ -105,4 +105,4 @@ def test_identify_errors_are_one_line(tmp_path, shared, capsys):
     assert main(["identify", str(table), "--tle", str(shared / "data/tle/geo.txt")]) == 2
     assert "site" in capsys.readouterr().err
     assert main(["identify", str(table), "--tle", str(shared / "data/tle/geo.txt"), "--site", SITE,
-                 "-o", str(tmp_path / "no" / "such" / "dir.csv")]) == 2
+                 "-o", str(table / "dir.csv")]) == 2  # under a file: a new folder would be made, as for track -o

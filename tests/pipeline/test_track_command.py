@@ -90,7 +90,7 @@ def test_demo_simulates_tracks_and_scores_every_mode(tmp_path, capsys, monkeypat
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:3] == ["mode", "method", "frames"]
-    assert [line.split()[:2] for line in out[1:4]] == [["sidereal", "matched+ocsort"], ["stare", "minstack"],
+    assert [line.split()[:2] for line in out[1:4]] == [["sidereal", "matched+physical"], ["stare", "minstack"],
                                                        ["target", "motionlist"]]
     for mode in ("sidereal", "stare", "target"):
         assert len(read_table(tmp_path / "demo-tracks" / mode / "seq0000.csv")) > 0

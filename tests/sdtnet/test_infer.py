@@ -66,7 +66,7 @@ def test_tracker_matches_swapped_endpoint_order():
 
 def test_shipped_weights_find_a_bright_streak():
     assert CPU_WEIGHTS.exists()
-    scene = make_scene("sidereal", "debris", size=128, frames=3, objects=(1, 1), snr=(60.0, 60.0),
+    scene = make_scene("sidereal", "sdtd", size=128, frames=3, objects=(1, 1), snr=(60.0, 60.0),
                        length=(40.0, 40.0), speed=(10.0, 10.0), gap_prob=0.0, star_density=100.0)
     frames = list(iter_frames(scene, seed=2))
     method = sidereal.SdtnetMethod(sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1)))
@@ -95,7 +95,7 @@ def test_track_sequence_on_disk(tmp_path):
     from debristrack.io.sequence import find_sequences, open_sequence
     from debristrack.simulate.dataset import simulate_dataset
 
-    simulate_dataset(tmp_path, mode="sidereal", preset="debris", sequences=1, seed=3, progress=False,
+    simulate_dataset(tmp_path, mode="sidereal", preset="sdtd", sequences=1, seed=3, progress=False,
                      overrides={"size": 96, "frames": 3})
     seq = open_sequence(find_sequences(tmp_path)[0])
     calls = []

@@ -62,7 +62,7 @@ def test_total_loss_perfect_below_wrong(tiny_config):
     from debristrack.sdtnet.losses import total_loss
     from debristrack.simulate import iter_frames, make_scene
 
-    scene = make_scene("sidereal", "debris", size=128, frames=2, objects=(3, 3), length=(20.0, 30.0),
+    scene = make_scene("sidereal", "sdtd", size=128, frames=2, objects=(3, 3), length=(20.0, 30.0),
                        min_separation=40.0, gap_prob=0.0)
     batch = collate([make_sample(*iter_frames(scene, seed=1))])
     n = int(batch["obj"].sum())

@@ -16,7 +16,7 @@ from debristrack.simulate import iter_frames, make_scene
 
 
 def test_sample_targets_match_truth():
-    scene = make_scene("sidereal", "debris", size=64, frames=2, objects=(1, 1), length=(20.0, 20.0),
+    scene = make_scene("sidereal", "sdtd", size=64, frames=2, objects=(1, 1), length=(20.0, 20.0),
                        speed=(8.0, 8.0), gap_prob=0.0)
     prev, cur = iter_frames(scene, seed=3)
     s = make_sample(prev, cur, config=DataConfig(max_objects=4))
@@ -95,7 +95,7 @@ def test_config_errors(tmp_path):
 def test_dataset_samples(tmp_path):
     from debristrack.simulate.dataset import simulate_dataset
 
-    simulate_dataset(tmp_path, mode="sidereal", preset="debris", sequences=1, seed=1, progress=False,
+    simulate_dataset(tmp_path, mode="sidereal", preset="sdtd", sequences=1, seed=1, progress=False,
                      overrides={"size": 96, "frames": 3})
     s = next(dataset_samples(tmp_path, DataConfig(crop=64, max_objects=4), rng=0))
     assert s["cur"].shape == (1, 64, 64) and s["hm"].shape == (2, 16, 16) and s["mask"].shape == (1, 16, 16)

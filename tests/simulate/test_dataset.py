@@ -162,7 +162,7 @@ def test_cli_demo_and_errors(tmp_path, capsys):
         assert (tmp_path / mode / "seq0000" / "meta.json").is_file()
     with pytest.raises(InputError, match="unknown preset"):
         _cli(["simulate", "--mode", "stare", "--preset", "dense", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit):
+    with pytest.raises(InputError, match="argument --jitter: expects float, got 'abc'"):
         _cli(["simulate", "--mode", "stare", "--jitter", "abc", "--out", str(tmp_path)])
 
 

@@ -12,6 +12,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 from astropy.io.fits import Header
 from astropy.time import Time
@@ -83,13 +84,19 @@ def read_tle_sets(path: str | Path) -> list[tuple[str, str, str]]:
 
 
 def read_tle(path: str | Path, *, select: str | None = None) -> tuple[str, str, str]:
-    """One element set (name, line1, line2) from a TLE file (2- or 3-line form).
+    """One element set (name, line1, line2) from a TLE file (2- or 3-line form), validated
+    (:func:`validate_tle`).
 
     ``select`` picks the object by name (case-insensitive, exact or prefix) or by NORAD
     catalogue number; without it the file must hold exactly one object.
     """
     path = Path(path)
-    sets = read_tle_sets(path)
+    tle = _select(path, read_tle_sets(path), select)
+    validate_tle(tle, path)
+    return tle
+
+
+def _select(path: Path, sets, select: str | None) -> tuple[str, str, str]:
     if select is None:
         if len(sets) > 1:
             raise InputError(f"{path}: {len(sets)} objects; choose one with --object NAME_OR_NORAD")
@@ -102,6 +109,57 @@ def read_tle(path: str | Path, *, select: str | None = None) -> tuple[str, str, 
         if name.upper().startswith(key):
             return name, l1, l2
     raise InputError(f"{path}: no object {select!r}")
+
+
+# Columns (0-based slices) of the numeric fields of a TLE, from the CelesTrak/NORAD format.
+_FIELDS = {1: (("epoch year", 18, 20), ("epoch day", 20, 32), ("mean motion derivative", 33, 43)),
+           2: (("inclination", 8, 16), ("RAAN", 17, 25), ("eccentricity", 26, 33),
+               ("argument of perigee", 34, 42), ("mean anomaly", 43, 51), ("mean motion", 52, 63))}
+EPOCH_WARN_DAYS = 3.0  # SGP4 errors grow by ~1-3 km a day from epoch (Vallado et al. 2006)
+
+
+def tle_checksum(line: str) -> int:
+    """The modulo-10 checksum of a TLE line's first 68 characters (digits, and 1 for each '-')."""
+    return sum(int(c) if c.isdigit() else (1 if c == "-" else 0) for c in line[:68]) % 10
+
+
+def validate_tle(tle: tuple[str, str, str], path: str | Path = "TLE") -> None:
+    """Raise :class:`InputError` for a line cut short, a bad checksum, mismatched catalogue
+    numbers or a field that is not a number; the message names the file, object and line."""
+    name, line1, line2 = tle
+    where = f"{path}: {name!r}"
+    for k, line in ((1, line1), (2, line2)):
+        if len(line) != 69:
+            raise InputError(f"{where}: line {k} has {len(line)} characters, a TLE line has 69 (cut short?)")
+        if not line[68].isdigit() or int(line[68]) != tle_checksum(line):
+            raise InputError(f"{where}: line {k} checksum is {line[68]!r}, the line sums to {tle_checksum(line)}")
+        for field_name, a, b in _FIELDS[k]:
+            text = line[a:b].strip()
+            try:
+                float(("0." + text) if field_name == "eccentricity" else text.replace(" ", ""))
+            except ValueError:
+                raise InputError(f"{where}: line {k} {field_name} (columns {a + 1}-{b}) is not a number: "
+                                 f"{line[a:b]!r}") from None
+    if line1[2:7] != line2[2:7]:
+        raise InputError(f"{where}: catalogue numbers differ: {line1[2:7]!r} on line 1, {line2[2:7]!r} on line 2")
+
+
+def tle_epoch(tle: tuple[str, str, str]) -> Time:
+    """The element set's epoch (UTC): two-digit year (57-99 -> 19xx) and fractional day of year."""
+    year = int(tle[1][18:20])
+    year += 1900 if year >= 57 else 2000
+    day = float(tle[1][20:32])
+    return Time(f"{year}-01-01T00:00:00", format="isot", scale="utc") + (day - 1.0) * u.day
+
+
+def epoch_warning(tle: tuple[str, str, str], times: Time) -> str | None:
+    """A warning when the frames lie more than EPOCH_WARN_DAYS from the TLE epoch, else None."""
+    epoch = tle_epoch(tle)
+    days = float(np.max(np.abs((times - epoch).to_value("day"))))
+    if days <= EPOCH_WARN_DAYS:
+        return None
+    return (f"TLE {tle[0]!r} epoch {epoch.isot[:10]} is {days:,.0f} days from the frames; SGP4 drifts by km a "
+            "day from epoch, so the residuals measure the TLE's age more than the astrometry")
 
 
 def predict_tle(tle: tuple[str, str, str], times: Time, site: Site) -> Prediction:
@@ -125,7 +183,7 @@ def read_ephemeris(path: str | Path) -> tuple[Time, np.ndarray, np.ndarray, np.n
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such ephemeris file")
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark
         reader = csv.DictReader(fh)
         missing = {"time", "ra", "dec"} - set(reader.fieldnames or [])
         if missing:

@@ -140,6 +140,9 @@ def write_overlay(seq, table: Table, path: str | Path, *, max_frames: int = 60, 
     if suffix not in (".gif", ".png"):
         raise InputError(f"{path}: overlay must be .gif or .png")
     table = detections_only(table)
+    if len(table) and int(np.max(table["frame"])) >= len(seq):  # a table of another, longer sequence
+        raise InputError(f"{seq.path}: the table has frame {int(np.max(table['frame']))} but the sequence has "
+                         f"{len(seq)} frames; give the sequence the tracks were measured on")
     kind = table_kind(table.colnames)
     limit = max_frames if suffix == ".gif" else 12
     picks = np.unique(np.linspace(0, len(seq) - 1, min(limit, len(seq))).round().astype(int))

@@ -69,6 +69,8 @@ class IdentifyConfig:
         for name in ("max_cross_track", "max_time_offset", "max_direction", "max_rate", "position_sigma"):
             if not getattr(self, name) > 0:
                 raise InputError(f"--{name.replace('_', '-')} must be positive")
+        if not -90 <= self.min_altitude <= 90:
+            raise InputError(f"--min-altitude must be in [-90, 90] deg, got {self.min_altitude}")
 
 
 @dataclass(frozen=True)

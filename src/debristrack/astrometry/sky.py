@@ -26,12 +26,13 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 from astropy.time import Time, TimeDelta
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 
-from ..errors import InputError
+from ..errors import InputError, one_line
 from ..io.sequence import FrameSequence
 from ..io.tables import table_kind
 from ..io.times import exposure_time, start_time
+from ..io.wcs import read_wcs
 
 # Earth rotation rate relative to the ICRS: 1.00273781191135448 turns per UT1 day (IERS).
 SIDEREAL_DEG_PER_S = 360.0 * 1.00273781191135448 / 86400.0
@@ -49,11 +50,11 @@ def load_wcs_file(path: str | Path) -> tuple[WCS, fits.Header]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             header = fits.getheader(path, 0)
-            wcs = WCS(header, naxis=2)
     except Exception as exc:  # astropy raises several types for malformed headers
-        raise InputError(f"{path}: cannot read a WCS ({exc})") from None
-    if not wcs.has_celestial:
-        raise InputError(f"{path}: no celestial WCS (CTYPE1/CTYPE2 missing)")
+        raise InputError(f"{path}: cannot read a FITS header ({one_line(exc)})") from None
+    wcs, why = read_wcs(header)
+    if wcs is None:
+        raise InputError(f"{path}: " + (f"cannot read the WCS: {why}" if why else "no celestial WCS (CTYPE1/CTYPE2 missing)"))
     return wcs, header
 
 
@@ -195,34 +196,48 @@ def add_sky_columns(table: Table, seq: FrameSequence, *, wcs_for: Callable[[int]
         raise InputError(f"{seq.path}: the table has frame {frames.max()} but the sequence has {len(seq)} frames")
     kind = table_kind(out.colnames)
 
-    times = seq.times
-    if times is not None:
-        starts = [seq.start_time(i) for i in range(len(seq))]
-        ends = [seq.end_time(i) for i in range(len(seq))]
-        if any(t is None for t in starts + ends):  # a frame timed by a cube's cadence only
-            exps = np.array([seq.exptime(i) or 0.0 for i in range(len(seq))])
-            half = TimeDelta(exps / 2, format="sec")
-            starts, ends = list(times - half), list(times + half)
-        mids, starts, ends = times.isot, [t.utc.isot for t in starts], [t.utc.isot for t in ends]
-        out["time"] = [mids[f] for f in frames] if n else np.zeros(0, "U23")
-        out["time_start"] = [starts[f] for f in frames] if n else np.zeros(0, "U23")
-        out["time_end"] = [ends[f] for f in frames] if n else np.zeros(0, "U23")
+    # Each frame keeps its own time: one bad DATE-OBS blanks that frame's time, not every frame's.
+    mids = [seq.frame_time(i) for i in range(len(seq))]
+    untimed = [i for i, t in enumerate(mids) if t is None]
+    if untimed and on_missing:
+        i = untimed[0]
+        more = f" (and {len(untimed) - 1} more frame(s))" if len(untimed) > 1 else ""
+        what = "no time column" if len(untimed) == len(seq) else "its time is left empty"
+        on_missing(f"{seq.frame_path(i)} ({seq.names[i]}): {seq.time_problem(i)}{more}: {what}")
+    if len(untimed) < len(seq):
+        mid_s, starts, ends = [""] * len(seq), [""] * len(seq), [""] * len(seq)
+        for i, t in enumerate(mids):
+            if t is None:
+                continue
+            start, end = seq.start_time(i), seq.end_time(i)
+            if start is None or end is None:  # a frame timed by a cube's cadence only
+                half = TimeDelta((seq.exptime(i) or 0.0) / 2, format="sec")
+                start, end = t - half, t + half
+            mid_s[i], starts[i], ends[i] = t.utc.isot, start.utc.isot, end.utc.isot
+        out["time"] = np.array([mid_s[f] for f in frames], dtype="U23") if n else np.zeros(0, "U23")
+        out["time_start"] = np.array([starts[f] for f in frames], dtype="U23") if n else np.zeros(0, "U23")
+        out["time_end"] = np.array([ends[f] for f in frames], dtype="U23") if n else np.zeros(0, "U23")
         if kind == "streak":
             first = streak_end_times(out) if n else np.zeros(0, int)
-            out["time1"] = [("" if k == 0 else starts[f] if k > 0 else ends[f]) for f, k in zip(frames, first)] \
-                if n else np.zeros(0, "U23")
-            out["time2"] = [("" if k == 0 else ends[f] if k > 0 else starts[f]) for f, k in zip(frames, first)] \
-                if n else np.zeros(0, "U23")
-    elif on_missing:
-        on_missing(f"{seq.path}: frames have no DATE-OBS: no time column")
+            out["time1"] = np.array([("" if k == 0 else starts[f] if k > 0 else ends[f]) for f, k in zip(frames, first)],
+                                    dtype="U23") if n else np.zeros(0, "U23")
+            out["time2"] = np.array([("" if k == 0 else ends[f] if k > 0 else starts[f]) for f, k in zip(frames, first)],
+                                    dtype="U23") if n else np.zeros(0, "U23")
 
     wcs_list = [wcs_for(i) for i in range(len(seq))]
-    if all(w is None for w in wcs_list):
+    missing = [i for i, w in enumerate(wcs_list) if w is None]
+    broken = [(i, seq.wcs_problem(i)) for i in missing if seq.wcs_problem(i)]
+    if broken and on_missing:  # wrong metadata is named, not reported as missing
+        i, why = broken[0]
+        on_missing(f"{seq.frame_path(i)} ({seq.names[i]}): WCS cannot be read: {why}"
+                   + (f" (and {len(broken) - 1} more frame(s))" if len(broken) > 1 else ""))
+    if len(missing) == len(seq):
         if on_missing:
-            on_missing(f"{seq.path}: frames have no WCS: no ra/dec columns (give one with --wcs FILE)")
+            what = "have no readable WCS" if broken else "have no WCS"
+            on_missing(f"{seq.path}: frames {what}: no ra/dec columns (give one with --wcs FILE)")
         return out
-    if any(w is None for w in wcs_list) and on_missing:
-        on_missing(f"{seq.path}: {sum(w is None for w in wcs_list)} frame(s) have no WCS: their ra/dec are NaN")
+    if missing and on_missing:
+        on_missing(f"{seq.path}: {len(missing)} frame(s) have no WCS: their ra/dec are NaN")
     pairs = (("x1", "y1", "ra1", "dec1"), ("x2", "y2", "ra2", "dec2")) if kind == "streak" else (("x", "y", "ra", "dec"),)
     for xc, yc, rc, dc in pairs:
         ra = np.full(n, np.nan)

@@ -24,13 +24,14 @@ from ..astrometry.testdata import write_tracking_sequence
 from ..errors import InputError
 from ..io.sequence import open_sequence
 from .report import section_preamble, update_section
+from ..config import int_at_least
 
 
 def add_arguments(p) -> None:
     p.add_argument("--tle", type=Path, default=Path("../shared/data/tle/gps-ops.txt"),
                    help="TLE file for the O-C check (default ../shared/data/tle/gps-ops.txt)")
     p.add_argument("--object", default="GPS BIIR-2", help="object of the TLE file")
-    p.add_argument("--frames", type=int, default=200, help="frames of the O-C sequence")
+    p.add_argument("--frames", type=int_at_least(1), default=200, help="frames of the O-C sequence")
     p.add_argument("--quick", action="store_true", help="40 O-C frames")
     p.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
 

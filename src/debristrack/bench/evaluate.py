@@ -25,6 +25,7 @@ from ..evaluate import MotConfig, detection_figures, track_metrics
 from ..evaluate.motchallenge import box_track_metrics, read_motchallenge
 from ..geometry.similarity import streak_iou_pairs
 from .report import section_preamble, update_section
+from ..config import int_at_least
 
 
 def synthetic(frames: int, objects: int, rng: np.random.Generator) -> tuple[Table, Table]:
@@ -76,10 +77,10 @@ PEER = (
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--frames", type=int, default=200, help="frames of the synthetic sequence")
-    p.add_argument("--objects", type=int, default=20, help="streaks per frame")
-    p.add_argument("--repeat", type=int, default=3, help="best of this many runs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames", type=int_at_least(1), default=200, help="frames of the synthetic sequence")
+    p.add_argument("--objects", type=int_at_least(1), default=20, help="streaks per frame")
+    p.add_argument("--repeat", type=int_at_least(1), default=3, help="best of this many runs")
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--peer-data", type=Path, default=Path("tests/data/motmetrics-tud"),
                    help="folder with TUD-Campus/ and TUD-Stadtmitte/ (gt.txt, test.txt)")
     p.add_argument("--quick", action="store_true", help="50 frames, 1 repeat")

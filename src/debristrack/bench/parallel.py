@@ -20,13 +20,14 @@ from ..io.sequence import find_sequences
 from ..parallel import Task, run_tasks
 from ..simulate.dataset import simulate_dataset
 from .report import section_preamble, update_section
+from ..config import int_at_least
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--sequences", type=int, default=12, help="sequences in the dataset (default 12)")
-    p.add_argument("--frames", type=int, default=12, help="frames per sequence (default 12)")
-    p.add_argument("--size", type=int, default=2048, help="frame size in px (default 2048)")
-    p.add_argument("--big", type=int, default=4096, help="frame size of the memory measurement (0: skip)")
+    p.add_argument("--sequences", type=int_at_least(1), default=12, help="sequences in the dataset (default 12)")
+    p.add_argument("--frames", type=int_at_least(1), default=12, help="frames per sequence (default 12)")
+    p.add_argument("--size", type=int_at_least(16), default=2048, help="frame size in px (default 2048)")
+    p.add_argument("--big", type=int_at_least(0), default=4096, help="frame size of the memory measurement (0: skip)")
     p.add_argument("--quick", action="store_true", help="4 sequences of 6 frames, 512 px, no memory run")
     p.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
 

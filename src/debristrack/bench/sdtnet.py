@@ -27,19 +27,20 @@ from ..pipeline.sidereal import SdtnetMethod
 from ..sdtnet.infer import CPU_WEIGHTS
 from ..sdtnet.options import SdtnetConfig
 from .report import section_preamble, update_section
+from ..config import int_at_least
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="small run: 3 sequences per test set, 2 timing frames")
-    parser.add_argument("--sequences", type=int, default=None, help="sequences per test set (default: 20; --quick: 3)")
-    parser.add_argument("--size", type=int, default=512, help="frame size of the test sets, px (default: 512)")
-    parser.add_argument("--frames", type=int, default=8, help="frames per test sequence (default: 8)")
-    parser.add_argument("--timing-frames", type=int, default=None,
+    parser.add_argument("--sequences", type=int_at_least(1), default=None, help="sequences per test set (default: 20; --quick: 3)")
+    parser.add_argument("--size", type=int_at_least(16), default=512, help="frame size of the test sets, px (default: 512)")
+    parser.add_argument("--frames", type=int_at_least(1), default=8, help="frames per test sequence (default: 8)")
+    parser.add_argument("--timing-frames", type=int_at_least(1), default=None,
                         help="1024x1024 frames timed (default: 6; --quick: 2)")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2)")
+    parser.add_argument("--threads", type=int_at_least(1), default=2, help="torch CPU threads (default: 2)")
     parser.add_argument("--weights", default=None, help=f"weights file (default: shipped {CPU_WEIGHTS.name})")
-    parser.add_argument("--seed", type=int, default=1000, help="random seed of the test sets (default: 1000)")
+    parser.add_argument("--seed", type=int_at_least(0), default=1000, help="random seed of the test sets (default: 1000)")
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default: BENCHMARKS.md)")
 
 
@@ -71,7 +72,7 @@ def evaluate_preset(preset: str, *, sequences: int, size: int, frames: int, seed
 
 def time_1024(frames: int, config: SdtnetConfig, seed: int) -> float:
     """Seconds per 1024x1024 frame (after one warm-up frame)."""
-    scene = make_scene("sidereal", "debris", size=1024, frames=frames + 1)
+    scene = make_scene("sidereal", "sdtd", size=1024, frames=frames + 1)
     data = _frames(iter_frames(scene, seed=seed))
     track(data[:1], config)
     t0 = time.perf_counter()
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     timing = args.timing_frames or (2 if args.quick else 6)
     config = SdtnetConfig(weights=args.weights, device="cpu", threads=args.threads)
     rows = []
-    for preset in ("debris", "dense"):
+    for preset in ("sdtd", "sdtd-dense"):
         print(f"sdtnet: {preset}, {sequences} sequences of {args.size}x{args.size}...", file=sys.stderr)
         s, spf = evaluate_preset(preset, sequences=sequences, size=args.size, frames=args.frames,
                                  seed=args.seed, config=config)

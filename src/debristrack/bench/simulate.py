@@ -17,12 +17,13 @@ from pathlib import Path
 from ..simulate import MODES, iter_frames, make_scene
 from ..simulate.dataset import simulate_sequence
 from .report import section_preamble, update_section
+from ..config import int_at_least
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="1024x1024 only")
-    parser.add_argument("--frames", type=int, default=3, help="frames per measurement (default: 3)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--frames", type=int_at_least(1), default=3, help="frames per measurement (default: 3)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: 0)")
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default: BENCHMARKS.md)")
 
 

@@ -31,6 +31,7 @@ from ..pipeline.loop import run_method
 from ..simulate.dataset import simulate_dataset
 from ..pipeline.stare import METHODS, Config, sequence_window, track_sequence
 from .report import section_preamble, update_section
+from ..config import int_at_least
 
 # name: (preset, scene overrides). Short exposures: 0.25 s ([GEO] sec. 4), a 2 s cadence and
 # a sky 20x fainter per exposure; more frames so that the longer windows fit.
@@ -47,13 +48,13 @@ MATCH_RADIUS = 3.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="small run: 2 sequences per test set of 512x512, 6 frames of 4096x4096")
-    parser.add_argument("--sequences", type=int, default=None,
+    parser.add_argument("--sequences", type=int_at_least(1), default=None,
                         help="sequences per test set (default: 12; --quick: 2)")
-    parser.add_argument("--size", type=int, default=None,
+    parser.add_argument("--size", type=int_at_least(16), default=None,
                         help="frame size of the test sets, px (default: 1024; --quick: 512)")
-    parser.add_argument("--timing-frames", type=int, default=None,
+    parser.add_argument("--timing-frames", type=int_at_least(1), default=None,
                         help="frames of the 4096x4096 timing (default: 8; --quick: 6)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: 0)")
     parser.add_argument("--data", type=Path, default=None,
                         help="keep the simulated test sets here and reuse them (default: a temporary folder)")
     parser.add_argument("--plot", type=Path, default=Path("docs/stare-snr.png"),

@@ -30,6 +30,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import vstack
 
+from ..config import int_at_least
 from ..errors import InputError
 from ..evaluate.detection import DetectionFigures, detection_figures
 from ..io.sequence import Frame, open_sequence
@@ -47,16 +48,16 @@ REAL_K_MAX = 2.0  # px: a 0.2-0.6 px peak following error moves the object at mo
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a small run (a minute or two)")
-    parser.add_argument("--sequences", type=int, default=2,
+    parser.add_argument("--sequences", type=int_at_least(1), default=2,
                         help="sequences per (stars, following error) cell (default 2; --quick 1)")
-    parser.add_argument("--frames", type=int, default=30, help="frames per sequence (default 30)")
-    parser.add_argument("--size", type=int, default=2048, help="frame size of the accuracy runs, px (default 2048)")
-    parser.add_argument("--speed-size", type=int, default=4096, help="frame size of the speed run, px (default 4096)")
-    parser.add_argument("--seed", type=int, default=2021, help="random seed (default 2021)")
+    parser.add_argument("--frames", type=int_at_least(1), default=30, help="frames per sequence (default 30)")
+    parser.add_argument("--size", type=int_at_least(16), default=2048, help="frame size of the accuracy runs, px (default 2048)")
+    parser.add_argument("--speed-size", type=int_at_least(16), default=4096, help="frame size of the speed run, px (default 4096)")
+    parser.add_argument("--seed", type=int_at_least(0), default=2021, help="random seed (default 2021)")
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default BENCHMARKS.md)")
-    parser.add_argument("--real-sequences", type=int, default=4,
+    parser.add_argument("--real-sequences", type=int_at_least(0), default=4,
                         help="real-field sequences per real-dev frame (default 4; --quick 2; 0 skips the real-field set)")
-    parser.add_argument("--real-frames", type=int, default=16, help="frames per real-field sequence (default 16)")
+    parser.add_argument("--real-frames", type=int_at_least(3), default=16, help="frames per real-field sequence (default 16)")
     parser.add_argument("--real-dev", type=Path, default=Path("../shared/real-dev"),
                         help="the real-dev folder (default ../shared/real-dev)")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from ..config import ArgumentParser
+
 BENCHMARKS = {
     "simulate": "seconds per generated frame, per mode and size",
     "evaluate": "speed of the MOT metrics, and agreement with py-motmetrics/TrackEval",
@@ -20,8 +22,11 @@ BENCHMARKS = {
     "target": "[TRK] motion lists vs nearest-to-centre: detection rate, s/frame",
     "sidereal": "[SDT] Tab. 2: streak detectors x trackers, MOT metrics, s/frame",
     "sdtnet": "[SDT] SDT-Net shipped weights: MOT metrics on simulated sets, s/frame at 1024x1024",
+    "memory": "peak memory of sidereal tracking on one 8192x8192 frame (limit 3 GB)",
+    "real": "sidereal methods on real frames: trails found, false tracks per streak-free frame, injected MOT",
     "startup": "start-up time of debristrack --help / --version, as a ratio to python -c pass",
     "solve": "plate solving of the real frames (astrometry.net): solved/tried, s/frame, offset from their own WCS",
+    "watch": "live mode: per-frame latency, memory over a night, report build time",
 }
 
 
@@ -34,9 +39,9 @@ def register(sub) -> None:
         bp.set_defaults(run=run, accepts_extra=True)
 
 
-def bench_parser(name: str, module) -> argparse.ArgumentParser:
+def bench_parser(name: str, module) -> ArgumentParser:
     """The full parser of ``debristrack bench NAME``."""
-    p = argparse.ArgumentParser(prog=f"debristrack bench {name}", description=BENCHMARKS[name])
+    p = ArgumentParser(prog=f"debristrack bench {name}", description=BENCHMARKS[name])
     module.add_arguments(p)
     return p
 

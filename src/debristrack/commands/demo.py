@@ -9,6 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ..config import int_at_least
 from ..evaluate.detection import detection_figures
 from ..evaluate.mot import evaluate_tracks
 from ..io.tables import read_table
@@ -23,7 +24,7 @@ def register(sub) -> None:
                                    "with its default method and score the tracks against the ground truth.")
     p.add_argument("--out", type=Path, default=Path("debristrack-demo"),
                    help="dataset folder (default ./debristrack-demo); tracks go to <out>-tracks/")
-    p.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="simulation seed (default 0)")
     p.set_defaults(run=run)
 
 

@@ -18,7 +18,7 @@ from ..evaluate.detection import detection_figures
 from ..evaluate.inputs import find_pairs, read_pair
 from ..evaluate.mot import MotConfig, MotResult, resolve_kind, track_metrics, with_fwhm
 from ..evaluate.report import plot_results, results_document, text_report
-from ..io.atomic import write_json_atomic
+from ..io.atomic import PLOT_SUFFIXES, check_writable, write_json_atomic
 from ..parallel import Task, add_parallel_arguments, run_tasks
 from ..progress import progress_bar, say
 
@@ -48,6 +48,10 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = dataclass_from_args(MotConfig, args)
+    if args.json not in (None, "-"):
+        check_writable(args.json, what="--json file")
+    if args.plot is not None:
+        check_writable(args.plot, what="--plot image", suffixes=PLOT_SUFFIXES)
     pairs = find_pairs(args.gt, args.pred)
     missing = [p for p in pairs if p.pred is None]
     if missing:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..astrometry.export import write_motchallenge, write_overlay, write_tdm
 from ..errors import InputError
+from ..io.atomic import check_writable
 from ..io.tables import read_table
 from ..progress import say
 
@@ -39,6 +40,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("export: give at least one of --tdm, --mot, --overlay, --iod, --uk, --rde")
     if (args.iod or args.uk or args.rde) and not (args.station and args.station.isdigit() and len(args.station) == 4):
         raise InputError("export --iod/--uk/--rde need --station NNNN (the 4-digit COSPAR station number)")
+    if not (0 < args.time_uncertainty < float("inf") and 0 < args.position_uncertainty < float("inf")):
+        raise InputError("export: --time-uncertainty and --position-uncertainty must be positive numbers")
+    if args.overlay and not args.sequence:
+        raise InputError("export --overlay needs --sequence (the frames to draw on)")
+    for path, what, suffixes in ((args.tdm, "--tdm file", None), (args.mot, "--mot file", None),
+                                 (args.overlay, "--overlay image", (".gif", ".png")), (args.iod, "--iod file", None),
+                                 (args.uk, "--uk file", None), (args.rde, "--rde file", None)):
+        if path is not None:
+            check_writable(path, what=what, suffixes=suffixes)
     table = read_table(args.tracks)
     if args.iod or args.uk or args.rde:
         from ..astrometry.iod import write_observer_formats
@@ -54,8 +64,6 @@ def run(args: argparse.Namespace) -> int:
         n = write_motchallenge(table, args.mot)
         say(f"MOTChallenge text, {n} row(s) -> {args.mot}")
     if args.overlay:
-        if not args.sequence:
-            raise InputError("export --overlay needs --sequence (the frames to draw on)")
         from ..io.sequence import open_sequence
 
         n = write_overlay(open_sequence(args.sequence), table, args.overlay)

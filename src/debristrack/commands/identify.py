@@ -12,7 +12,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from ..astrometry.identify import (IdentifyConfig, annotate, frames_of_sequence,
                                    predicted_in_field)
 from ..config import add_dataclass_arguments, dataclass_from_args
 from ..errors import InputError
-from ..io.atomic import atomic_write
+from ..io.atomic import atomic_write, check_writable
 from ..io.tables import read_table, write_table
 from ..progress import say
 
@@ -86,11 +85,8 @@ def identify_with_field(table, seq, *, tle, site_text, config, wcs_for=None):
 
 def _check_writable(*paths) -> None:
     for p in paths:
-        if p is None:
-            continue
-        parent = Path(p).resolve().parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK):
-            raise InputError(f"{p}: cannot write there (no such folder, or not writable)")
+        if p is not None:
+            check_writable(p, what="output table")
 
 
 def results_csv(results) -> str:

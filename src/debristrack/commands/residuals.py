@@ -13,10 +13,12 @@ import numpy as np
 from astropy.table import Table
 from astropy.time import Time
 
-from ..astrometry.ephemeris import Site, interpolate_ephemeris, predict_tle, read_ephemeris, read_tle
+from ..astrometry.ephemeris import (Site, epoch_warning, interpolate_ephemeris, predict_tle, read_ephemeris,
+                                    read_tle)
 from ..astrometry.export import sky_positions
 from ..astrometry.residuals import accuracy, oc_residuals, plot_residuals
 from ..errors import InputError
+from ..io.atomic import PLOT_SUFFIXES, check_writable
 from ..io.tables import detections_only, read_table, write_table
 from ..progress import say
 
@@ -52,18 +54,30 @@ def _site(args) -> Site:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output:
+        check_writable(args.output, what="residuals table")
+    if args.plot:
+        check_writable(args.plot, what="--plot image", suffixes=PLOT_SUFFIXES)
+    site = _site(args) if args.tle else None  # a bad --site fails before any reading
     table = detections_only(read_table(args.tracks))
     ra, dec = sky_positions(table)
-    keep = np.isfinite(ra) & np.isfinite(dec)
+    if "time" not in table.colnames:
+        raise InputError(f"{args.tracks}: no time column (the frames had no DATE-OBS)")
+    keep = np.isfinite(ra) & np.isfinite(dec) & (np.char.strip(np.asarray(table["time"]).astype(str)) != "")
     if args.id:
         keep &= np.isin(np.asarray(table["id"]), args.id)
     if not keep.any():
-        raise InputError(f"{args.tracks}: no rows with sky coordinates" + (" for the given --id" if args.id else ""))
+        raise InputError(f"{args.tracks}: no rows with a time and sky coordinates" + (" for the given --id" if args.id else ""))
     table, ra, dec = table[keep], ra[keep], dec[keep]
     times = Time(list(np.asarray(table["time"]).astype(str)), format="isot", scale="utc")
     if args.tle:
         tle = read_tle(args.tle, select=args.object)
-        pred = predict_tle(tle, times, _site(args))
+        warning = epoch_warning(tle, times)
+        if warning:
+            say(f"debristrack: warning: {warning}")
+        pred = predict_tle(tle, times, site)
+        if not np.isfinite(pred.ra_deg).any():
+            raise InputError(f"{args.tle}: SGP4 gives no position for {tle[0]!r} at the frames' times")
         label = tle[0]
     else:
         pred = interpolate_ephemeris(read_ephemeris(args.ephemeris), times)

@@ -12,9 +12,10 @@ import argparse
 import json
 from pathlib import Path
 
-from ..config import add_dataclass_arguments, overrides_from_args
-from ..parallel import add_parallel_arguments
+from ..config import ArgumentParser, add_dataclass_arguments, int_at_least, overrides_from_args
 from ..errors import InputError
+from ..io.atomic import check_writable
+from ..parallel import add_parallel_arguments
 from ..simulate.dataset import simulate_dataset
 from ..simulate.scenes import MODES, PRESETS, SCENES, SkyScene, make_scene
 
@@ -30,8 +31,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="scene preset: " + "; ".join(f"{m}: {', '.join(PRESETS[m])}" for m in MODES)
                    + " (default: the first)")
     p.add_argument("--out", "-o", metavar="DIR", default=DEMO_OUT, help=f"dataset root (default: ./{DEMO_OUT})")
-    p.add_argument("--sequences", type=int, default=1, metavar="N", help="sequences to write (default: 1)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
+    p.add_argument("--sequences", type=int_at_least(0), default=1, metavar="N", help="sequences to write (default: 1)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, metavar="S", help="random seed (default: 0)")
     p.add_argument("--split", metavar="NAME", help="split folder name (default: the mode)")
     p.add_argument("--background", metavar="FILE_OR_FOLDER",
                    help="real FITS image(s) to use as the sky (resampled, cropped or mirror-tiled)")
@@ -51,8 +52,8 @@ def register(sub) -> None:
 def scene_parser(mode: str | None, preset: str | None) -> tuple[argparse.ArgumentParser, type]:
     """The full parser for ``mode``: common options plus one flag per scene field."""
     cls = SCENES[mode] if mode else SkyScene
-    p = argparse.ArgumentParser(prog="debristrack simulate", description=DESCRIPTION, add_help=False,
-                                allow_abbrev=False)
+    p = ArgumentParser(prog="debristrack simulate", description=DESCRIPTION, add_help=False,
+                       allow_abbrev=False)
     _common(p)
     defaults = make_scene(mode, preset) if mode else None
     title = f"{mode} scene options" if mode else "scene options (applied to every mode of the demo)"
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     scene_args = parser.parse_args(list(args.extra))
     overrides = overrides_from_args(cls, scene_args)
-    out = Path(args.out)
+    out = check_writable(args.out, what="dataset folder", folder=True)
     if args.mode is None:
         if args.preset or args.split:
             raise InputError("--preset and --split need --mode")
@@ -85,14 +86,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(root: Path, split: str, sequences: int, preview: bool) -> str:
     frames = objects = 0
+    shapes: dict[str, int] = {}  # each sequence's own size: a rerun keeps finished ones as they were
     for i in range(sequences):
         meta = json.loads((root / split / f"seq{i:04d}" / "meta.json").read_text(encoding="utf-8"))
         frames += meta["frames"]
         objects += meta["objects"]
-        mode, shape = meta["mode"], meta["shape"]
+        mode, shape = meta["mode"], f"{meta['shape'][1]}x{meta['shape'][0]}"
+        shapes[shape] = shapes.get(shape, 0) + 1
     if sequences == 0:
         return f"wrote {root / split}: no sequences"
     first = root / split / "seq0000"
     extra = f", previews {root / split}/seqNNNN-preview.png" if preview else ""
+    sizes = next(iter(shapes)) if len(shapes) == 1 else ", ".join(f"{s} ({n} sequences)" for s, n in shapes.items())
     return (f"wrote {root / split}: {sequences} {mode} sequence(s), {frames} frames of "
-            f"{shape[1]}x{shape[0]}, {objects} objects in ground truth (e.g. {first}/gt.csv){extra}")
+            f"{sizes}, {objects} objects in ground truth (e.g. {first}/gt.csv){extra}")

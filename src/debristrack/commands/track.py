@@ -15,12 +15,13 @@ import importlib
 from dataclasses import replace
 from pathlib import Path
 
-from ..astrometry.sky import add_sky_columns, wcs_source
+from ..astrometry.sky import add_sky_columns, load_wcs_file, wcs_source
 from ..astrometry.solve import SolveConfig, solve_sequence
-from ..config import add_dataclass_arguments, dataclass_from_args
+from ..config import ArgumentParser, add_dataclass_arguments, dataclass_from_args, finite_float, to_dict
 from ..errors import InputError
-from ..io.atomic import atomic_write
-from ..io.sequence import ReadOptions, find_sequences, mosaic_ccds
+from ..io.atomic import atomic_write, check_writable
+from ..io.provenance import fingerprint, is_current, record, unfinished_reason
+from ..io.sequence import ReadOptions, find_sequences, mosaic_ccds, sequence_files
 from ..io.tables import write_table
 from ..parallel import Task, add_parallel_arguments, run_tasks, summarize
 from ..progress import progress_bar, say
@@ -60,7 +61,7 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wcs", type=Path, metavar="FILE",
                    help="a WCS solved elsewhere (e.g. astrometry.net .wcs) for the whole sequence; in stare "
                         "mode propagated to later frames by the Earth's rotation")
-    p.add_argument("--time-offset", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--time-offset", type=finite_float, default=0.0, metavar="SECONDS",
                    help="added to every frame time from the headers: the camera's shutter latency when the "
                         "capture program stamps the command time (default 0)")
     p.add_argument("--dark", type=Path, metavar="FILE",
@@ -103,8 +104,8 @@ def _identify_options(full) -> dict | None:
 
 
 def _full_parser(mode_module, mode: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"debristrack track --mode {mode}", add_help=False,
-                                description=(mode_module.__doc__ or "").strip().split("\n")[0])
+    p = ArgumentParser(prog=f"debristrack track --mode {mode}", add_help=False,
+                       description=(mode_module.__doc__ or "").strip().split("\n")[0])
     _common_arguments(p)
     add_dataclass_arguments(p, mode_module.Config, title=f"{mode} options (methods: {', '.join(mode_module.METHODS)})")
     return p
@@ -130,13 +131,19 @@ def run(args: argparse.Namespace) -> int:
     config = dataclass_from_args(module.Config, full)
     config.validate(f"track --mode {args.mode}")  # bad flags: one line and exit 2, before any work
     identify = _identify_options(full)
+    if full.wcs is not None:
+        load_wcs_file(full.wcs)  # a bad --wcs fails now, not after the tracking
 
     read = read_options(full)
     solve = SolveConfig(time_limit=full.solve_time_limit) if full.solve else None
     root = Path(full.sequence)
     sequences = find_sequences(root)
     if len(sequences) == 1 and sequences[0] == root:
-        for ccd, out in ccd_outputs(root, full.output or Path("tracks.csv")):
+        base = check_writable(full.output or Path("tracks.csv"), what="tracks table")
+        why = unfinished_reason(root)
+        if why is not None:
+            raise InputError(f"{root}: {why}")
+        for ccd, out in ccd_outputs(root, base):
             where = f"{root}[{ccd}]" if ccd else str(root)
             with progress_bar(f"{where} ({method})") as update:
                 n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config, wcs_file=full.wcs,
@@ -145,20 +152,31 @@ def run(args: argparse.Namespace) -> int:
             say(f"{where}: {n_ids} track(s), {n_rows} row(s) -> {out}")
         return 0
 
-    results = full.output or root.with_name(root.name + "-tracks")
-    todo = []
+    results = check_writable(full.output or root.with_name(root.name + "-tracks"), what="results folder",
+                             folder=True)
+    todo, unfinished, changed = [], [], 0
     n_all = 0
     for seq_path in sequences:
+        why = unfinished_reason(seq_path)
+        if why is not None:  # simulate is still writing it, or was stopped: its result would be wrong
+            unfinished.append(f"{seq_path.relative_to(root)}: {why}")
+            continue
         for ccd, out in ccd_outputs(seq_path, results / seq_path.relative_to(root).with_suffix(".csv")):
             n_all += 1
+            kwargs = {"method": method, "config": config, "wcs_file": full.wcs,
+                      "read": replace(read, ccd=ccd), "solve": solve, "identify": identify}
             if out.exists() and not full.overwrite:
-                continue  # finished by an earlier run: resume after it
+                if is_current(out, source_of(seq_path, args.mode, **kwargs)):
+                    continue  # finished by an earlier run on this same input: resume after it
+                changed += 1  # computed from other frames or parameters: redo
             name = str(seq_path.relative_to(root)) + (f"[{ccd}]" if ccd else "")
-            todo.append(Task(name, track_path, (args.mode, seq_path, out),
-                             {"method": method, "config": config, "wcs_file": full.wcs,
-                              "read": replace(read, ccd=ccd), "solve": solve, "identify": identify}))
+            todo.append(Task(name, track_path, (args.mode, seq_path, out), kwargs))
+    for note in unfinished:
+        say(f"skipped {note}")
     skipped = n_all - len(todo)
-    say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already; results in {results}")
+    say(f"{len(sequences)} sequence(s) under {root}; {skipped} done already"
+        + (f", {changed} redone (input or parameters changed)" if changed else "")
+        + (f", {len(unfinished)} unfinished skipped" if unfinished else "") + f"; results in {results}")
     with progress_bar(f"track {args.mode} ({method})") as update:
         done = run_tasks(todo, workers=full.workers, scheduler=full.scheduler,
                          progress=lambda d, f, t: update(d, t, f))
@@ -171,6 +189,18 @@ def ccd_outputs(seq_path: Path, out: Path) -> list[tuple[str | None, Path]]:
     if not ccds:
         return [(None, out)]
     return [(ccd, out.with_name(f"{out.stem}-{ccd}{out.suffix}")) for ccd in ccds]
+
+
+def source_of(seq_path: Path, mode: str, *, method: str, config, wcs_file: Path | None = None,
+              read: ReadOptions = ReadOptions(), solve: SolveConfig | None = None,
+              identify: dict | None = None) -> dict:
+    """What a result of ``seq_path`` is computed from: its frame files and every parameter."""
+    files = sequence_files(seq_path, report=False)
+    if wcs_file is not None:
+        files = files + [Path(wcs_file)]
+    return fingerprint(files, mode=mode, method=method, config=to_dict(config),
+                       wcs=None if wcs_file is None else str(wcs_file), read=repr(read), solve=repr(solve),
+                       identify=None if identify is None else repr(identify))
 
 
 def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs_file: Path | None = None,
@@ -186,6 +216,9 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
     A top-level function of plain arguments, so it runs in a Dask worker as well.
     """
     module = load_mode(mode)
+    # before reading: a change during the run shows as a changed input next time
+    source = source_of(seq_path, mode, method=method, config=config, wcs_file=wcs_file, read=read, solve=solve,
+                       identify=identify)
     seq = seq if seq is not None else read.open(seq_path)
     notes: list[str] = []
     if solve is not None:
@@ -194,7 +227,8 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
         if any(r.sidecar for r in solved):
             seq = read.open(seq_path)  # read again: the frames now have their sidecars
     table = module.track_sequence(seq, method=method, config=config, progress=progress)
-    notes = list(seq.notes) + notes  # what reading did to the frames (crops, overscan), and solving
+    # what reading did to the frames (crops, overscan), solving, and the bad frames the mode masked
+    notes = list(seq.notes) + notes + list(table.meta.get("notes", []))
     if len(table) == 0 and table.meta.get("note"):
         where = f"{seq_path}[{seq.ccd}]" if seq.ccd else seq_path
         notes.append(f"{where}: no object found: {table.meta['note']}")
@@ -213,4 +247,5 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
         with atomic_write(out.with_name(out.stem + "-unseen.csv"), "w", encoding="utf-8") as fh:
             fh.write(unseen_csv(unseen))
     write_table(table, out)
+    record(out, source)  # after the table: a result without its record is redone
     return len(table), len(set(table["id"])) if len(table) else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import add_dataclass_arguments, overrides_from_args, replace_checked
+from ..io.atomic import check_writable
 
 
 def register(sub) -> None:
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     config = replace_checked(load_config(args.config), **overrides_from_args(TrainConfig, args))
     if args.dataset:
         config = replace_checked(config, data=replace_checked(config.data, dataset=args.dataset))
+    config.validate()
+    check_writable(args.out, what="training folder", folder=True)
     result = train(config, args.out, resume=args.resume)
     print(f"trained {result['epoch']} epochs in {result['minutes']:.1f} min; weights: {args.out}/weights.pt")
     return 0

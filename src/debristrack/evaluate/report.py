@@ -88,7 +88,17 @@ def text_report(per_seq: dict[str, MotResult], combined: MotResult, *,
 
 def plot_results(path: str | os.PathLike, per_seq: dict[str, MotResult], combined: MotResult,
                  *, title: str = "") -> Path:
-    """Write the plot (PNG, PDF or SVG by suffix) atomically.
+    """Write :func:`results_figure` (PNG, PDF or SVG by suffix) atomically."""
+    path = Path(path)
+    fig = results_figure(per_seq, combined, title=title)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format=fmt, dpi=120)
+    return path
+
+
+def results_figure(per_seq: dict[str, MotResult], combined: MotResult, *, title: str = ""):
+    """The evaluation plot as a matplotlib ``Figure``.
 
     Left: HOTA, DetA, AssA (and LocA) against alpha for all sequences together, as TrackEval
     draws them. Right: HOTA, MOTA and IDF1 per sequence as grouped bars.
@@ -98,7 +108,6 @@ def plot_results(path: str | os.PathLike, per_seq: dict[str, MotResult], combine
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    path = Path(path)
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     ax, bars = fig.subplots(1, 2, width_ratios=(1, 1.3))
     curves = combined.curves()
@@ -120,8 +129,4 @@ def plot_results(path: str | os.PathLike, per_seq: dict[str, MotResult], combine
     lowest = min(0.0, *[s["MOTA"] for s in summaries])  # MOTA can be negative
     bars.set(ylabel="score", title="per sequence", ylim=(lowest - 0.02, 1.0))
     bars.legend(loc="upper right", fontsize="small")
-
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    with atomic_write(path, "wb") as fh:
-        fig.savefig(fh, format=fmt, dpi=120)
-    return path
+    return fig

@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
+from ..errors import InputError
+
 
 _UMASK = os.umask(0)  # read once at import: os.umask can only be read by setting it
 os.umask(_UMASK)
@@ -63,3 +65,37 @@ def _json_default(obj):
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+
+
+def check_writable(path: str | os.PathLike, *, what: str = "output", suffixes: tuple[str, ...] | None = None,
+                   folder: bool = False) -> Path:
+    """Raise :class:`InputError` now, before the work, when ``path`` cannot be written later.
+
+    ``path`` is an output file (or with ``folder=True`` an output folder): it must not be a
+    folder (a file), must end in one of ``suffixes`` when given, and its nearest existing
+    parent folder must take a new file (tried for real: permission bits say nothing for root
+    or on a read-only mount). Returns ``path`` as a Path.
+    """
+    path = Path(path)
+    if suffixes and not folder and path.suffix.lower() not in suffixes:
+        raise InputError(f"{path}: {what} must end in {', '.join(suffixes)}")
+    if folder and path.exists() and not path.is_dir():
+        raise InputError(f"{path}: {what} must be a folder, and this is a file")
+    if not folder and path.is_dir():
+        raise InputError(f"{path}: {what} is a folder; give a file name")
+    probe = path if folder else path.parent
+    probe = probe.absolute()
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"{path}: cannot write the {what}: {probe} is a file, not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=probe, prefix=".debristrack-probe-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the {what} in {probe} ({exc.strerror or exc})") from None
+    return path

@@ -56,3 +56,32 @@ def bad_pixel_mask(data: np.ndarray, *, saturation: float | None = None, min_zer
     """All bad pixels (True = bad): invalid or saturated. See the module docstring."""
     return invalid_mask(data, min_zero_block=min_zero_block) | saturation_mask(
         data, level=saturation, min_plateau=min_plateau)
+
+
+def mask_bad_frame(data: np.ndarray, *, max_invalid: float = 0.5,
+                   min_zero_block: int = 4) -> tuple[np.ndarray, str | None]:
+    """A frame with its invalid pixels set to NaN, and why it is a bad frame (or None).
+
+    Invalid pixels (:func:`invalid_mask`: non-finite, blocks of exact zeros) become NaN, which
+    stacks and filters skip; a frame with more than ``max_invalid`` of its pixels invalid (an
+    all-zero readout, a dropped frame) is all NaN, so that it cannot drag a min-stack to zero
+    and cost the other frames of its block their detections.
+
+    Returns
+    -------
+    (float32 (ny, nx) array, None or a one-line reason such as "all pixels are 0").
+    """
+    bad = invalid_mask(data, min_zero_block=min_zero_block)
+    n_bad = int(np.count_nonzero(bad))
+    if n_bad == 0:
+        return data, None
+    out = np.array(data, dtype=np.float32, copy=True)
+    fraction = n_bad / bad.size
+    if fraction > max_invalid:
+        finite = np.isfinite(data)
+        what = ("all pixels are 0" if finite.all() and not np.any(data) else
+                f"{fraction:.0%} of its pixels are invalid (non-finite or blocks of zeros)")
+        out[...] = np.nan
+        return out, what
+    out[bad] = np.nan
+    return out, None

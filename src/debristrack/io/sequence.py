@@ -22,9 +22,11 @@ image, mask and variance in one file; they are one frame, not three).
 
 from __future__ import annotations
 
+import gzip
 import math
 import os
 import warnings
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -32,17 +34,19 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 from astropy.time import Time, TimeDelta
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from ..errors import InputError
+from ..errors import InputError, one_line
+from ..progress import say
 from .calibrate import Calibration, load_calibration
 from .header import plate_scale as header_plate_scale
 from .header import pointing as header_pointing
 from .header import wcs_kind
 from .masks import bad_pixel_mask, invalid_mask
 from .raw import Layout, apply_layout, cfa_pattern, common_area, layout_header, plan_layout
-from .times import end_time, exposure_time, mid_time, start_time
+from .times import end_time, exposure_time, mid_time, start_time, time_problem
+from .wcs import read_wcs
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.fz", ".fits.gz", ".fit.gz")
 AUX_EXTNAMES = {"MASK", "VARIANCE", "VAR", "WEIGHT", "WHT", "ERR", "ERROR", "SIGMA", "DQ",
@@ -57,10 +61,6 @@ CCD_NAME_KEYS = ("EXTNAME", "CCDNAME", "DETPOS", "CCDNUM", "IMAGEID")
 _WCS_KEY_PREFIXES = ("CTYPE", "CRVAL", "CRPIX", "CDELT", "CUNIT", "CROTA", "CD1_", "CD2_", "PC1_", "PC2_", "PV1_",
                      "PV2_", "A_", "B_", "AP_", "BP_")
 _WCS_KEYS = {"WCSAXES", "LONPOLE", "LATPOLE", "RADESYS", "RADECSYS", "EQUINOX", "WCSNAME", "IMAGEW", "IMAGEH"}
-
-
-def is_fits_file(path: Path) -> bool:
-    return path.is_file() and path.name.lower().endswith(FITS_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,7 @@ class FrameSequence:
         self._headers = headers
         self.shape = shape
         self._times = times
+        self._wcs_problems: dict[int, str | None] = {}
         self._layouts = layouts
         self.notes = notes or []  # one line each: what was done to the frames on reading
 
@@ -154,6 +155,18 @@ class FrameSequence:
         if not self._times or any(t is None for t in self._times):
             return None
         return Time([t.utc.isot for t in self._times], format="isot", scale="utc")
+
+    def frame_path(self, i: int) -> Path:
+        """The file that holds frame ``i``."""
+        return self._refs[i].path
+
+    def frame_time(self, i: int) -> Time | None:
+        """Frame ``i``'s mid-time (UTC), or None when its header gives none (see :meth:`time_problem`)."""
+        return self._times[i]
+
+    def time_problem(self, i: int) -> str | None:
+        """Why frame ``i`` has no time ("DATE-OBS='...' is not ..."), None when it has one."""
+        return time_problem(self._headers[i])
 
     def start_time(self, i: int) -> Time | None:
         """Start of frame ``i``'s exposure (UTC, with the time offset), or None."""
@@ -185,17 +198,18 @@ class FrameSequence:
         return exposure_time(self._headers[i])
 
     def wcs(self, i: int) -> WCS | None:
-        """The frame's celestial WCS, or None when the header has none."""
-        header = self._headers[i]
-        if not str(header.get("CTYPE1", "")).strip():
-            return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            try:
-                wcs = WCS(header, naxis=2)
-            except Exception:  # astropy raises several types on malformed WCS keywords
-                return None
-        return wcs if wcs.has_celestial else None
+        """The frame's celestial WCS, or None when the header has none or one that cannot be read.
+
+        Why a WCS could not be read is kept in :meth:`wcs_problem`.
+        """
+        wcs, self._wcs_problems[i] = read_wcs(self._headers[i])
+        return wcs
+
+    def wcs_problem(self, i: int) -> str | None:
+        """Why frame ``i``'s WCS keywords could not be read ("CUNIT1 ..."), None if they could or are absent."""
+        if i not in self._wcs_problems:
+            self.wcs(i)
+        return self._wcs_problems[i]
 
     def plate_scale(self) -> float | None:
         """Plate scale in arcsec/px from the first frame's WCS, else the header's scale keywords
@@ -281,8 +295,8 @@ def _read_pixels(ref: FrameRef) -> np.ndarray:
                 data = _load(ref, memmap=True)
             except ValueError:  # scaled integer images (BZERO/BLANK) cannot be memory-mapped
                 data = _load(ref, memmap=False)
-    except (OSError, TypeError, ValueError, IndexError) as exc:
-        raise InputError(f"{where}: cannot read pixels ({exc})") from None
+    except (OSError, TypeError, ValueError, IndexError, EOFError, zlib.error) as exc:
+        raise InputError(f"{where}: cannot read pixels ({one_line(exc)})") from None
     with np.errstate(invalid="ignore"):
         data[~np.isfinite(data)] = np.nan
     return data
@@ -325,8 +339,24 @@ def _merged_header(primary: fits.Header, ext: fits.Header | None) -> fits.Header
     return merged
 
 
+def _check_gzip(path: Path) -> None:
+    """Read a ``.gz`` file through once so that its CRC-32 and length are checked.
+
+    astropy decompresses only as far as it needs and never reaches the gzip trailer, so a
+    corrupt stream would otherwise be read as garbage pixels.
+    """
+    try:
+        with gzip.open(path, "rb") as fh:
+            while fh.read(1 << 22):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: corrupt gzip file ({one_line(exc) or type(exc).__name__})") from None
+
+
 def _scan_file(path: Path) -> list[tuple[FrameRef, fits.Header, tuple[int, int]]]:
     """Frames held by one file: (reference, merged header, (ny, nx)) for each."""
+    if path.name.lower().endswith(".gz"):
+        _check_gzip(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -336,7 +366,7 @@ def _scan_file(path: Path) -> list[tuple[FrameRef, fits.Header, tuple[int, int]]
                 return _frames_in(path, hdul)
     except InputError:
         raise
-    except (OSError, TypeError, ValueError, IndexError, KeyError) as exc:
+    except (OSError, TypeError, ValueError, IndexError, KeyError, EOFError, zlib.error) as exc:
         msg = str(exc).split(". ")[0].rstrip(".")
         raise InputError(f"{path}: not a readable FITS file ({msg})") from None
 
@@ -344,10 +374,13 @@ def _scan_file(path: Path) -> list[tuple[FrameRef, fits.Header, tuple[int, int]]
 def _frames_in(path: Path, hdul: fits.HDUList):
     primary = hdul[0].header
     images = []
+    one_d = None
     for i, hdu in enumerate(hdul):
         if not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
             continue
         shape = tuple(int(s) for s in (hdu.shape or ()))
+        if len(shape) == 1 and shape[0] > 0 and one_d is None:
+            one_d = (i, shape[0])
         if len(shape) < 2 or 0 in shape:
             continue
         name = str(hdu.header.get("EXTNAME", hdu.header.get("EXTTYPE", ""))).strip().upper()
@@ -355,6 +388,9 @@ def _frames_in(path: Path, hdul: fits.HDUList):
         if name in AUX_EXTNAMES or kind in AUX_EXTNAMES:
             continue
         images.append((i, hdu, shape))
+    if not images and one_d is not None:
+        raise InputError(f"{path}: HDU {one_d[0]} is a 1-D array of {one_d[1]} values (a spectrum?); "
+                         "expected a 2-D image or a 3-D cube")
     if not images:
         raise InputError(f"{path}: no image HDU (only empty or table HDUs)")
     out = []
@@ -418,20 +454,48 @@ def _cube_planes(path: Path, hdu_index: int, header: fits.Header, shape):
     return planes
 
 
-def _files_in(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if is_fits_file(p)), key=lambda p: p.name)
+def is_fits_file(path: Path) -> bool:
+    """A regular file with a FITS name that is not a macOS AppleDouble (``._``) companion."""
+    return path.is_file() and path.name.lower().endswith(FITS_SUFFIXES) and not path.name.startswith("._")
 
 
-def _scan_path(path: Path) -> list:
+def _files_in(folder: Path, *, report: bool = False) -> list[Path]:
+    """The FITS files of a folder by name; with ``report``, a note for each FITS-named entry skipped."""
+    files = []
+    for p in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not p.name.lower().endswith(FITS_SUFFIXES):
+            continue
+        if p.name.startswith("._"):  # macOS AppleDouble: the resource fork copied beside f.fits
+            why = "a macOS AppleDouble (._) file, not an image"
+        elif p.is_symlink() and not p.exists():
+            why = f"a broken symbolic link (to {os.readlink(p)})"
+        elif not p.is_file():
+            why = "not a regular file"
+        else:
+            files.append(p)
+            continue
+        if report:
+            say(f"{p}: skipped: {why}")
+    return files
+
+
+def sequence_files(path: str | os.PathLike, *, report: bool = True) -> list[Path]:
+    """The FITS files of a sequence (a folder, ``<sequence>/frames/`` or one file), in name order;
+    with ``report``, a note for each FITS-named file skipped (AppleDouble, broken link)."""
+    path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    if path.is_dir():
-        folder = path / "frames" if (path / "frames").is_dir() else path
-        files = _files_in(folder)
-        if not files:
-            raise InputError(f"{folder}: no FITS files in this folder (looked for {', '.join(FITS_SUFFIXES)})")
-    else:
-        files = [path]
+    if not path.is_dir():
+        return [path]
+    folder = path / "frames" if (path / "frames").is_dir() else path
+    files = _files_in(folder, report=report)
+    if not files:
+        raise InputError(f"{folder}: no FITS files in this folder (looked for {', '.join(FITS_SUFFIXES)})")
+    return files
+
+
+def _scan_path(path: Path, *, report: bool = True) -> list:
+    files = sequence_files(path, report=report)
     entries = []
     for f in files:
         entries.extend(_scan_file(f))
@@ -443,7 +507,7 @@ def mosaic_ccds(path: str | os.PathLike) -> list[str]:
 
     Each CCD is its own sequence: ``open_sequence(path, ccd=NAME)``.
     """
-    return sorted({ref.ccd for ref, _, _ in _scan_path(Path(path))} - {None})
+    return sorted({ref.ccd for ref, _, _ in _scan_path(Path(path), report=False)} - {None})
 
 
 def sidecar_path(ref: FrameRef, wcs_dir: str | os.PathLike | None = None) -> Path:

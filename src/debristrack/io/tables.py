@@ -114,7 +114,7 @@ def read_table(path: str | os.PathLike, kind: str | None = None) -> Table:
     if not path.is_file():
         raise InputError(f"{path}: no such table file")
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{path}: cannot read as CSV text ({exc})") from None
@@ -182,22 +182,34 @@ def read_table(path: str | os.PathLike, kind: str | None = None) -> Table:
     return table
 
 
-def write_table(table: Table, path: str | os.PathLike) -> None:
-    """Write a table as CSV atomically, required columns first, rows sorted by (frame, id)."""
-    kind = table_kind(table.colnames)
-    if kind == "streak":
+def table_columns(table: Table) -> list[str]:
+    """The CSV column order of a table: the kind's required columns first, then the rest."""
+    req = required_columns(table_kind(table.colnames))
+    return list(req) + [c for c in table.colnames if c not in req]
+
+
+def format_rows(table: Table, order: list[str], fh) -> None:
+    """Write ``table``'s rows as CSV lines in the columns ``order`` to the text file ``fh``,
+    sorted by (frame, id), streaks left endpoint first. A column of ``order`` that the table
+    lacks is written empty (text) or ``nan``; columns not in ``order`` are left out."""
+    if table_kind(table.colnames) == "streak":
         table = normalize_streaks(table.copy())
-    req = required_columns(kind)
-    order = list(req) + [c for c in table.colnames if c not in req]
     if len(table):
         idx = np.lexsort((np.asarray(table["id"]), np.asarray(table["frame"])))
         table = table[idx]
+    writer = csv.writer(fh, lineterminator="\n")
+    columns = [table[c] if c in table.colnames else None for c in order]
+    for i in range(len(table)):
+        writer.writerow(_format(col[i], name) if col is not None else ("" if name in TEXT_COLUMNS else "nan")
+                        for col, name in zip(columns, order))
+
+
+def write_table(table: Table, path: str | os.PathLike) -> None:
+    """Write a table as CSV atomically, required columns first, rows sorted by (frame, id)."""
+    order = table_columns(table)
     with atomic_write(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(order)
-        columns = [table[c] for c in order]
-        for i in range(len(table)):
-            writer.writerow(_format(col[i], name) for col, name in zip(columns, order))
+        csv.writer(fh, lineterminator="\n").writerow(order)
+        format_rows(table, order, fh)
 
 
 def _format(value, name: str) -> str:

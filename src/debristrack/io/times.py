@@ -97,3 +97,15 @@ def mid_time(header: Header, offset: float = 0.0) -> Time | None:
     if mid is None or not 0.25 * exptime <= (mid - start).to_value("s") <= 0.75 * exptime or not exptime:
         mid = start + TimeDelta(exptime / 2.0, format="sec")
     return _shift(mid, offset)
+
+
+def time_problem(header: Header) -> str | None:
+    """Why :func:`start_time` gives None for this header ("DATE-OBS='...' is not a date"), else None."""
+    if start_time(header) is not None:
+        return None
+    date, mjd = header.get("DATE-OBS"), header.get("MJD-OBS")
+    if date is not None and str(date).strip():
+        return f"DATE-OBS={date!r} is not an ISO 8601 date (like 2020-11-20T01:04:29.2)"
+    if mjd is not None:
+        return f"MJD-OBS={mjd!r} is not a number"
+    return "no DATE-OBS (or MJD-OBS) keyword"

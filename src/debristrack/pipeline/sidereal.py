@@ -1,9 +1,13 @@
 """Sidereal mode: streaks moving across a star field that stays put ([SDT]).
 
 The classical methods run a streak detector on every frame (``lsd`` or ``matched``,
-:mod:`debristrack.detect.streaks`) and a segment tracker (``sort``, ``bytetrack`` or
-``ocsort``, :mod:`debristrack.track.segments`); a method is named ``detector+tracker``
-(:class:`StreakMethod`). ``sdtnet`` runs the network (:mod:`debristrack.sdtnet.infer`) and
+:mod:`debristrack.detect.streaks`) and a linker: the physical one (``physical``,
+:mod:`debristrack.track.physical`: a streak is the motion during its exposure, one-frame
+trails kept; :class:`PhysicalMethod`) or a segment tracker (``sort``, ``bytetrack`` or
+``ocsort``, :mod:`debristrack.track.segments`; :class:`StreakMethod`); a method is named
+``detector+linker``. For ``matched`` each frame first goes through the real-sky front end
+(:mod:`debristrack.detect.streaks.trails`: static sky removed in a sequence, impulses and
+stripes cleaned, every candidate validated as a trail). ``sdtnet`` runs the network (:mod:`debristrack.sdtnet.infer`) and
 its offset tracker (:mod:`debristrack.track.offset`) (:class:`SdtnetMethod`). Both are
 driven by the frame loop (:mod:`.loop`) and end with the same track filter
 (:func:`plausible_tracks`). The result is a DESIGN.md streak table
@@ -12,6 +16,7 @@ driven by the frame loop (:mod:`.loop`) and end with the same track filter
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -21,15 +26,30 @@ from astropy.table import Table
 
 from ..config import check_ranges
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
+from ..detect.streaks.static_sky import static_sky_residuals
+from ..detect.streaks.trails import detect_trails
+from ..detect.streaks.validate import ValidatorParams
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
 from ..sdtnet.options import SdtnetConfig
 from ..track.offset import OffsetTracker
-from ..track.segments import TRACKERS, TrackerParams, confirmed_rows
+from ..track.physical import PhysicalParams, link_physical
+from ..track.segments import TRACKERS, TrackerParams
 from .loop import run_method
 
 DETECTORS = ("matched", "lsd")
-METHODS: tuple[str, ...] = tuple(f"{d}+{t}" for d in DETECTORS for t in ("ocsort", "bytetrack", "sort")) + ("sdtnet",)
+# the first is the default: the best on the real frames of `debristrack bench real` (issue 14)
+METHODS: tuple[str, ...] = ("matched+physical",) + tuple(
+    f"{d}+{t}" for d in DETECTORS for t in ("ocsort", "bytetrack", "sort")) + ("lsd+physical", "sdtnet")
+
+
+@dataclass(frozen=True)
+class RealSkyConfig:
+    """Whether the matched detector gets the real-sky front end (detect/streaks/trails.py)."""
+
+    real_sky: bool = field(default=True, metadata={
+        "help": "matched detector: remove the static sky (sequences of 3+ frames), clean impulses and "
+                "stripes, validate every candidate as a trail (detect/streaks/trails.py); false = as [SDT]"})
 
 
 @dataclass(frozen=True)
@@ -53,13 +73,18 @@ class Config:
     """Every parameter of the sidereal mode, one nested config per stage; the flags keep
     their prefixes: ``--matched-*`` (:class:`MatchedParams`), ``--lsd-*`` (:class:`LSDParams`),
     the trackers' without prefix (:class:`TrackerParams`), ``--sdtnet-*``
-    (:class:`SdtnetConfig`) and the track filter's without prefix (:class:`FilterConfig`)."""
+    (:class:`SdtnetConfig`), the track filter's without prefix (:class:`FilterConfig`),
+    ``--real-sky`` (:class:`RealSkyConfig`), the trail validator's ``--trail-*``
+    (:class:`ValidatorParams`) and the physical linker's ``--physical-*`` (:class:`PhysicalParams`)."""
 
     matched: MatchedParams = field(default_factory=MatchedParams, metadata={"prefix": "matched_"})
     lsd: LSDParams = field(default_factory=LSDParams, metadata={"prefix": "lsd_"})
     tracker: TrackerParams = field(default_factory=TrackerParams, metadata={"prefix": ""})
     sdtnet: SdtnetConfig = field(default_factory=SdtnetConfig, metadata={"prefix": "sdtnet_"})
     filter: FilterConfig = field(default_factory=FilterConfig, metadata={"prefix": ""})
+    real: RealSkyConfig = field(default_factory=RealSkyConfig, metadata={"prefix": ""})
+    trail: ValidatorParams = field(default_factory=ValidatorParams, metadata={"prefix": "trail_"})
+    physical: PhysicalParams = field(default_factory=PhysicalParams, metadata={"prefix": "physical_"})
 
     def validate(self, where: str = "track --mode sidereal") -> None:
         """Raise :class:`InputError` naming the first flag outside its range (README table)."""
@@ -74,7 +99,7 @@ class Config:
 def parse_method(method: str) -> tuple[str, str]:
     """``"matched+ocsort"`` -> ``("matched", "ocsort")``; InputError on an unknown name."""
     detector, _, tracker = method.partition("+")
-    if detector not in DETECTORS or tracker not in TRACKERS:
+    if detector not in DETECTORS or (tracker not in TRACKERS and tracker != "physical"):
         raise InputError(f"unknown sidereal method {method!r}; use one of {', '.join(METHODS)}")
     return detector, tracker
 
@@ -167,35 +192,137 @@ class StreakMethod:
     """A classical streak detector and a segment tracker, the frame loop's method.
 
     ``step`` detects the frame's streaks and updates the tracker (online, Kalman predict /
-    associate / update); ``finish`` keeps the tracks with ``min_hits`` rows that pass the
-    sidereal track filter. Rows are decided at ``finish`` (the filter needs whole tracks).
+    associate / update). A track the tracker has dropped (lost for more than ``max_age``
+    frames) gets no more rows, so ``step`` decides it at once: its rows are returned when it
+    has ``min_hits`` of them and passes the sidereal track filter, the same test ``finish``
+    applies to the tracks still open at the end (:func:`plausible_tracks` judges each track
+    on its own rows, so the rows are the same whichever call returns them).
 
     Parameters
     ----------
     detector : ``"matched"`` or ``"lsd"``. tracker : ``"sort"``, ``"bytetrack"`` or ``"ocsort"``.
     stars : the sequence's static-star mask for ``matched`` (:func:`static_stars`), or None.
+    statics : per frame, the frame minus its static sky (:func:`static_residuals`) or None,
+        for the real-sky front end (``config.real.real_sky``, matched detector).
+    rejections : a Counter that receives the trail validator's rejection reasons.
     """
 
-    def __init__(self, detector: str, tracker: str, config: Config, *, stars: np.ndarray | None = None):
+    def __init__(self, detector: str, tracker: str, config: Config, *, stars: np.ndarray | None = None,
+                 statics: list | None = None, rejections: collections.Counter | None = None):
         if detector not in DETECTORS:
             raise InputError(f"unknown streak detector {detector!r}; use one of {', '.join(DETECTORS)}")
         self.detector, self.config, self.stars = detector, config, stars
-        self.tracker = TRACKERS[tracker](config.tracker)
-        self.out: list[np.ndarray] = []
+        self.statics, self.rejections = statics, rejections
+        self.tracker = TRACKERS[tracker](config.tracker) if tracker in TRACKERS else None
+        self.frames = 0
+        self.open: dict[int, list[np.ndarray]] = {}  # track id -> its rows (frame, id, x1, y1, x2, y2, score)
+
+    @property
+    def real_sky(self) -> bool:
+        return bool(self.config.real.real_sky) and self.detector == "matched"
+
+    index = 0  # the frame being stepped (its static-sky residual)
 
     def detect(self, frame) -> np.ndarray:
-        """(N, 5) ``x1, y1, x2, y2, score`` of one frame (``clean`` and ``mask``)."""
-        if self.detector == "matched":
-            return detect_matched(frame.clean, frame.mask, static_stars=self.stars, params=self.config.matched)
-        return detect_lsd(frame.clean, frame.mask, params=self.config.lsd)
+        """(N, 5) ``x1, y1, x2, y2, score`` of one frame (``clean`` and ``mask``), frame
+        :attr:`index` of the sequence."""
+        index = self.index
+        if not self.real_sky:
+            if self.detector == "matched":
+                return detect_matched(frame.clean, frame.mask, static_stars=self.stars, params=self.config.matched)
+            return detect_lsd(frame.clean, frame.mask, params=self.config.lsd)
+        static = self.statics[index] if self.statics is not None and index < len(self.statics) else None
+        # on a static-sky residual the stars are gone already: masking them would only hide trail
+        stars = self.stars if static is None else None
+        segs, reasons = detect_trails(
+            frame.clean, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=self.config.matched),
+            static_residual=static, saturation=_saturation(frame), default_fwhm=self.config.matched.fwhm,
+            params=self.config.trail)
+        if self.rejections is not None:
+            self.rejections.update(reasons)
+        return segs
 
-    def step(self, index: int, frame) -> None:
-        self.out.append(self.tracker.update(self.detect(frame)))
+    def step(self, index: int, frame) -> Table | None:
+        self.index = index
+        rows = self.tracker.update(self.detect(frame))  # (K, 6): x1, y1, x2, y2, score, id
+        self.frames += 1
+        for r in rows:
+            self.open.setdefault(int(r[5]), []).append(np.concatenate([[index, r[5]], r[:5]]))
+        if self.frames < self.config.tracker.min_hits:
+            return None  # min(min_hits, frames of the night) is not known yet
+        alive = {t.id for t in self.tracker.tracks}
+        return self._decide([i for i in self.open if i not in alive])
+
+    def _decide(self, ids) -> Table:
+        """Keep or drop the tracks ``ids`` (no more rows can come for them): their rows that
+        pass :func:`plausible_tracks` (``min_hits`` rows, moving along their streaks)."""
+        rows = [np.vstack(self.open.pop(i)) for i in ids]
+        return plausible_tracks(_streak_table(rows), self.config, n_frames=self.frames)
 
     def finish(self) -> Table:
-        per_frame = confirmed_rows(self.out, self.config.tracker.min_hits)
-        rows = [np.column_stack([np.full(len(r), t), r[:, 5], r[:, :5]]) for t, r in enumerate(per_frame) if len(r)]
-        return plausible_tracks(_streak_table(rows), self.config, n_frames=len(self.out))
+        return self._decide(list(self.open))
+
+
+class PhysicalMethod(StreakMethod):
+    """A classical streak detector and the physical linker (:func:`link_physical`), the frame
+    loop's method: ``step`` detects, ``finish`` links with the frames' start times and
+    exposure times (``times``: :func:`frame_times`) and reports every trail, one-frame ones
+    as ``single`` tracks."""
+
+    def __init__(self, detector: str, config: Config, *, times: tuple[np.ndarray, np.ndarray], shape=None, **kw):
+        super().__init__(detector, "physical", config, **kw)
+        self.times, self.shape = times, shape
+        self.out: list[np.ndarray] = []  # each frame's detections, linked at the finish
+
+    def step(self, index: int, frame) -> None:
+        if self.shape is None:
+            self.shape = frame.clean.shape
+        self.index = index
+        self.out.append(self.detect(frame))
+
+    def finish(self) -> Table:
+        starts, exptimes = self.times
+        n = len(self.out)
+        return link_physical(self.out, starts[:n], exptimes[:n], self.shape or (1, 1), self.config.physical)
+
+
+def _saturation(frame) -> float | None:
+    level = (getattr(frame, "header", None) or {}).get("SATURATE")
+    try:
+        return float(level) if level is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def frame_times(seq) -> tuple[np.ndarray, np.ndarray]:
+    """Exposure starts (s since the first, from DATE-OBS and the header adapters) and exposure
+    times (s) of every frame; frames without them get start = index x (1 s) and EXPTIME 1 s
+    (a streak's rate is then per frame, as [SDT] eq. 5)."""
+    from ..io.header import exposure_time
+    from ..io.times import start_time
+
+    n = len(seq)
+    heads = [seq.header(i) if hasattr(seq, "header") else getattr(seq[i], "header", None) for i in range(n)]
+    t0 = [start_time(h) if h is not None else None for h in heads]
+    e = [exposure_time(h) if h is not None else None for h in heads]
+    if any(t is None for t in t0) or any(x is None or x <= 0 for x in e):
+        return np.arange(n, dtype=float), np.full(n, 1.0)
+    starts = np.array([(t - t0[0]).to_value("s") for t in t0])
+    return starts, np.asarray(e, dtype=float)
+
+
+def static_residuals(seq, config: Config) -> list:
+    """Frame minus the robust stack of its neighbours, per frame (None for every frame of a
+    sequence under 3 frames or whose start times do not increase, e.g. the CCDs of one mosaic
+    exposure): :func:`static_sky_residuals` over ``star_stack - 1`` others. A look at the
+    finished sequence before the loop, like :func:`static_stars`."""
+    n = len(seq)
+    starts, _ = frame_times(seq)
+    if n < 3 or np.any(np.diff(starts) <= 0):
+        return [None] * n
+    frames = [seq[i] for i in range(n)]
+    return static_sky_residuals([f.clean for f in frames], [f.mask for f in frames],
+                                window=max(2, int(config.filter.star_stack) - 1))
 
 
 class SdtnetMethod:
@@ -227,16 +354,21 @@ class SdtnetMethod:
         return plausible_tracks(_streak_table(self.rows), self.config, n_frames=len(self.rows))
 
 
-def make_method(seq, method: str, config: Config):
-    """The method object for ``method`` on ``seq`` (the matched detector's static stars
-    come from the sequence: :func:`static_stars`)."""
+def make_method(seq, method: str, config: Config, *, rejections: collections.Counter | None = None):
+    """The method object for ``method`` on ``seq`` (the matched detector's static stars and,
+    with the real-sky front end, its static-sky residuals come from the sequence:
+    :func:`static_stars`, :func:`static_residuals`)."""
     if method == "sdtnet":
         seq.require(1, "sdtnet needs at least 1 frame")
         return SdtnetMethod(config)
     detector, tracker = parse_method(method)
     seq.require(1, f"{method} needs at least 1 frame")
     stars = static_stars(seq, config) if detector == "matched" else None
-    return StreakMethod(detector, tracker, config, stars=stars)
+    statics = static_residuals(seq, config) if detector == "matched" and config.real.real_sky else None
+    if tracker == "physical":
+        return PhysicalMethod(detector, config, times=frame_times(seq), stars=stars, statics=statics,
+                              rejections=rejections)
+    return StreakMethod(detector, tracker, config, stars=stars, statics=statics, rejections=rejections)
 
 
 def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = None, progress=None) -> Table:
@@ -246,7 +378,7 @@ def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = Non
     ----------
     seq : :class:`debristrack.io.sequence.FrameSequence` (or frames with ``clean``, ``mask``
         and ``len``).
-    method : ``"detector+tracker"`` or ``"sdtnet"``, one of :data:`METHODS`.
+    method : ``"detector+linker"`` or ``"sdtnet"``, one of :data:`METHODS`.
     config : :class:`Config` (defaults when None).
     progress : None or ``progress(done_frames, total_frames)``.
 

@@ -41,6 +41,7 @@ from ..detect.segmentation import THRESHOLDS
 from ..detect.stacking import block_starts, derive_window, local_max
 from ..detect.verify import STACK_RULE, detect_stack, verify, with_forced
 from ..errors import InputError
+from ..io.masks import mask_bad_frame
 from ..io.tables import empty_table
 from ..track.blocks import BlockTracker, fit_line
 from .loop import run_method
@@ -177,12 +178,21 @@ class StackMethod:
         self.work = None
         self.done_until = 0  # frames before this index are reported
         self.tracker = BlockTracker(config.link_radius)
-        self.blocks_seen = 0
+        self.notes: list[str] = []  # bad frames, reported by the command line with the table
+        self.last: int | None = None  # index of the last frame stepped
+
+    def __getstate__(self) -> dict:
+        # pickled by a watch checkpoint: the scratch stack is made again at the next block
+        return {**self.__dict__, "work": None}
 
     def prepare(self, frame) -> tuple[np.ndarray, np.ndarray | None]:
         """The frame (a sequence frame's ``data``, or an array) as float32 (NaN = no value)
         and, for the local min rule, its local maximum."""
         data = np.asarray(getattr(frame, "data", frame), dtype=np.float32)
+        data, why = mask_bad_frame(data)  # a bad frame is all NaN: its block keeps the other frames
+        if why:
+            self.notes.append(f"{getattr(frame, 'name', 'a frame')} (frame {getattr(frame, 'index', '?')}): "
+                              f"bad frame, masked: {why}")
         return data, (self.pool(data) if self.pool is not None else None)
 
     def _block_first(self, t: int) -> int | None:
@@ -192,15 +202,20 @@ class StackMethod:
 
     def step(self, t: int, item) -> None:
         frame, local = item
-        config, window = self.config, self.window
         self.ring.append(frame)
         if self.pool is not None:
             self.prepared.append(local)
+        self.last = t
         first = self._block_first(t)
-        if first is None:
-            return None
-        self.blocks_seen += 1
+        if first is not None:
+            self._block(first, t)
+        return None
+
+    def _block(self, first: int, t: int) -> None:
+        """Stack, segment, verify and link the block of frames ``first..t`` (the ring)."""
+        config = self.config
         block = list(self.ring)
+        window = len(block)
         if self.work is None:
             self.work = np.empty((4,) + block[0].shape, np.float32)
         sources, sig = detect_stack(list(self.prepared) if self.pool is not None else block, method=self.method,
@@ -218,15 +233,24 @@ class StackMethod:
                     track.rows.append((first + i, v.x[k, i], v.y[k, i], v.flux[k, i], v.score[k],
                                        bool(v.ok[k, i]), v.xb[k], v.yb[k]))
         self.done_until = t + 1
-        return None
 
     def finish(self) -> Table:
+        if self.starts is None and self.last is not None:
+            # frames that arrived one at a time: now the night's length is known, the blocks
+            # are those of the finished sequence, the last one overlapping (block_starts)
+            n = self.last + 1
+            self.window = min(self.window, n)
+            self.starts = block_starts(n, self.window)
+            if self.done_until < n:
+                self._block(n - self.window, n - 1)
         # [GEO] targets stay put: one seen in a single block of several is a coincidence of
         # noise or of stars, not a target.
-        starts = self.starts if self.starts is not None else list(range(self.blocks_seen))
+        starts = self.starts or []
         disjoint = len(starts) - (1 if len(starts) > 1 and starts[-1] % self.window else 0)
         need = min(self.config.min_blocks, disjoint)
-        return _table([t.rows for t in self.tracker.tracks if t.blocks >= need], fit=self.config.fit_tracks)
+        table = _table([t.rows for t in self.tracker.tracks if t.blocks >= need], fit=self.config.fit_tracks)
+        table.meta["notes"] = list(self.notes)
+        return table
 
 
 def _table(track_rows: list[list[tuple]], *, fit: bool) -> Table:

@@ -45,8 +45,8 @@ class DataConfig:
     """How training samples are drawn."""
 
     crop: int = field(default=160, metadata={"help": "simulated frame size, px (multiple of 32)"})
-    presets: tuple[str, ...] = field(default=("debris", "dense"),
-                                     metadata={"help": "sidereal simulator presets to draw from"})
+    presets: tuple[str, ...] = field(default=("sdtd", "sdtd-dense"),
+                                     metadata={"help": "sidereal simulator presets to draw from (the [SDT] motion model the shipped weights were trained on)"})
     dataset: str | None = field(default=None, metadata={
         "help": "dataset root (debristrack simulate) to crop samples from instead of simulating on the fly"})
     max_objects: int = field(default=16, metadata={"help": "object slots K per sample"})

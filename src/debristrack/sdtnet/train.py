@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,27 @@ class TrainConfig:
     init: str | None = field(default=None, metadata={
         "help": "weights file (.pt) to start from, e.g. to fine-tune the shipped weights; its model config "
                 "must equal this run's"})
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` naming the first top-level parameter out of range."""
+        checks = [
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.steps_per_epoch >= 1, "steps_per_epoch must be at least 1"),
+            (self.batch >= 1, "batch must be at least 1"),
+            (math.isfinite(self.lr) and self.lr > 0, "lr must be a positive number"),
+            (self.lr_step >= 1, "lr_step must be at least 1"),
+            (self.optimizer in ("adam", "sgd"), "optimizer must be adam or sgd"),
+            (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (math.isfinite(self.grad_clip) and self.grad_clip >= 0, "grad_clip must be >= 0"),
+            (self.seed >= 0, "seed must be >= 0"),
+            (self.threads >= 1, "threads must be at least 1"),
+            (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
+            (math.isfinite(self.max_minutes) and self.max_minutes >= 0, "max_minutes must be >= 0"),
+        ]
+        for ok, text in checks:
+            if not ok:
+                name, rest = text.split(" ", 1)
+                raise InputError(f"train: --{name.replace('_', '-')} {rest}")
 
 
 def config_to_dict(config: TrainConfig) -> dict:

@@ -31,7 +31,7 @@ def background_files(path: str | Path) -> list[Path]:
 
 
 def read_background(path: str | Path) -> np.ndarray:
-    """The first 2-D image of a FITS file as float32 (a 3-D cube gives its first plane).
+    """The first image of a FITS file as float32 (a 3-D cube gives its first plane; 4-D is refused).
 
     Non-finite pixels are replaced by the median of the finite ones.
 
@@ -52,7 +52,9 @@ def read_background(path: str | Path) -> np.ndarray:
         raise
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError on bad files
         raise InputError(f"{path}: cannot read as a FITS image ({type(exc).__name__}: {exc})") from None
-    while data.ndim > 2:
+    if data.ndim > 3:  # a 4-D hypercube (polarimetry, spectra) is not a sky image
+        raise InputError(f"{path}: the background image has {data.ndim} axes; give a 2-D image or a 3-D cube")
+    if data.ndim == 3:
         data = data[0]
     finite = np.isfinite(data)
     if not finite.any():

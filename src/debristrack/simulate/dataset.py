@@ -27,6 +27,8 @@ from PIL import Image
 from .. import __version__
 from ..errors import InputError
 from ..io.atomic import atomic_write, write_fits_atomic, write_json_atomic
+from ..io.lock import dataset_lock
+from ..io.provenance import UNFINISHED, unfinished_reason
 from ..parallel import Task, run_tasks
 from ..progress import progress_bar, say
 from ..io.tables import empty_table, write_table
@@ -56,8 +58,8 @@ def write_frame(seq_dir: Path, frame: SimFrame) -> None:
 
 
 def is_finished(seq_dir: str | Path) -> bool:
-    """True when the sequence's ``meta.json`` exists (it is written last)."""
-    return (Path(seq_dir) / "meta.json").is_file()
+    """True when the sequence's ``meta.json`` exists (it is written last) and its frames are all there."""
+    return unfinished_reason(seq_dir) is None and (Path(seq_dir) / "meta.json").is_file()
 
 
 def _clear_unfinished(seq_dir: Path) -> None:
@@ -92,6 +94,8 @@ def simulate_sequence(out_dir: str | Path, scene: SkyScene, *, seed: SeedLike,
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / UNFINISHED).touch()  # first: a reader sees an unfinished sequence from here on
+    (out_dir / "meta.json").unlink(missing_ok=True)  # a finished sequence that lost frames is redone
     _clear_unfinished(out_dir)
     ss = seed_sequence(seed)
     kind = "streak" if scene.mode == "sidereal" else "point"
@@ -103,6 +107,10 @@ def simulate_sequence(out_dir: str | Path, scene: SkyScene, *, seed: SeedLike,
         n_stars = max(n_stars, len(frame.stars))
         if on_frame is not None:
             on_frame(frame.index)
+    written = len(list((out_dir / "frames").glob("*.fits")))
+    if written != scene.frames:  # another writer removed files under us: never mark this finished
+        raise InputError(f"{out_dir}: {written} of {scene.frames} frames on disk after writing them all; "
+                         "was another process writing here?")
     truth = vstack(tables, metadata_conflicts="silent") if tables else empty_table(kind)
     write_table(truth, out_dir / "gt.csv")
     meta = {
@@ -119,6 +127,7 @@ def simulate_sequence(out_dir: str | Path, scene: SkyScene, *, seed: SeedLike,
         **(info or {}),
     }
     write_json_atomic(out_dir / "meta.json", meta)  # last: marks the sequence finished
+    (out_dir / UNFINISHED).unlink()
     return out_dir
 
 
@@ -157,6 +166,15 @@ def simulate_dataset(root: str | Path, *, mode: str, preset: str | None = None, 
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise InputError(f"{root}: exists and is not a folder")
+    with dataset_lock(root):
+        return _simulate_locked(root, scene, mode=mode, preset=preset, sequences=sequences, seed=seed,
+                                split=split, overrides=overrides, background=background, progress=progress,
+                                preview=preview, workers=workers, scheduler=scheduler)
+
+
+def _simulate_locked(root: Path, scene: SkyScene, *, mode, preset, sequences, seed, split, overrides,
+                     background, progress, preview, workers, scheduler) -> Path:
+    """:func:`simulate_dataset` once the dataset lock is held."""
     stale = 0
     tasks = []
     for i in range(sequences):

@@ -90,6 +90,8 @@ def sample_debris(scene, *, frames: int, flux_per_fwhm, rng: np.random.Generator
                 o.update(theta=theta, cx=px - o["speed"] * math.cos(theta) * steps[f],
                          cy=py - o["speed"] * math.sin(theta) * steps[f])
             if scene.consistent_length:
+                if rng.random() < scene.leo_prob:  # a LEO: crosses the whole field within one exposure
+                    o["speed"] = rng.uniform(1.2, 3.0) * max(nx, ny) * scene.cadence / scene.exptime
                 o["length"] = max(1.0, o["speed"] * scene.exptime / scene.cadence)
             track = np.column_stack([o["cx"] + o["speed"] * math.cos(o["theta"]) * steps,
                                      o["cy"] + o["speed"] * math.sin(o["theta"]) * steps])

@@ -23,7 +23,8 @@ from astropy.time import Time, TimeDelta
 
 from ..io.tables import empty_table, normalize_streaks
 from .background import background_files, fit_background, read_background, robust_sigma, shift_background
-from .debris import Debris, draw_debris, sample_debris
+from .debris import Debris, clip_segment, draw_debris, sample_debris
+from .nuisances import Nuisances, draw_nuisances, plan_nuisances
 from .psf import add_segments, noise_equivalent_area
 from .pointing import Pointing, make_pointing
 from .scenes import SkyScene
@@ -66,6 +67,7 @@ class SequencePlan:
     debris: Debris | None = None
     points: Points | None = None
     background: np.ndarray | None = field(default=None, repr=False)
+    nuisances: Nuisances | None = field(default=None, repr=False)
     sky_objects: "SkyObjects | None" = None  # real catalogue objects (scene.tle), see simulate.catalogue
 
     def times(self, index: int) -> tuple[float, float, float]:
@@ -195,10 +197,14 @@ def plan_sequence(scene: SkyScene, rng: np.random.Generator, *,
     # Zero point: a star at mag_limit has SNR limit_snr.
     f_limit = float(flux_for_snr(scene.limit_snr, noise_var=scene.sky_level + scene.read_noise**2, area=area))
     star_flux = f_limit * 10.0 ** (-0.4 * (mag - scene.mag_limit))
+    nuisances = None
+    if getattr(scene, "nuisances", False):  # drawn last, so scenes without them keep their random stream
+        nuisances = plan_nuisances(scene.shape, frames=scene.frames, sky_level=scene.sky_level,
+                                   saturate_e=(scene.saturate - scene.bias) * scene.gain, fwhm=scene.fwhm, rng=rng)
     return SequencePlan(scene=scene, pointing=pointing, star_ra=np.asarray(ra), star_dec=np.asarray(dec),
                         star_flux=star_flux, layout=layout, hot_index=hot_index, hot_level=hot_level,
                         noise_var=float(noise_var), debris=debris, points=points, background=fitted,
-                        sky_objects=sky_objects)
+                        nuisances=nuisances, sky_objects=sky_objects)
 
 
 def _point_positions(plan: SequencePlan, index: int, wcs_at) -> tuple[np.ndarray, ...]:
@@ -266,7 +272,14 @@ def render_frame(plan: SequencePlan, index: int, rng: np.random.Generator) -> Si
         # Trails whose bounding box (padded by the PSF) meets the frame.
         near = ((np.minimum(xa, xb) <= nx - 0.5 + radius) & (np.maximum(xa, xb) >= -0.5 - radius)
                 & (np.minimum(ya, yb) <= ny - 0.5 + radius) & (np.maximum(ya, yb) >= -0.5 - radius))
-        add_segments(signal, xa[near], ya[near], xb[near], yb[near], plan.star_flux[near], **psf)
+        nz = plan.nuisances
+        if nz is not None and index == nz.jitter_frame:  # the mount jumped mid-exposure: doubled stars
+            dx, dy = nz.jitter
+            for ox, oy in ((0.0, 0.0), (dx, dy)):
+                add_segments(signal, xa[near] + ox, ya[near] + oy, xb[near] + ox, yb[near] + oy,
+                             0.5 * plan.star_flux[near], **psf)
+        else:
+            add_segments(signal, xa[near], ya[near], xb[near], yb[near], plan.star_flux[near], **psf)
         seen = _inside(xm, ym, shape)
         stars = np.column_stack([xm[seen], ym[seen], plan.star_flux[seen] / s.gain])
 
@@ -278,6 +291,14 @@ def render_frame(plan: SequencePlan, index: int, rng: np.random.Generator) -> Si
                                    gap_prob=s.gap_prob, rng=rng, **psf)
         if objects is not None:
             labels["norad"] = objects.norad[labels["id"] - 1]
+        if plan.nuisances is not None:
+            meteor = draw_nuisances(signal, plan.nuisances, index, fwhm=s.fwhm, sky_level=s.sky_level)
+            if meteor is not None:
+                x1, y1, x2, y2, ok = clip_segment(*(np.array([meteor[k]]) for k in ("x1", "y1", "x2", "y2")), shape)
+                if ok[0]:
+                    extra = {"id": meteor["id"], "x1": x1[0], "y1": y1[0], "x2": x2[0], "y2": y2[0], "snr": 50.0,
+                             "width": 0.0, "norad": 0}
+                    labels = {k: np.concatenate([np.asarray(v), [extra[k]]]) for k, v in labels.items()}
         truth = _table("streak", index, labels)
     elif objects is not None:
         start, mid, end = objects.start[index], objects.mid[index], objects.end[index]
@@ -305,6 +326,8 @@ def render_frame(plan: SequencePlan, index: int, rng: np.random.Generator) -> Si
         flat[plan.hot_index] += plan.hot_level.astype(np.float32)
         np.add.at(flat, cr_index, cr_level.astype(np.float32))
         data = expose(signal, rng=rng, read_noise=s.read_noise, gain=s.gain, bias=s.bias, saturate=s.saturate)
+        if plan.nuisances is not None:
+            data[plan.nuisances.zero_row, :] = 0.0  # a dead row
     else:
         np.add.at(signal.reshape(-1), cr_index, cr_level.astype(np.float32))
         noisy = expose(signal, rng=rng, read_noise=0.0, gain=s.gain, bias=0.0, saturate=np.inf)

@@ -11,12 +11,31 @@ plate scale. Ranges are ``(low, high)`` tuples, sampled uniformly.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from ..config import replace_checked
 from ..errors import InputError
 
 MODES = ("sidereal", "stare", "target")
+MAX_SIZE = 32768  # px a side: a float32 frame of 4 GB; larger is a typo, not a camera
+
+
+def _finite(value) -> bool:
+    """False for a NaN or infinite number (or one inside a tuple); True for anything else."""
+    if isinstance(value, tuple):
+        return all(_finite(v) for v in value)
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def _iso_time(text: str) -> bool:
+    from astropy.time import Time
+
+    try:
+        Time(text, format="isot", scale="utc")
+    except ValueError:
+        return False
+    return True
 
 
 def _f(default, help_text: str, **kw):
@@ -72,9 +91,21 @@ class SkyScene:
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first parameter out of range."""
+        bad_number = next((f.name for f in dataclasses.fields(self) if not _finite(getattr(self, f.name))), None)
+        if bad_number is not None:
+            raise InputError(f"invalid {getattr(self, 'mode', 'sky')} scene: --{bad_number.replace('_', '-')} "
+                             f"must be finite, got {getattr(self, bad_number)!r}")
         checks = [
-            (self.size >= 16, "size must be at least 16 px"),
-            (self.height is None or self.height >= 16, "height must be at least 16 px"),
+            (16 <= self.size <= MAX_SIZE, f"size must be in [16, {MAX_SIZE}] px"),
+            (self.height is None or 16 <= self.height <= MAX_SIZE, f"height must be in [16, {MAX_SIZE}] px"),
+            (_iso_time(self.start_time), "start_time must be an ISO UTC time like 2025-01-15T18:00:00"),
+            (0 <= self.ra <= 360, "ra must be in [0, 360] deg"),
+            (-90 < self.dec < 90, "dec must be in (-90, 90) deg (a pole has no RA axis for the TAN WCS)"),
+            (self.gradient >= 0, "gradient must be >= 0"),
+            (self.straylight >= 0, "straylight must be >= 0"),
+            (self.cloud_glow >= 0, "cloud_glow must be >= 0"),
+            (self.clouds >= 0, "clouds must be >= 0"),
+            (self.mag_bright >= -30 and self.mag_limit <= 40, "mag_bright/mag_limit must be in [-30, 40]"),
             (self.frames >= 1, "frames must be at least 1"),
             (self.exptime > 0, "exptime must be positive"),
             (self.cadence >= self.exptime, "cadence must be at least exptime"),
@@ -114,14 +145,24 @@ class SiderealScene(SkyScene):
     """[SDT] sec. 3.2: the telescope tracks the stars; K line-source debris per video.
 
     Each debris has centre, length, width, angle and speed ([SDT] eq. 4) and advances by
-    eq. 5 every frame (speed in px per frame, Delta t = 1 frame).
+    eq. 5 every frame (speed in px per frame, Delta t = 1 frame). With ``consistent_length``
+    (the default presets ``debris`` and ``dense``) the motion is physical: the streak is
+    ``v x EXPTIME`` long and its centre moves ``v x cadence`` per frame, so consecutive
+    streaks lie end to end with a gap; presets ``sdtd`` and ``sdtd-dense`` keep [SDT]'s
+    model (length drawn independently of speed) for the paper's Tab. 2/3.
     """
 
     mode: str = field(default="sidereal", init=False, metadata={"cli": False})
     length: tuple[float, float] = _f((30.0, 150.0), "range of streak length l_k, px ([SDT] eq. 4)", metavar="LOW,HIGH")
     width: tuple[float, float] = _f((0.0, 2.0), "range of streak width w_k before the PSF, px", metavar="LOW,HIGH")
     speed: tuple[float, float] = _f((8.0, 40.0), "range of speed v_k, px per frame ([SDT] eq. 5)", metavar="LOW,HIGH")
-    consistent_length: bool = _f(False, "make l_k = v_k * exptime / cadence instead of drawing it")
+    consistent_length: bool = _f(False, "physical motion: l_k = v_k * exptime / cadence (the streak is the motion "
+                                        "during the exposure, the centre moves v_k per cadence) instead of drawing it")
+    nuisances: bool = _f(False, "real-sky nuisances: saturated stars with halo, spikes and bleed column, nebula with a "
+                                "sharp edge, hot column, bright and dead rows, one jittered frame (doubled stars), "
+                                "one meteor-like one-frame trail (labelled, id 9001) (simulate/nuisances.py)")
+    leo_prob: float = _f(0.0, "probability that an object is a LEO crossing the field within one exposure "
+                              "(streak 1.2-3 x the frame size; with --consistent-length)")
     brightness_noise: float = _f(0.25, "RMS of the random brightness along a streak (fraction)")
     gap_prob: float = _f(0.3, "probability that a streak is truncated by a gap in a frame")
     min_separation: float = _f(20.0, "least distance between streak centres in a frame, px (0 = none)")
@@ -136,7 +177,9 @@ class SiderealScene(SkyScene):
             (0 <= self.gap_prob <= 1, "gap_prob must be in [0, 1]"),
             (0 <= self.parallel_prob <= 1, "parallel_prob must be in [0, 1]"),
             (0 <= self.cross_prob <= 1, "cross_prob must be in [0, 1]"),
+            (0 <= self.leo_prob <= 1, "leo_prob must be in [0, 1]"),
             (self.brightness_noise >= 0, "brightness_noise must be >= 0"),
+            (self.min_separation >= 0, "min_separation must be >= 0"),
         ]
 
 
@@ -181,11 +224,21 @@ SCENES = {"sidereal": SiderealScene, "stare": StareScene, "target": TargetScene}
 # Presets: changes from the dataclass defaults. The first of each mode is its default.
 PRESETS: dict[str, dict[str, dict]] = {
     "sidereal": {
-        # [SDT] sec. 3.3.2 "debris" test set: 1-3 objects, little overlap.
-        "debris": dict(objects=(1, 3), min_separation=40.0),
-        # "dense debris": more than three objects, crossings and near-parallel tracks.
+        # physical motion (streak = v x EXPTIME, next one v x cadence later): at 1.5"/px, 5 s every 6 s,
+        # 15-150 px per frame is ~4-40"/s (GEO in sidereal tracking ~15"/s, MEO tens of "/s); a
+        # fifth of the objects are LEOs that cross the field within one exposure.
+        "debris": dict(objects=(1, 3), min_separation=40.0, consistent_length=True, speed=(15.0, 150.0),
+                       leo_prob=0.2),
         "dense": dict(objects=(4, 7), min_separation=0.0, parallel_prob=0.35, cross_prob=0.35,
-                      snr=(3.0, 25.0)),
+                      snr=(3.0, 25.0), consistent_length=True, speed=(15.0, 150.0), leo_prob=0.2),
+        # the physical debris set on a real-looking sky: every nuisance of simulate/nuisances.py, passing clouds
+        "nuisance": dict(objects=(1, 3), min_separation=40.0, consistent_length=True, speed=(15.0, 150.0),
+                         leo_prob=0.2, nuisances=True, cloud=0.3),
+        # [SDT] sec. 3.3.2 "debris" test set: 1-3 objects, little overlap; [SDT] eq. 5 motion.
+        "sdtd": dict(objects=(1, 3), min_separation=40.0),
+        # "dense debris": more than three objects, crossings and near-parallel tracks.
+        "sdtd-dense": dict(objects=(4, 7), min_separation=0.0, parallel_prob=0.35, cross_prob=0.35,
+                           snr=(3.0, 25.0)),
     },
     "stare": {
         # [GEO] sec. 2 and 4: 8.79 arcsec/px, 5 s exposures -> stars trail ~8.6 px per frame.

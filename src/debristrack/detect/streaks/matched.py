@@ -38,6 +38,7 @@ import sep
 from scipy import ndimage
 
 from ...geometry import FWHM_PER_SIGMA
+from ..extract import _extract_with_room
 from .background import subtract_background
 from .geometry import (clamp_endpoints, empty_segments, explain_away, line_snr, merge_collinear,
                        left_endpoint_first)
@@ -114,9 +115,10 @@ def star_mask(image: np.ndarray, mask: np.ndarray | None, p: MatchedParams) -> n
     """
     residual, sigma = subtract_background(image, mask)
     stars = np.zeros(residual.shape, dtype=bool)
-    sep.set_extract_pixstack(max(300000, residual.size))
     m = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
-    objs = sep.extract(np.ascontiguousarray(residual), p.star_snr, err=sigma, mask=m, minarea=5)
+    # sep's pixel stack grows only when it overflows: sized to the frame up front, it alone was
+    # ~30 bytes a pixel (2 GB for an 8192x8192 frame), as sep initialises every entry
+    objs = _extract_with_room(np.ascontiguousarray(residual), p.star_snr, err=sigma, mask=m, minarea=5)
     b = np.maximum(objs["b"], 1e-3)
     compact = objs["a"] <= p.max_star_elongation * b
     # wider across than a PSF-thin streak and not line-like: galaxies, cluster cores, nebulae
@@ -146,34 +148,39 @@ def filter_response(z: np.ndarray, kernels: list[np.ndarray]) -> tuple[np.ndarra
     """Best response over orientations and its angle index, both (ny, nx)."""
     best = np.full(z.shape, -np.inf, dtype=np.float32)
     angle = np.zeros(z.shape, dtype=np.int16)
+    r = np.empty_like(best)  # reused for every orientation: memory stays at a few frames' worth
+    better = np.empty(z.shape, dtype=bool)
     for k, kern in enumerate(kernels):
-        r = cv2.filter2D(z, cv2.CV_32F, kern, borderType=cv2.BORDER_CONSTANT)
-        better = r > best
-        best[better] = r[better]
+        cv2.filter2D(z, cv2.CV_32F, kern, dst=r, borderType=cv2.BORDER_CONSTANT)
+        np.greater(r, best, out=better)
+        np.copyto(best, r, where=better)
         angle[better] = k
     return best, angle
 
 
-def ridge_mask(response: np.ndarray, angle: np.ndarray, n_angles: int) -> np.ndarray:
-    """Pixels that are a maximum of ``response`` across their best line direction.
+def ridge_mask(response: np.ndarray, angle: np.ndarray, n_angles: int, ys: np.ndarray,
+               xs: np.ndarray) -> np.ndarray:
+    """Which of the pixels ``(ys, xs)`` are a maximum of ``response`` across their best line direction.
 
     Like Canny's non-maximum suppression: a pixel is kept when it is at least as strong as
-    its two neighbours along the normal of its best filter orientation, which thins the
-    wide band of high response around a bright streak to its centre line.
+    its two neighbours along the normal of its best filter orientation (outside the frame
+    counts as -inf), which thins the wide band of high response around a bright streak to
+    its centre line. Only the given pixels are tested (those above threshold: a few percent
+    of a frame), so no frame-sized temporary is made. Returns a bool (n,) array.
     """
     theta = np.arange(n_angles) * np.pi / n_angles
     nx_, ny_ = np.rint(-np.sin(theta)).astype(int), np.rint(np.cos(theta)).astype(int)
-    padded = np.pad(response, 1, mode="constant", constant_values=-np.inf)
     h, w = response.shape
-    keep = np.zeros(response.shape, dtype=bool)
-    for k in range(n_angles):
-        sel = angle == k
-        if not sel.any():
-            continue
-        dx, dy = nx_[k], ny_[k]
-        plus = padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-        minus = padded[1 - dy:1 - dy + h, 1 - dx:1 - dx + w]
-        keep |= sel & (response >= plus) & (response >= minus)
+    a = angle[ys, xs]
+    dx, dy = nx_[a], ny_[a]
+    value = response[ys, xs]
+    keep = np.ones(len(ys), dtype=bool)
+    for sign in (1, -1):
+        yy, xx = ys + sign * dy, xs + sign * dx
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        neighbour = np.full(len(ys), -np.inf, dtype=response.dtype)
+        neighbour[inside] = response[yy[inside], xx[inside]]
+        keep &= value >= neighbour
     return keep
 
 
@@ -184,8 +191,9 @@ def candidate_lines(response: np.ndarray, angle: np.ndarray, p: MatchedParams) -
     (8-connected) for every ``b``; a component's line is its response-weighted principal
     axis, spanning the extreme projections of its pixels. Returns (N, 5), score = peak response.
     """
-    above = (response > p.threshold) & ridge_mask(response, angle, p.n_angles)
-    ys, xs = np.nonzero(above)
+    ys, xs = np.nonzero(response > p.threshold)
+    ridge = ridge_mask(response, angle, p.n_angles, ys, xs)
+    ys, xs = ys[ridge], xs[ridge]
     if xs.size == 0:
         return empty_segments()
     w = response[ys, xs].astype(np.float64)
@@ -337,11 +345,14 @@ def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
     if static_stars is not None:
         stars |= static_stars
     residual[stars] = 0.0
-    z = np.clip(residual / sigma, -p.clip_snr, p.clip_snr).astype(np.float32)
+    z = np.divide(residual, sigma, dtype=np.float32)  # in place from here: one float32 frame, not three
+    np.clip(z, -p.clip_snr, p.clip_snr, out=z)
     kernels = line_kernels(p.kernel_length, psf_sigma(p.fwhm), p.n_angles)
     gain = noise_gain(z, kernels[0])
     sigma *= gain
-    response, angle = filter_response(z / np.float32(gain), kernels)
+    z /= np.float32(gain)
+    response, angle = filter_response(z, kernels)
+    del z
     cands = candidate_lines(response, angle, p)
     if len(cands) == 0:
         return empty_segments()
