@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from debristrack.track.motionlist import (
-    COLLISION, FAINT, FOUND, OUTSIDE, cluster_lists, follow_objects, k_max_from_arcsec,
+    COLLISION, FAINT, FOUND, LOST, OUTSIDE, chance_members, cluster_lists, follow_objects, k_max_from_arcsec,
     nearest_movement, stationarity, suspicious_list)
 
 
@@ -119,3 +119,77 @@ def test_object_leaving_the_frame_is_flagged_outside():
     cats[9] = cats[9][:-1]
     traj = follow_objects(cats, k_max=2.0, shape=(1000, 998)).trajectories[0]
     assert traj.flag[9] == OUTSIDE
+
+
+def test_chance_members_grows_with_crowded_lists():
+    # Sparse lists (5 entries in 1000x1000 px): no more than the 3 members asked anyway.
+    assert chance_members(np.full(20, 5), 1e6, 2.0) <= 3
+    # Crowded lists (a fifth of all 2 px discs hold an entry): chance clusters of a few members
+    # are everywhere, so a real object needs many more.
+    crowded = chance_members(np.full(20, 16000), 1e6, 2.0)
+    assert 8 <= crowded <= 20
+    assert chance_members(np.full(20, 16000), 1e6, 2.0, false_objects=1e-6) > crowded
+
+
+def test_dense_chance_coincidences_are_not_objects():
+    # 4000 random sources per frame in 400x400 px, fresh every frame: the lists are full of
+    # chance pairs, and the largest clusters pass the two properties by luck.
+    rng = np.random.default_rng(8)
+    cats = [rng.uniform(0, 400, (4000, 2)) for _ in range(16)]
+    assert follow_objects(cats, k_max=2.0, shape=(400, 400), max_static_fraction=1.0).trajectories == []
+
+
+def _with_model(cats, flux, width):
+    fluxes = [np.full(len(c), flux) for c in cats]
+    widths = [np.full(len(c), width) for c in cats]
+    return fluxes, widths
+
+
+def test_model_rejects_a_star_that_crosses_the_object():
+    rng = np.random.default_rng(9)
+    cats = _catalogues(14, np.array([500.0, 500.0]), rng)
+    fluxes, widths = _with_model(cats, 100.0, 1.2)
+    # Frame 6: the object merged with a bright star 1.5 px away (one source, 20x the flux, wider).
+    cats[6] = cats[6].copy()
+    cats[6][-1] = [501.5, 500.0]
+    fluxes[6][-1], widths[6][-1] = 2000.0, 2.5
+    traj = follow_objects(cats, k_max=2.0, fluxes=fluxes, widths=widths, shape=(1000, 1000)).trajectories[0]
+    assert traj.flag[6] == COLLISION and np.isnan(traj.xy[6]).all()
+    others = np.arange(14) != 6
+    assert (traj.flag[others] == FOUND).all()
+    np.testing.assert_allclose(traj.xy[others], 500.0, atol=0.5)
+
+
+def test_a_run_of_missing_frames_is_flagged_lost():
+    rng = np.random.default_rng(10)
+    cats = _catalogues(16, np.array([500.0, 500.0]), rng)
+    for k in (11, 12, 13, 14, 15):   # the object fades out for the last five frames
+        cats[k] = cats[k][:-1]
+    cats[4] = cats[4][:-1]           # and misses one frame earlier
+    traj = follow_objects(cats, k_max=2.0, shape=(1000, 1000)).trajectories[0]
+    assert (traj.flag[11:] == LOST).all()
+    assert traj.flag[4] == FAINT and traj.found.sum() == 10
+
+
+def test_an_object_of_steady_flux_stands_out_of_a_crowded_field():
+    # 3000 random sources per frame (random fluxes over two decades) in 400x400 px and one
+    # still object of steady flux, measured in 10 of 16 frames: the chance bound over all the
+    # entries would ask for more members than it has, the bound over the entries of its flux does not.
+    rng = np.random.default_rng(11)
+    cats, fluxes, widths = [], [], []
+    for k in range(16):
+        xy = rng.uniform(0, 400, (3000, 2))
+        f = 10 ** rng.uniform(2, 4, 3000)
+        if k % 3 != 1:
+            xy = np.vstack([xy, [200.0, 200.0] + rng.uniform(-0.3, 0.3, 2)])
+            f = np.append(f, 500.0 * rng.uniform(0.9, 1.1))
+        cats.append(xy)
+        fluxes.append(f)
+        widths.append(np.full(len(xy), 1.2))
+    result = follow_objects(cats, k_max=2.0, fluxes=fluxes, widths=widths, shape=(400, 400),
+                            max_static_fraction=1.0)
+    assert len(result.trajectories) == 1
+    traj = result.trajectories[0]
+    present = np.arange(16) % 3 != 1
+    np.testing.assert_allclose(traj.xy[present], 200.0, atol=0.5)
+    assert traj.found[present].all()

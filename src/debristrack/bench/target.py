@@ -8,6 +8,11 @@ run on the same per-frame ``sep`` catalogues. Reported per method: detection rat
 :mod:`debristrack.evaluate.detection`, match radius 3 px) and seconds per frame. A separate
 speed run times one 4096 x 4096 frame with ~7,000 stars end to end (background, extraction,
 matching, lists) against the 1 s target.
+
+The real-field set (issue 20, :mod:`.target_real`) is built from real frames of
+``../shared/real-dev`` (``--real-dev``): each real frame slides across the detector as the
+stars do when the telescope follows an object, with fresh noise per frame and one injected
+followed object; it is scored the same way.
 """
 
 from __future__ import annotations
@@ -25,15 +30,20 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import vstack
 
+from ..config import int_at_least
+from ..errors import InputError
 from ..evaluate.detection import DetectionFigures, detection_figures
 from ..io.sequence import Frame, open_sequence
 from ..simulate import iter_frames, make_scene
 from ..pipeline.loop import run_method
 from ..pipeline.target import METHODS, Config, TargetMethod, make_method
 from .report import section_preamble, update_section
-from ..config import int_at_least
+from .target_real import FIELDS, load_field, make_real_sequence
 
 SNR_BINS = ((3.0, 5.0), (5.0, 10.0), (10.0, 50.0))
+REAL_SNR_BINS = ((5.0, 10.0), (10.0, 20.0), (20.0, 40.0))
+REAL_CROSSINGS = ("star", "emission", "", "")  # sequence j of a field: what is steered over the object
+REAL_K_MAX = 2.0  # px: a 0.2-0.6 px peak following error moves the object at most 1.2 px per frame
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed-size", type=int_at_least(16), default=4096, help="frame size of the speed run, px (default 4096)")
     parser.add_argument("--seed", type=int_at_least(0), default=2021, help="random seed (default 2021)")
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default BENCHMARKS.md)")
+    parser.add_argument("--real-sequences", type=int_at_least(0), default=4,
+                        help="real-field sequences per real-dev frame (default 4; --quick 2; 0 skips the real-field set)")
+    parser.add_argument("--real-frames", type=int_at_least(3), default=16, help="frames per real-field sequence (default 16)")
+    parser.add_argument("--real-dev", type=Path, default=Path("../shared/real-dev"),
+                        help="the real-dev folder (default ../shared/real-dev)")
 
 
 @dataclass
@@ -52,15 +67,23 @@ class Tally:
     """Figures of one method, summed over sequences."""
 
     figures: DetectionFigures = field(default_factory=DetectionFigures)
-    by_snr: dict = field(default_factory=lambda: {b: DetectionFigures() for b in SNR_BINS})
+    bins: tuple = SNR_BINS
+    by_snr: dict = field(default_factory=dict)
     seconds: float = 0.0
     frames: int = 0
     objects_true: int = 0
     objects_found: int = 0
+    flags: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.by_snr = {b: DetectionFigures() for b in self.bins}
 
     def add(self, gt, pred, seconds: float, frames: int) -> None:
         self.figures += detection_figures(gt, pred)
-        for lo, hi in SNR_BINS:
+        if "flag" in pred.colnames:
+            for f in np.asarray(pred["flag"], dtype=str):
+                self.flags[f] = self.flags.get(f, 0) + 1
+        for lo, hi in self.bins:
             sel = (np.asarray(gt["snr"]) >= lo) & (np.asarray(gt["snr"]) < hi)
             # Per-bin figures count the true targets of the bin and the detections matched to
             # them; a bin's false detections are not defined, so only its rate is reported.
@@ -111,6 +134,43 @@ def run_sequence(scene, seed, config: Config, k_max: float):
     return vstack(truth), out
 
 
+def real_field_run(root: Path, n_seq: int, frames: int, seed: int, config: Config):
+    """The real-field set: ``n_seq`` sequences of ``frames`` frames from each of
+    :data:`~debristrack.bench.target_real.FIELDS` (star motion 3-10 px per frame in a random
+    direction, SNR 5-40 uniform, peak following error 0.2-0.6 px; sequence ``j`` of a field
+    steers ``REAL_CROSSINGS[j % 4]`` over the object). Both methods run through the frame loop.
+
+    Returns ``(tallies {method: Tally}, cells [(field name, {method: Tally}, crossings)])``.
+    """
+    ss = np.random.SeedSequence([seed, 20])
+    tallies = {m: Tally(bins=REAL_SNR_BINS) for m in METHODS}
+    cells = []
+    for fi, spec in enumerate(FIELDS):
+        image = load_field(root, spec)
+        cell = {m: Tally(bins=REAL_SNR_BINS) for m in METHODS}
+        crossings = []
+        for j in range(n_seq):
+            rng = np.random.default_rng(ss.spawn(1)[0])
+            seq = make_real_sequence(image, rng, n_frames=frames, rate=rng.uniform(3.0, 10.0),
+                                     angle=rng.uniform(0, 2 * math.pi), snr=rng.uniform(5.0, 40.0),
+                                     error_peak=rng.uniform(0.2, 0.6), crossing=REAL_CROSSINGS[j % 4])
+            crossings.append(seq.crossing)
+            shape = seq.frames.shape[1:]
+            inputs = [Frame(k, str(k), f, fits.Header(), None) for k, f in enumerate(seq.frames)]
+            for m in METHODS:
+                t0 = time.perf_counter()
+                pred = run_method(TargetMethod(m, config, shape=shape, k_max=REAL_K_MAX), inputs)
+                secs = time.perf_counter() - t0
+                for t in (cell[m], tallies[m]):
+                    t.add(seq.truth, pred, secs, frames)
+                    t.objects_true += 1
+                    t.objects_found += len(set(pred["id"]))
+            print(f"bench target: real field {fi + 1}/{len(FIELDS)}, sequence {j + 1}/{n_seq}",
+                  file=sys.stderr, flush=True)
+        cells.append((spec.name, cell, crossings))
+    return tallies, cells
+
+
 def speed_run(size: int, stars: int, frames: int, seed: int, config: Config) -> dict:
     """Seconds per ``size``^2 frame with ``stars`` stars.
 
@@ -143,6 +203,11 @@ def run(args: argparse.Namespace) -> int:
     size = 1024 if quick else args.size
     speed_size = 2048 if quick else args.speed_size
     config = Config()
+    n_real = min(args.real_sequences, 2) if quick else args.real_sequences
+    missing = [f.path for f in FIELDS if not (args.real_dev / f.path).is_file()] if n_real > 0 else []
+    if missing:   # checked before the simulated runs, not after them
+        raise InputError(f"{args.real_dev / missing[0]}: real-dev frame not found (give --real-dev, "
+                         "or --real-sequences 0 to skip the real-field set)")
     tallies = {m: Tally() for m in METHODS}
     cells = []
     ss = np.random.SeedSequence(args.seed)
@@ -163,8 +228,9 @@ def run(args: argparse.Namespace) -> int:
                 done += 1
                 print(f"bench target: {done}/{total} sequences", file=sys.stderr, flush=True)
             cells.append((stars, fe, cell))
+    real = real_field_run(args.real_dev, n_real, args.real_frames, args.seed, config) if n_real > 0 else None
     speed = speed_run(speed_size, round(7000 * speed_size**2 / FULL_FRAME**2), 3 if quick else 5, args.seed, config)
-    markdown = _report(args, tallies, cells, speed, size, frames, n_seq)
+    markdown = _report(args, tallies, cells, speed, size, frames, n_seq, real=real, real_size=(n_real, args.real_frames))
     update_section("target", markdown, path=args.output)
     print(markdown)
     return 0
@@ -178,7 +244,7 @@ def _pct(x: float) -> str:
     return "-" if not np.isfinite(x) else f"{100 * x:.1f} %"
 
 
-def _report(args, tallies, cells, speed, size, frames, n_seq) -> str:
+def _report(args, tallies, cells, speed, size, frames, n_seq, *, real=None, real_size=(0, 0)) -> str:
     if sys.argv[1:3] == ["bench", "target"]:
         command = "debristrack " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     else:
@@ -206,6 +272,8 @@ def _report(args, tallies, cells, speed, size, frames, n_seq) -> str:
         lines.append(f"| {stars} | {fe:g} | {_pct(ml.figures.detection_rate)} | {_pct(hi.detection_rate)} | "
                      f"{ml.objects_found} / {ml.objects_true} | {ml.figures.n_false} | "
                      f"{_pct(nr.figures.detection_rate)} | {nr.figures.n_false} |")
+    if real is not None:
+        lines += _real_report(*real, *real_size)
     total = speed["extract"] + speed["assoc"]
     lines += ["", f"Speed: {speed['size']}x{speed['size']} frames with ~{speed['stars']} stars "
               f"({speed['sources']:.0f} sources extracted per frame): bad-pixel mask + background + "
@@ -214,3 +282,33 @@ def _report(args, tallies, cells, speed, size, frames, n_seq) -> str:
               f"`track_sequence` on the same frames as FITS files (reading included): "
               f"**{speed['end_to_end']:.2f} s per frame**. Target: < 1 s per frame on 2 cores."]
     return "\n".join(lines) + "\n"
+
+
+def _real_report(tallies, cells, n_seq, frames) -> list[str]:
+    lines = ["", f"Real-field set (`bench/target_real.py`): {n_seq} sequence(s) of {frames} frames from each of "
+             f"{len(cells)} real frames of `real-dev` (window of at most 384x384 px slid across the real frame at "
+             "3-10 px per frame in a random direction, fresh noise of the frame's RMS, one followed object of SNR "
+             "5-40 with the frame's PSF near the centre, 0.2-0.6 px peak following error; per field, one sequence "
+             "in four steers a star over the object and one its extended emission). `||K_max||` = 2 px; flagged "
+             "rows count as misses.", "",
+             "| method | detection rate | SNR 5-10 | SNR 10-20 | SNR 20-40 | false detections | position RMS (px) | flags (not ok) | s/frame |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for m, t in tallies.items():
+        f = t.figures
+        bins = " | ".join(_pct(t.by_snr[b].detection_rate) for b in REAL_SNR_BINS)
+        lines.append(f"| `{m}` | {_pct(f.detection_rate)} | {bins} | {f.n_false} of {f.n_detections} "
+                     f"({_pct(f.false_alarm_rate)}) | {_num(f.position_rms)} | {_flags(t.flags)} | "
+                     f"{t.seconds / max(t.frames, 1):.3f} |")
+    lines += ["", "Per real frame (motionlist):", "",
+              "| real frame | crossings steered | detection | false | objects found / true | flags (not ok) |",
+              "|---|---|---|---|---|---|"]
+    for name, cell, crossings in cells:
+        ml = cell["motionlist"]
+        steered = ", ".join(c for c in crossings if c) or "-"
+        lines.append(f"| {name} | {steered} | {_pct(ml.figures.detection_rate)} | {ml.figures.n_false} of "
+                     f"{ml.figures.n_detections} | {ml.objects_found} / {ml.objects_true} | {_flags(ml.flags)} |")
+    return lines
+
+
+def _flags(flags: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(flags.items()) if k != "ok") or "-"

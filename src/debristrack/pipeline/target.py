@@ -11,9 +11,10 @@ sec. 4.3-4.5). Methods:
 
 The result is a points table ``frame,id,x,y,flux,score,flag``: one row per frame for every
 object found. ``flag`` is ``"ok"`` where the object was measured; in the other frames ``x``
-and ``y`` are NaN and ``flag`` says why: ``"collision"`` (a star's footprint covers the
-predicted position), ``"faint"`` (nothing extracted there) or ``"outside"`` (predicted off
-the frame). ``score`` is the fraction of frames in which that object was measured. No object
+and ``y`` are NaN and ``flag`` says why: ``"collision"`` (a star covers the predicted
+position: a source that does not fit the object model's flux and width, or a footprint),
+``"faint"`` (nothing that fits extracted there), ``"lost"`` (``LOST_RUN`` = 3 or more
+frames in a row without the object) or ``"outside"`` (predicted off the frame). ``score`` is the fraction of frames in which that object was measured. No object
 found gives an empty table, with the reason in ``table.meta["note"]`` when there is one.
 """
 
@@ -51,12 +52,13 @@ class Config:
         "help": "minimum connected pixels above the threshold for a source"})
     deblend_nthresh: int = field(default=32, metadata={
         "help": "deblending levels (sep/SExtractor DEBLEND_NTHRESH)"})
-    deblend_cont: float = field(default=0.005, metadata={
+    deblend_cont: float = field(default=0.0005, metadata={
         "help": "minimum deblending contrast (sep/SExtractor DEBLEND_MINCONT)"})
     clean_spurious: bool = field(default=False, metadata={
         "help": "run SExtractor's CLEAN pass (slower; spurious sources move with their star anyway)"})
-    bkg_box: int = field(default=64, metadata={
-        "help": "background mesh cell size in pixels"})
+    bkg_box: int = field(default=16, metadata={
+        "help": "background mesh cell size in pixels (small: a local background that follows "
+                "extended emission, see detect/extract.py)"})
     bkg_filter: int = field(default=3, metadata={
         "help": "background median filter size in mesh cells"})
     max_peak_fraction: float = field(default=0.7, metadata={
@@ -202,7 +204,8 @@ def track_catalogues(catalogues: list[Sources], *, shape: tuple[int, int], metho
     result = follow_objects([c.xy for c in catalogues], k_max=k_max, threshold=config.t_px,
                             scatter=config.h_px, min_fraction=config.min_fraction,
                             max_objects=config.max_objects, max_static_fraction=config.max_static_fraction,
-                            fluxes=[c.flux for c in catalogues], footprints=[c.bbox for c in catalogues], shape=shape)
+                            fluxes=[c.flux for c in catalogues], footprints=[c.bbox for c in catalogues],
+                            widths=[np.sqrt(c.a * c.b) for c in catalogues], shape=shape)
     table = _table(catalogues, [(t.source, t.xy, t.flag) for t in result.trajectories])
     table.meta["note"] = result.note or ("" if len(table) else "no followed object found")
     table.meta["k_max_px"] = k_max

@@ -13,11 +13,24 @@ centroids (pixels; 0-based, ``x`` = column, ``y`` = row, centre of the first pix
 3. :func:`cluster_lists`: threshold clustering of the list entries across frames with
    similarity threshold T ([TRK] sec. 4.5);
 4. :func:`follow_objects`: the largest clusters that pass the two stationarity properties
-   become trajectories, completed in the frames where the lists missed the object, and each
-   remaining gap is explained (star collision, too faint, outside the frame).
+   become trajectories, followed frame by frame with an object model, and each frame without
+   a position is explained (star collision, too faint, lost, outside the frame).
 
 [TRK] lost the formulas of the list bound, T and the two properties in conversion; the choices
 made from the words and standard practice are written in each function's docstring.
+
+Where this departs from [TRK] (issue 20: real star fields, crowding and nebulosity):
+
+- a cluster must also be more than chance (:func:`chance_members`, over the list entries
+  of the cluster's own flux): in a crowded or hot-pixel-rich field the lists hold hundreds
+  of stars that by chance landed within ``||K_max||`` of another source, and chains of them
+  pass the two properties; [TRK] takes "the cluster containing the most elements" on its
+  own (sec. 4.5), which holds on its sparse 1.2 m fields but not there;
+- the trajectory is followed with an object model (:func:`follow_with_model`: position,
+  flux and PSF width from the previous frames) instead of [TRK]'s plain cluster members: a
+  star that crosses the object lands within T of it and enters its cluster (sec. 5.3, Fig.
+  10), and the model rejects it by its flux and width and flags the frame ``collision``;
+- a run of frames without the object is flagged ``lost`` rather than left as a gap.
 """
 
 from __future__ import annotations
@@ -27,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
+from scipy.stats import poisson
 
 from ..geometry import gated_assignment
 
@@ -34,7 +48,10 @@ from ..geometry import gated_assignment
 FOUND = "ok"
 COLLISION = "collision"
 FAINT = "faint"
+LOST = "lost"
 OUTSIDE = "outside"
+LOST_RUN = 3  # this many consecutive frames without the object: "lost", not "faint"
+MODEL_FRAMES = 5  # the object model is the median of this many previous measurements
 
 
 def k_max_from_arcsec(peak_arcsec, plate_scale: float) -> float:
@@ -174,6 +191,32 @@ def stationarity(frames: np.ndarray, xy: np.ndarray) -> tuple[float, float]:
     return float(resid.max()), float(np.sqrt(np.mean(resid**2)))
 
 
+def chance_members(list_lengths: np.ndarray, area: float, threshold: float, *,
+                   false_objects: float = 1e-3) -> int:
+    """The smallest cluster size that chance coincidences reach with probability below
+    ``false_objects`` per sequence (a departure from [TRK], see the module docstring).
+
+    A list entry that is a star which landed near another source is a random point of the
+    frame: in list k (``n_k`` entries over ``area`` px^2) a given spot has an entry within T
+    with probability ``q_k = 1 - exp(-n_k pi T^2 / area)``. The count of lists with an entry
+    at one spot is then about Poisson with mean ``sum_k q_k``, and the frame holds about
+    ``area / (pi T^2)`` independent spots; the returned size ``m`` is the smallest with
+    ``spots * P(X >= m) <= false_objects``. Sparse lists give 3 or less (the 3 members
+    :func:`follow_objects` asks anyway).
+
+    Parameters
+    ----------
+    list_lengths : (n_lists,) entries per list; area : frame area, px^2; threshold : T, px.
+    """
+    cell = math.pi * threshold**2
+    lam = float(np.sum(1.0 - np.exp(-np.asarray(list_lengths, np.float64) * cell / area)))
+    spots = max(1.0, area / cell)
+    m = 1
+    while m <= len(list_lengths) and spots * poisson.sf(m - 1, lam) > false_objects:
+        m += 1
+    return m
+
+
 @dataclass(frozen=True)
 class Trajectory:
     """One followed object over a sequence of ``n_frames`` frames.
@@ -182,9 +225,11 @@ class Trajectory:
     ----------
     xy : (n_frames, 2) float position per frame, pixels; NaN where not found.
     source : (n_frames,) int row of the position in that frame's catalogue; -1 where not found.
-    flag : (n_frames,) str, ``"ok"`` where found, else why not: ``"collision"`` (the predicted
-        position lies on another source's footprint: a star crossed the object),
-        ``"faint"`` (nothing was extracted there), ``"outside"`` (predicted off the frame).
+    flag : (n_frames,) str, ``"ok"`` where found, else why not: ``"collision"`` (a source
+        that does not fit the object model, or another source's footprint, covers the
+        predicted position: a star crossed the object), ``"faint"`` (nothing that fits was
+        extracted there), ``"lost"`` (a run of ``LOST_RUN`` or more frames without the
+        object), ``"outside"`` (predicted off the frame).
     members : number of list entries in its cluster (frames where the lists found it).
     max_residual, rms_residual : the two stationarity properties, pixels (:func:`stationarity`).
     """
@@ -224,8 +269,8 @@ class FollowResult:
 def follow_objects(catalogues: list[np.ndarray], *, k_max: float = 2.0, threshold: float | None = None,
                    scatter: float | None = None, min_fraction: float = 0.2, max_objects: int = 3,
                    max_static_fraction: float = 0.5, fluxes: list[np.ndarray] | None = None,
-                   footprints: list[np.ndarray] | None = None,
-                   shape: tuple[int, int] | None = None) -> FollowResult:
+                   footprints: list[np.ndarray] | None = None, widths: list[np.ndarray] | None = None,
+                   shape: tuple[int, int] | None = None, false_objects: float = 1e-3) -> FollowResult:
     """[TRK] sec. 4.3-4.5 on the centroid catalogues of a sequence.
 
     Parameters
@@ -249,14 +294,15 @@ def follow_objects(catalogues: list[np.ndarray], *, k_max: float = 2.0, threshol
         noise detections that a low extraction threshold adds.
     footprints : optional per-frame (n_k, 4) int source bounding boxes ``xmin, xmax, ymin,
         ymax``, used to tell a star collision from a too-faint object in the missed frames.
+    widths : optional per-frame (n_k,) source PSF widths (px, e.g. ``sqrt(a b)``); with
+        ``fluxes`` they make the object model of :func:`follow_with_model`.
     shape : optional (ny, nx), to flag positions predicted outside the frame.
+    false_objects : the chance-cluster rate allowed per sequence (:func:`chance_members`).
 
     Returns
     -------
     FollowResult
-        A trajectory's position in a frame comes from its cluster entry; frames without one
-        (a missed list, frame 0 which has no list) take the source nearest the position
-        interpolated from the found frames, if it lies within T.
+        A trajectory's positions come from :func:`follow_with_model` seeded with its cluster.
     """
     n_frames = len(catalogues)
     t = float(k_max if threshold is None else threshold)
@@ -289,18 +335,34 @@ def follow_objects(catalogues: list[np.ndarray], *, k_max: float = 2.0, threshol
     xy = np.concatenate(entry_xy)
     labels = cluster_lists(frames, xy, t)
     sizes = np.bincount(labels) if labels.size else np.zeros(0, np.int64)
-    need = max(3, math.ceil(min_fraction * (n_frames - 1)))
+    if shape is not None:
+        area = float(shape[0] * shape[1])
+    else:
+        every = np.vstack(cats)
+        area = float(np.prod(np.ptp(every, axis=0) + 1)) if len(every) else 1.0
+    base = max(3, math.ceil(min_fraction * (n_frames - 1)))
+    entry_lf = (np.log(np.maximum(np.concatenate([fluxes[k][entry_source[k - 1]] for k in range(1, n_frames)]),
+                                  1e-30)) if fluxes is not None else None)
 
     accepted: list[Trajectory] = []
     for label in np.argsort(-sizes, kind="stable"):
-        if sizes[label] < need or len(accepted) >= max_objects:
+        if sizes[label] < base or len(accepted) >= max_objects:
             break
         rows = np.flatnonzero(labels == label)
         p1, p2 = stationarity(frames[rows], xy[rows])
         if p1 > t or p2 > h:
             continue
-        traj = _complete(frames[rows], sources[rows], xy[rows], cats, trees, t, footprints, shape, p1, p2)
-        if not any(_same_object(traj, other, t) for other in accepted):
+        # The chance bound counts only the list entries as bright as this cluster: chance
+        # chains of stars do not share one flux, a followed object does.
+        like = slice(None) if entry_lf is None else np.abs(entry_lf - np.median(entry_lf[rows])) <= _flux_tolerance(entry_lf[rows])
+        like_lengths = np.bincount(frames[like], minlength=n_frames)[1:]
+        need = max(base, chance_members(like_lengths, area, t, false_objects=false_objects))
+        if sizes[label] < need:
+            continue
+        source, pos, flag = follow_with_model(frames[rows], sources[rows], cats, t, trees=trees, fluxes=fluxes,
+                                              widths=widths, footprints=footprints, shape=shape)
+        traj = Trajectory(pos, source, flag, int(len(rows)), p1, p2)
+        if traj.found.sum() >= need and not any(_same_object(traj, other, t) for other in accepted):
             accepted.append(traj)
     return FollowResult(accepted, lengths, static_fraction)
 
@@ -311,25 +373,106 @@ def _brightest(flux: np.ndarray, n: int) -> np.ndarray:
     return np.argsort(-np.asarray(flux, dtype=np.float64), kind="stable")[:keep]
 
 
-def _complete(frames, sources, member_xy, cats, trees, t, footprints, shape, p1, p2) -> Trajectory:
-    """A cluster's positions in every frame: its entries, then the nearest source to the
-    interpolated position within T, then the reason for each frame still missing."""
+def follow_with_model(member_frames: np.ndarray, member_sources: np.ndarray, cats: list[np.ndarray],
+                      t: float, *, trees: list[cKDTree] | None = None, fluxes: list[np.ndarray] | None = None,
+                      widths: list[np.ndarray] | None = None, footprints: list[np.ndarray] | None = None,
+                      shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Follow one object through every frame with a model of it (departs from [TRK], whose
+    trajectory is the cluster's members; module docstring).
+
+    The model is the median position, log flux and PSF width of the object's last
+    ``MODEL_FRAMES`` measurements (seeded with its first cluster members). In frame k the
+    object is the source nearest the predicted position, within T, whose flux and width fit
+    the model: within 4 robust standard deviations of the members' own scatter (at least a
+    factor e in flux and 1.8 in width, the scatter of a faint isophotal measurement). A
+    source that does not fit but lies within T/2 is the object blended with a star right on
+    it: its position is kept, the model does not learn from it. One that does not fit
+    farther out is a star pulling the centroid away (``collision``); so is a footprint
+    covering the prediction. Frames with nothing are ``faint``, runs of
+    ``LOST_RUN`` or more of them ``lost``; predictions off the frame are ``outside``.
+
+    Parameters
+    ----------
+    member_frames, member_sources : (m,) frame index and catalogue row of the cluster members.
+    cats : per-frame (n_k, 2) centroids; t : T, px; trees : their cKDTrees (built if None).
+    fluxes, widths : per-frame (n_k,) source fluxes and widths; None = position-only model.
+    footprints : per-frame (n_k, 4) bounding boxes; shape : (ny, nx) of the frames.
+
+    Returns
+    -------
+    source (n_frames,) int (-1 where not found), xy (n_frames, 2) (NaN there), flag (n_frames,) str.
+    """
     n_frames = len(cats)
+    trees = trees or [cKDTree(c) for c in cats]
+    order = np.argsort(member_frames, kind="stable")
+    member_frames, member_sources = np.asarray(member_frames)[order], np.asarray(member_sources)[order]
+    use_model = fluxes is not None and widths is not None
+
+    def measure(k, i):
+        lf = math.log(max(float(fluxes[k][i]), 1e-30)) if use_model else 0.0
+        lw = math.log(max(float(widths[k][i]), 1e-3)) if use_model else 0.0
+        return cats[k][i], lf, lw
+
+    seed = [measure(k, i) for k, i in zip(member_frames, member_sources)]
+    tol_f = _flux_tolerance(np.array([m[1] for m in seed]))
+    tol_w = _flux_tolerance(np.array([m[2] for m in seed]), floor=0.15)
+    history = seed[:MODEL_FRAMES]
+
     source = np.full(n_frames, -1, dtype=np.int64)
-    source[frames] = sources
     xy = np.full((n_frames, 2), np.nan)
-    xy[frames] = member_xy
-    all_frames = np.arange(n_frames)
-    pred = np.column_stack([np.interp(all_frames, frames, xy[frames, i]) for i in range(2)])
     flag = np.full(n_frames, FOUND, dtype=object)
-    for k in np.flatnonzero(source < 0):
-        if trees[k].n:
-            d, i = trees[k].query(pred[k], k=1)
-            if d <= t:
-                source[k], xy[k] = i, cats[k][i]
-                continue
-        flag[k] = _missing_reason(pred[k], None if footprints is None else footprints[k], shape)
-    return Trajectory(xy, source, flag.astype(str), int(len(frames)), p1, p2)
+    for k in range(n_frames):
+        pred = np.median([h[0] for h in history], axis=0)
+        near = trees[k].query_ball_point(pred, t) if trees[k].n else []
+        best, best_d, blend, blend_d = -1, np.inf, -1, np.inf
+        for i in near:
+            pos, lf, lw = measure(k, i)
+            d = float(np.hypot(*(pos - pred)))
+            if use_model:
+                f_model = np.median([h[1] for h in history])
+                w_model = np.median([h[2] for h in history])
+                if abs(lf - f_model) > tol_f or abs(lw - w_model) > tol_w:
+                    if d < blend_d:
+                        blend, blend_d = i, d
+                    continue
+            if d < best_d:
+                best, best_d = i, d
+        if best >= 0:
+            source[k], xy[k] = best, cats[k][best]
+            history = (history + [measure(k, best)])[-MODEL_FRAMES:]
+        elif blend >= 0 and blend_d <= t / 2:
+            # The object blended with a star right on it: the centroid is still the
+            # object's to within T/2, but the model does not learn from it.
+            source[k], xy[k] = blend, cats[k][blend]
+        elif blend >= 0:
+            flag[k] = COLLISION
+        else:
+            flag[k] = _missing_reason(pred, None if footprints is None else footprints[k], shape)
+    _flag_lost_runs(flag)
+    return source, xy, flag.astype(str)
+
+
+def _flux_tolerance(log_values: np.ndarray, floor: float = 0.25) -> float:
+    """4 robust standard deviations (1.4826 MAD, at least ``floor``) of log fluxes or widths."""
+    spread = 1.4826 * float(np.median(np.abs(log_values - np.median(log_values))))
+    return 4 * max(floor, spread)
+
+
+def _flag_lost_runs(flag: np.ndarray) -> None:
+    """Turn ``faint`` into ``lost`` in runs of ``LOST_RUN`` or more frames without the object."""
+    missing = np.isin(flag, (FAINT, COLLISION, LOST))
+    k = 0
+    while k < len(flag):
+        if not missing[k]:
+            k += 1
+            continue
+        end = k
+        while end < len(flag) and missing[end]:
+            end += 1
+        if end - k >= LOST_RUN:
+            run = flag[k:end]
+            run[run == FAINT] = LOST
+        k = end
 
 
 def _missing_reason(p: np.ndarray, boxes: np.ndarray | None, shape) -> str:
