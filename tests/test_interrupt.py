@@ -13,7 +13,7 @@ from tests.conftest import REPO
 
 
 def test_ctrl_c_with_dask_workers_is_one_line(tmp_path):
-    root = simulate_dataset(tmp_path / "ds", mode="stare", sequences=6, seed=0, progress=False,
+    root = simulate_dataset(tmp_path / "ds", mode="stare", sequences=12, seed=0, progress=False,
                             overrides={"size": 256, "frames": 8})
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     cmd = [sys.executable, "-m", "debristrack.cli", "track", str(root), "--mode", "stare", "--workers", "2",
