@@ -38,11 +38,10 @@ class Calibration:
         return out.astype(np.float32)
 
 
-def master(path: str | Path, shape: tuple[int, int], what: str) -> tuple[np.ndarray, float | None]:
-    """The median of the frames at ``path`` (a file or folder), and their exposure; checks the shape."""
-    from .sequence import open_sequence  # the reader, for layouts; imported here to keep one direction
-
-    seq = open_sequence(path)
+def master(path: str | Path, shape: tuple[int, int], what: str, *, read) -> tuple[np.ndarray, float | None]:
+    """The median of the frames at ``path`` (a file or folder, opened with ``read``: the sequence
+    reader, passed in so that this module does not import it), and their exposure; checks the shape."""
+    seq = read(path)
     if seq.shape != shape:
         raise InputError(f"{path}: {what} frame shape {seq.shape[1]}x{seq.shape[0]} (nx x ny) differs from the "
                          f"sequence's {shape[1]}x{shape[0]} (after overscan, crop and binning)")
@@ -50,19 +49,20 @@ def master(path: str | Path, shape: tuple[int, int], what: str) -> tuple[np.ndar
     return np.nanmedian(stack, axis=0).astype(np.float32), seq.exptime(0)
 
 
-def load_calibration(shape: tuple[int, int], *, dark=None, flat=None, exptime: float | None = None,
+def load_calibration(shape: tuple[int, int], *, read, dark=None, flat=None, exptime: float | None = None,
                      notes: list[str] | None = None) -> Calibration | None:
-    """The calibration for frames of ``shape``, or None when neither file is given."""
+    """The calibration for frames of ``shape``, or None when neither file is given; ``read(path)``
+    opens a dark or flat (file or folder) as a sequence (:func:`debristrack.io.sequence.open_sequence`)."""
     if dark is None and flat is None:
         return None
     dark_img = flat_img = None
     if dark is not None:
-        dark_img, dark_exp = master(dark, shape, "dark")
+        dark_img, dark_exp = master(dark, shape, "dark", read=read)
         if notes is not None and exptime and dark_exp is not None and abs(dark_exp - exptime) > 0.01 * exptime:
             notes.append(f"{dark}: dark exposure {dark_exp:g} s differs from the frames' {exptime:g} s; "
                          "subtracted unscaled")
     if flat is not None:
-        flat_img, _ = master(flat, shape, "flat")
+        flat_img, _ = master(flat, shape, "flat", read=read)
         level = np.nanmedian(flat_img)
         if not np.isfinite(level) or level <= 0:
             raise InputError(f"{flat}: flat frame has no positive signal (median {level:g})")

@@ -603,7 +603,8 @@ def open_sequence(path: str | os.PathLike, *, time_offset: float = 0.0, dark: st
         times = [times[k] for k in order]
     refs = [e[0] for e in entries]
     headers = [e[1] for e in entries]
-    calibration = load_calibration(shape, dark=dark, flat=flat, exptime=exposure_time(headers[0]), notes=notes)
+    calibration = load_calibration(shape, read=open_sequence, dark=dark, flat=flat, exptime=exposure_time(headers[0]),
+                                   notes=notes)
     return FrameSequence(path, refs, headers, shape, times, layouts=[e[2] for e in entries], notes=notes,
                          time_offset=time_offset, calibration=calibration, raw=[e[3] for e in entries],
                          ccd=ccd)
