@@ -34,6 +34,8 @@ their first offsets are seconds off, once more at the time they reach the observ
 
 from __future__ import annotations
 
+import csv
+import io
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 
@@ -470,3 +472,20 @@ def not_seen(catalogue: Catalogue, predicted: dict[int, list[int]], results: lis
         rows.append({"norad": norad, "name": catalogue.names[i], "designator": catalogue.designators[i],
                      "frames": frames})
     return rows
+
+
+RESULT_COLUMNS = ("id", "status", "norad", "name", "designator", "rows", "time", "ra", "dec", "rate_arcsec_s",
+                  "direction_deg", "cross_track_deg", "along_track_s", "direction_diff_deg", "rate_diff",
+                  "predicted_rate_arcsec_s", "candidates")
+
+
+def results_csv(results) -> str:
+    """Identification results as CSV text, one line per track (:data:`RESULT_COLUMNS`)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(RESULT_COLUMNS)
+    for r in results:
+        d = r.as_dict()
+        w.writerow("" if isinstance(d[c], float) and d[c] != d[c] else
+                   (f"{d[c]:.6g}" if isinstance(d[c], float) else d[c]) for c in RESULT_COLUMNS)
+    return buf.getvalue()

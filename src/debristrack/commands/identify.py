@@ -18,16 +18,13 @@ from pathlib import Path
 from ..astrometry.catalogue import load_catalogue
 from ..astrometry.ephemeris import Site
 from ..astrometry.identify import (IdentifyConfig, annotate, frames_of_sequence, identify_table, not_seen,
-                                   predicted_in_field)
+                                   predicted_in_field, results_csv)
 from ..config import add_dataclass_arguments, dataclass_from_args
 from ..errors import InputError
 from ..io.atomic import atomic_write, check_writable
 from ..io.tables import read_table, write_table
 from ..progress import say
 
-RESULT_COLUMNS = ("id", "status", "norad", "name", "designator", "rows", "time", "ra", "dec", "rate_arcsec_s",
-                  "direction_deg", "cross_track_deg", "along_track_s", "direction_diff_deg", "rate_diff",
-                  "predicted_rate_arcsec_s", "candidates")
 
 
 def add_identify_arguments(p: argparse.ArgumentParser, *, standalone: bool = True) -> None:
@@ -87,17 +84,6 @@ def _check_writable(*paths) -> None:
     for p in paths:
         if p is not None:
             check_writable(p, what="output table")
-
-
-def results_csv(results) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(RESULT_COLUMNS)
-    for r in results:
-        d = r.as_dict()
-        w.writerow("" if isinstance(d[c], float) and d[c] != d[c] else
-                   (f"{d[c]:.6g}" if isinstance(d[c], float) else d[c]) for c in RESULT_COLUMNS)
-    return buf.getvalue()
 
 
 def unseen_csv(rows) -> str:

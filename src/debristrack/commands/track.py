@@ -11,7 +11,6 @@ fields become flags, so they are parsed after ``--mode`` is known:
 from __future__ import annotations
 
 import argparse
-import importlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,17 +22,10 @@ from ..io.atomic import atomic_write, check_writable
 from ..io.provenance import fingerprint, is_current, record, unfinished_reason
 from ..io.sequence import ReadOptions, find_sequences, mosaic_ccds, sequence_files
 from ..io.tables import write_table
+from ..pipeline import MODES, load_mode
 from ..parallel import Task, add_parallel_arguments, run_tasks, summarize
 from ..progress import progress_bar, say
 
-MODES = ("sidereal", "stare", "target")
-
-
-def load_mode(mode: str):
-    """The pipeline module of an observing mode (:mod:`debristrack.pipeline.<mode>`)."""
-    if mode not in MODES:
-        raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    return importlib.import_module(f"debristrack.pipeline.{mode}")
 
 
 def register(sub) -> None:

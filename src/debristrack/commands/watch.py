@@ -62,7 +62,7 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .track import load_mode
+    from ..pipeline import load_mode
 
     if args.mode is None:
         if args.help:

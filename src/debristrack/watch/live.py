@@ -180,7 +180,7 @@ class Identifier:
         """Identify one track's rows; returns its label (name or UCT)."""
         from ..astrometry.identify import annotate, identify_table
         from ..astrometry.iod import write_observer_formats
-        from ..commands.identify import results_csv
+        from ..astrometry.identify import results_csv
 
         found = identify_table(rows, self._catalogue, self._site_of(first_header))
         if not found:

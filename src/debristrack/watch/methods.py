@@ -93,7 +93,7 @@ class Builder:
     where: Path
 
     def __call__(self, seq):
-        from ..commands.track import load_mode
+        from ..pipeline import load_mode
 
         module, method, config = load_mode(self.mode), self.method, self.config
         if self.mode == "stare":
@@ -109,7 +109,7 @@ def live_method(mode: str, method: str, config, *, where: Path) -> Deferred:
     """The method ``method`` of ``mode`` for live frames (module docstring): stare waits for two
     frames (the window from the cadence), sidereal ``matched`` for ``star_stack`` frames (the
     static stars), target for one (the frame shape and the plate scale)."""
-    from ..commands.track import load_mode
+    from ..pipeline import load_mode
 
     module = load_mode(mode)
     if method not in module.METHODS:
