@@ -214,9 +214,9 @@ def run_rows(frames, shape, config: Config, rows=ROWS) -> dict[str, tuple[Table,
         if key in done and not method.endswith("+physical"):
             first, rej, secs = done[key]
             m = StreakMethod(method.split("+")[0], method.split("+")[1], cfg)
-            for dets in first.out:
-                m.out.append(m.tracker.update(dets))
-            table = m.finish()
+            parts = [m.link(i, dets) for i, dets in enumerate(first.out)] + [m.finish()]
+            table = vstack([p for p in parts if p is not None and len(p)] or [parts[-1]],
+                           metadata_conflicts="silent")
             out[name] = (table, rej, secs + time.perf_counter() - t0)
             continue
         rej: Counter = Counter()

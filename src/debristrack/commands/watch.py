@@ -16,9 +16,8 @@ from pathlib import Path
 
 from ..config import add_dataclass_arguments, dataclass_from_args, to_dict
 from ..errors import InputError
+from ..pipeline import MODES
 from ..progress import say
-
-MODES = ("sidereal", "stare", "target")
 
 
 def register(sub) -> None:

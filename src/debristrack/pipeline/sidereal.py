@@ -245,7 +245,13 @@ class StreakMethod:
 
     def step(self, index: int, frame) -> Table | None:
         self.index = index
-        rows = self.tracker.update(self.detect(frame))  # (K, 6): x1, y1, x2, y2, score, id
+        return self.link(index, self.detect(frame))
+
+    def link(self, index: int, detections: np.ndarray) -> Table | None:
+        """Frame ``index``'s detections ((N, 5), :meth:`detect`) into the tracker; the rows of
+        the tracks that ended (``step`` without the detection, for detections made once and
+        linked by several trackers, as ``bench real`` does)."""
+        rows = self.tracker.update(detections)  # (K, 6): x1, y1, x2, y2, score, id
         self.frames += 1
         for r in rows:
             self.open.setdefault(int(r[5]), []).append(np.concatenate([[index, r[5]], r[:5]]))
