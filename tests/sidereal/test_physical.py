@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from debristrack.simulate import iter_frames, make_scene
-from debristrack.track.physical import PhysicalParams, link_cost, link_physical, _Track
+from debristrack.track.physical import PhysicalLinker, PhysicalParams, _Track, link_cost, link_physical, physical_cost
 
 SHAPE = (400, 600)
 
@@ -23,9 +23,11 @@ def test_linker_predicts_the_next_streak_a_cadence_later():
     p = PhysicalParams()
     good, sign = link_cost(first, _streak(9.5, 6.5), 9.5, 6.5, SHAPE, p)
     assert np.isfinite(good) and sign == +1
-    # the same streak placed where a [SDT] eq. 5 model would put it (moved by less than its length) is refused
+    # the same streak placed where a [SDT] eq. 5 model would put it (moved by less than its length) is
+    # refused by the physics; the overlap model takes it, at a higher cost than a physical continuation
     overlapping = _streak(3.0, 6.5)
-    assert not np.isfinite(link_cost(first, overlapping, 9.5, 6.5, SHAPE, p)[0])
+    assert not np.isfinite(physical_cost(first, overlapping, 9.5, 6.5, SHAPE, p)[0])
+    assert good < 0.5 <= link_cost(first, overlapping, 9.5, 6.5, SHAPE, p)[0] < np.inf
     # a parallel streak 15 px off the line is refused
     off = _streak(9.5, 6.5, y0=115.0)
     assert not np.isfinite(link_cost(first, off, 9.5, 6.5, SHAPE, p)[0])
@@ -47,6 +49,49 @@ def test_one_frame_trail_is_a_single_track_and_static_repeats_are_dropped():
     table = link_physical(dets, starts, e, SHAPE)
     assert len(table) == 1
     assert table["frame"][0] == 1 and table["single"][0] == 1
+
+
+def test_online_linker_writes_each_row_when_its_frame_or_the_next_is_linked():
+    starts, e = np.arange(6) * 9.5, np.full(6, 6.5)
+    dets = [_streak(t, 6.5)[None, :] for t in starts]
+    linker = PhysicalLinker(SHAPE)
+    written = []
+    for t in range(6):
+        rows = linker.step(t, dets[t], starts[t], e[t])
+        assert all(r[0] in (t - 1, t) for r in rows)  # decided now or one frame later
+        written.append({r[0] for r in rows})
+    assert linker.finish() == []
+    assert written[0] == set() and written[1] == {0, 1} and all(w == {t} for t, w in enumerate(written) if t > 1)
+    batch = link_physical(dets, starts, e, SHAPE)
+    assert len(batch) == 6 and len(set(batch["id"])) == 1 and set(batch["single"]) == {0}
+
+
+def test_rejected_candidate_continues_a_track_but_never_starts_one():
+    starts, e = np.arange(5) * 9.5, np.full(5, 6.5)
+    hard = [_streak(t, 6.5)[None, :] for t in starts]
+    hard[2] = np.zeros((0, 5))  # the validator rejected frame 2's streak (crossed by another, say)
+    soft = [np.zeros((0, 5)) for _ in starts]
+    soft[2] = _streak(starts[2], 6.5)[None, :]
+    soft[4] = np.array([[100.0, 300.0, 180.0, 320.0, 9.0]])  # a rejected candidate alone: no track
+    table = link_physical(hard, starts, e, SHAPE, soft=soft)
+    assert sorted(table["frame"]) == [0, 1, 2, 3, 4] and len(set(table["id"])) == 1
+    # the first streak cut short: rejected, but the next frame's trail continues it (written one frame later)
+    first = [np.zeros((0, 5))] + hard[1:2]
+    table = link_physical(first, starts[:2], e[:2], SHAPE, soft=[_streak(0.0, 6.5)[None, :], np.zeros((0, 5))])
+    assert sorted(table["frame"]) == [0, 1] and len(set(table["id"])) == 1
+
+
+def test_overlapping_streaks_along_one_line_are_one_track():
+    # [SDT] eq. 5 motion (the sdtd preset): 80 px streaks whose centres move 20 px a frame along their line
+    u = np.array([0.8, 0.6])
+    dets = []
+    for t in range(6):
+        c = np.array([150.0, 100.0]) + 20.0 * t * u
+        dets.append(np.array([[*(c - 40 * u), *(c + 40 * u), 15.0]]))
+    table = link_physical(dets, np.arange(6) * 6.0, np.full(6, 5.0), SHAPE)
+    assert len(table) == 6 and len(set(table["id"])) == 1
+    # the same streak on the same pixels every frame is sky, not an object
+    assert len(link_physical([dets[0]] * 6, np.arange(6) * 6.0, np.full(6, 5.0), SHAPE)) == 0
 
 
 def test_simulated_physical_streaks_lie_end_to_end():

@@ -89,3 +89,33 @@ def test_streak_method_returns_a_track_when_it_ends_with_the_rows_of_the_whole_t
     a, b = key(got), key(whole)
     assert len(a) == len(b) > 0
     assert np.array_equal(a[np.lexsort(a.T[::-1])], b[np.lexsort(b.T[::-1])])
+
+
+def test_physical_method_writes_each_row_at_its_frame_or_the_next(tmp_path):
+    """The default sidereal method is online: a streak continuing a track comes out of the
+    `step` of its frame, a new track's first streak out of the next `step`; all of it equals
+    the batch run (`track_sequence`), since both drive the same linker."""
+    from astropy.table import vstack
+
+    from debristrack.io.sequence import open_sequence
+    from debristrack.pipeline import sidereal
+    from debristrack.simulate import simulate_dataset
+
+    simulate_dataset(tmp_path, mode="sidereal", sequences=1, seed=3, progress=False,
+                     overrides={"size": 256, "frames": 6, "objects": (2, 2), "leo_prob": 0.0,
+                                "speed": (25.0, 40.0), "snr": (20.0, 30.0), "gap_prob": 0.0})
+    seq = open_sequence(tmp_path / "sidereal" / "seq0000")
+    method = sidereal.make_method(seq, "matched+physical", sidereal.Config())
+    parts = []
+    for i, frame in enumerate(seq):
+        rows = method.step(i, frame)
+        assert set(np.asarray(rows["frame"]).tolist()) <= {i - 1, i}
+        parts.append(rows)
+    parts.append(method.finish())
+    got = vstack([p for p in parts if len(p)])
+    assert len(got) >= 8 and max(np.bincount(np.asarray(got["id"]))) >= 4  # tracks, not only singles
+    assert sum(len(p) for p in parts[:-1]) > 0.75 * len(got)  # most rows came while frames kept coming
+    whole = sidereal.track_sequence(seq, method="matched+physical")
+    key = lambda t: np.column_stack([np.asarray(t[c], float) for c in ("frame", "id", "x1", "y1", "x2", "y2")])
+    a, b = key(got), key(whole)
+    assert np.array_equal(a[np.lexsort(a.T[::-1])], b[np.lexsort(b.T[::-1])])

@@ -39,7 +39,7 @@ from ..io.sequence import Frame, mosaic_ccds, open_sequence
 from ..simulate.debris import draw_debris, sample_debris
 from ..simulate.scenes import make_scene
 from ..pipeline.loop import run_method
-from ..pipeline.sidereal import Config, StreakMethod, frame_times, make_method, with_options
+from ..pipeline.sidereal import Config, PhysicalMethod, StreakMethod, frame_times, make_method, with_options
 from .report import section_preamble, update_section
 
 TRAIL_DIST = 6.0
@@ -221,6 +221,8 @@ def run_rows(frames, shape, config: Config, rows=ROWS) -> dict[str, tuple[Table,
             continue
         rej: Counter = Counter()
         m = make_method(frames, method, cfg, rejections=rej)
+        if isinstance(m, PhysicalMethod):
+            m.out = []  # its trails, for the segment-tracker rows of this config
         table = run_method(m, frames)
         secs = time.perf_counter() - t0
         done.setdefault(key, (m, rej, secs))

@@ -27,13 +27,13 @@ from astropy.table import Table
 from ..config import check_ranges
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
 from ..detect.streaks.static_sky import static_sky_residuals
-from ..detect.streaks.trails import detect_trails
+from ..detect.streaks.trails import detect_candidates, detect_trails
 from ..detect.streaks.validate import ValidatorParams
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
 from ..sdtnet.options import SdtnetConfig
 from ..track.offset import OffsetTracker
-from ..track.physical import PhysicalParams, link_physical
+from ..track.physical import PhysicalLinker, PhysicalParams, rows_table
 from ..track.segments import TRACKERS, TrackerParams
 from .loop import run_method
 
@@ -271,32 +271,61 @@ class StreakMethod:
 
 
 class PhysicalMethod(StreakMethod):
-    """A classical streak detector and the physical linker (:func:`link_physical`), the frame
-    loop's method: ``step`` detects, ``finish`` links with the frames' start times and
-    exposure times (``times``: :func:`frame_times`) and reports every trail, one-frame ones
-    as ``single`` tracks."""
+    """A classical streak detector and the physical linker (:class:`PhysicalLinker`), the frame
+    loop's method, online: ``step`` detects the frame's trails (and, with the real-sky front
+    end, keeps the validator's rejected candidates for the linker) and returns the rows the
+    linker decides now: a streak continuing a track at once, a new track's first streak one
+    frame later; ``finish`` the last frame's new tracks. Exposure start and time come from
+    ``times`` (:func:`frame_times`, the whole sequence known beforehand, as ``track`` has it)
+    or else from each frame's own header (``watch``), relative to the first frame. One-frame
+    trails are reported as ``single`` tracks."""
 
     def __init__(self, detector: str, config: Config, *, times: tuple[np.ndarray, np.ndarray] | None = None,
                  shape=None, **kw):
         super().__init__(detector, "physical", config, **kw)
         self.times, self.shape = times, shape
-        self.out: list[np.ndarray] = []  # each frame's detections, linked at the finish
-        self.exposures: list[tuple] = []  # each frame's (start, EXPTIME) from its own header
+        self.linker: PhysicalLinker | None = None
+        self.t0 = None  # the first frame's (start time, EXPTIME) from its header, for frames without ``times``
+        self.out: list[np.ndarray] | None = None  # each frame's trails, kept only when asked (bench real)
 
-    def step(self, index: int, frame) -> None:
-        if self.shape is None:
-            self.shape = frame.clean.shape
+    def _exposure(self, index: int, frame) -> tuple[float, float]:
+        if self.times is not None and index < len(self.times[0]):
+            return float(self.times[0][index]), float(self.times[1][index])
+        start, exptime = _exposure(getattr(frame, "header", None))
+        if self.t0 is None:
+            self.t0 = (start, exptime)
+        if start is None or exptime is None or exptime <= 0 or self.t0[0] is None:
+            return float(index), 1.0  # no times: a streak's rate is per frame, as [SDT] eq. 5
+        return float((start - self.t0[0]).to_value("s")), float(exptime)
+
+    def detect_soft(self, frame, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The frame's trails and the validator's rejected candidates (None without the
+        real-sky front end)."""
+        if not self.real_sky:
+            return self.detect(frame, index), None
+        static = self.statics[index] if self.statics is not None and index < len(self.statics) else None
+        stars = self.stars if static is None else None
+        segs, soft, reasons = detect_candidates(
+            frame.clean, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=self.config.matched),
+            static_residual=static, saturation=_saturation(frame), default_fwhm=self.config.matched.fwhm,
+            params=self.config.trail)
+        if self.rejections is not None:
+            self.rejections.update(reasons)
+        return segs, soft
+
+    def step(self, index: int, frame) -> Table:
         self.index = index
-        self.exposures.append(_exposure(getattr(frame, "header", None)))
-        self.out.append(self.detect(frame))
+        if self.linker is None:
+            self.shape = self.shape or frame.clean.shape
+            self.linker = PhysicalLinker(self.shape, self.config.physical)
+        segs, soft = self.detect_soft(frame, index)
+        if self.out is not None:
+            self.out.append(segs)
+        start, exptime = self._exposure(index, frame)
+        return rows_table(self.linker.step(index, segs, start, exptime, soft))
 
     def finish(self) -> Table:
-        n = len(self.out)
-        # times of the whole sequence when it was known beforehand (track), else those the frames
-        # brought (watch builds the method from its first frames only)
-        given = self.times is not None and len(self.times[0]) >= n
-        starts, exptimes = self.times if given else _relative_times(self.exposures)
-        return link_physical(self.out, starts[:n], exptimes[:n], self.shape or (1, 1), self.config.physical)
+        return rows_table(self.linker.finish() if self.linker is not None else [])
 
 
 def _saturation(frame) -> float | None:

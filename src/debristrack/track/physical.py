@@ -20,6 +20,7 @@ DESIGN.md streak table with the extra column ``single`` (1 = one-detection track
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +51,10 @@ class _Track:
     dets: list  # (frame, segment (5,), t_start, exptime)
     sign: int = 0  # +1: moving from (x1, y1) to (x2, y2) of the first detection's axis; 0 = unknown
     misses: int = 0
+    model: str = "physical"  # or "overlap": consecutive streaks overlap along their line ([SDT] eq. 5)
+    id: int | None = None  # given when the track's first row is written
+    hidden: int = 0  # leading detections decided not to be written (a one-detection track dropped)
+    tentative: bool = False  # a rejected candidate: lives one frame, written only if a trail continues it
 
 
 def _axis(seg):
@@ -93,6 +98,78 @@ def _fit(track: _Track, shape, p: PhysicalParams):
 
 def link_cost(track: _Track, seg: np.ndarray, t_start: float, exptime: float, shape,
               p: PhysicalParams) -> tuple[float, int]:
+    """Cost of continuing ``track`` with streak ``seg`` (inf outside the gates) and the sign of
+    motion it implies: :func:`physical_cost`, or for a track whose streaks overlap
+    (:func:`overlap_cost`, [SDT] eq. 5 motion) and a one-detection track that the physics
+    cannot continue, the overlap model."""
+    return _link(track, seg, t_start, exptime, shape, p)[:2]
+
+
+def _link(track, seg, t_start, exptime, shape, p) -> tuple[float, int, str]:
+    """(cost, sign, model) of continuing ``track`` with ``seg`` (:func:`link_cost`)."""
+    if track.model == "overlap" and len(track.dets) > 1:
+        return (*overlap_cost(track, seg, t_start, exptime, p), "overlap")
+    cost, sign = physical_cost(track, seg, t_start, exptime, shape, p)
+    if np.isfinite(cost) or len(track.dets) > 1:
+        return cost, sign, "physical"
+    return (*overlap_cost(track, seg, t_start, exptime, p), "overlap")
+
+
+def _line_error(ref_seg, seg, p: PhysicalParams, slack_len: float) -> float:
+    """Largest distance of ``seg``'s ends from ``ref_seg``'s line over its tolerance (<= 1 on the line)."""
+    v, _ = _axis(ref_seg)
+    dir_err = np.radians(p.angle_tol / 4) + np.arctan(3.0 / max(slack_len, 1.0))
+    worst = 0.0
+    for q in (seg[0:2], seg[2:4]):
+        rel = q - ref_seg[0:2]
+        perp = abs(rel[0] * v[1] - rel[1] * v[0])
+        worst = max(worst, perp / (0.5 * p.pos_tol + np.sin(dir_err) * float(np.hypot(*rel))))
+    return worst
+
+
+def overlap_cost(track: _Track, seg: np.ndarray, t_start: float, exptime: float,
+                 p: PhysicalParams) -> tuple[float, int]:
+    """Cost and sign of continuing ``track`` under [SDT] eq. 5 motion: the streak's length is
+    not its motion, and consecutive streaks of one object overlap along their line (the
+    ``sdtd`` preset). With one detection, the new streak must lie on its line, overlap it
+    and be shifted along it by more than ``pos_tol`` (a repeat on the same pixels is sky);
+    the shift gives the sign. Then the streaks' centres move uniformly in time along the
+    line: the new centre must lie within ``pos_tol`` + half the change of length + ``rate_tol``
+    x the distance travelled of the predicted one."""
+    _, last, ts_l, e_l = track.dets[-1]
+    v, length = _axis(last)
+    w, new_len = _axis(seg)
+    slack = np.degrees(np.arctan(2.0 * 1.5 / max(min(new_len, length), 1.0)))
+    if np.degrees(np.arccos(min(1.0, abs(float(v @ w))))) > p.angle_tol + slack:
+        return np.inf, 0
+    longer, shorter = (last, seg) if length >= new_len else (seg, last)
+    line = _line_error(longer, shorter, p, max(length, new_len))
+    if line > 1.0:
+        return np.inf, 0
+    c_new = 0.5 * (seg[0:2] + seg[2:4])
+    if len(track.dets) == 1:
+        along = np.sort((np.stack([seg[0:2], seg[2:4]]) - last[0:2]) @ v)
+        shift = float((c_new - 0.5 * (last[0:2] + last[2:4])) @ v)
+        if min(along[1], length) - max(along[0], 0.0) <= 0 or abs(shift) <= p.pos_tol:
+            return np.inf, 0
+        return 0.5 + 0.5 * line, int(np.sign(shift))
+    times = np.array([ts + 0.5 * e for _, _, ts, e in track.dets])
+    centres = np.array([0.5 * (s[0:2] + s[2:4]) for _, s, _, _ in track.dets])
+    A = np.column_stack([np.ones_like(times), times - times[0]])
+    (c0, vel), *_ = np.linalg.lstsq(A, centres, rcond=None)
+    pred = c0 + vel * (t_start + 0.5 * exptime - times[0])
+    lens = [_axis(s)[1] for _, s, _, _ in track.dets]
+    travel = float(np.hypot(*vel)) * (t_start + 0.5 * exptime - times[-1])
+    tol = p.pos_tol + 0.5 * abs(new_len - float(np.median(lens))) + p.rate_tol * travel
+    err = float(np.hypot(*(c_new - pred)))
+    if err > tol:
+        return np.inf, 0
+    sign = track.sign * (1 if _axis(track.dets[0][1])[0] @ v >= 0 else -1)
+    return err / tol, sign
+
+
+def physical_cost(track: _Track, seg: np.ndarray, t_start: float, exptime: float, shape,
+                  p: PhysicalParams) -> tuple[float, int]:
     """Cost of continuing ``track`` with streak ``seg`` of an exposure from ``t_start`` lasting
     ``exptime`` (inf outside the gates), and the sign of motion it implies.
 
@@ -176,10 +253,21 @@ def link_cost(track: _Track, seg: np.ndarray, t_start: float, exptime: float, sh
 
 def _inside(track: _Track, t_start: float, exptime: float, shape, p: PhysicalParams) -> bool:
     """Whether the track can still be in the field at this exposure (False once it left)."""
-    fit = _fit(track, shape, p)
-    if fit is None:
-        return True
-    x0, vel, t0 = fit
+    if track.model == "overlap":
+        if len(track.dets) < 2:
+            return True
+        (_, s0, t0, e0), (_, s1, t1, e1) = track.dets[0], track.dets[-1]
+        c0, c1 = 0.5 * (s0[0:2] + s0[2:4]), 0.5 * (s1[0:2] + s1[2:4])
+        vel = (c1 - c0) / max((t1 + 0.5 * e1) - (t0 + 0.5 * e0), 1e-9)
+        c = c1 + vel * (t_start + 0.5 * exptime - t1 - 0.5 * e1)  # the centre of the next streak
+        half = 0.5 * _axis(s1)[1]
+        ny, nx = shape
+        return bool(-half <= c[0] <= nx - 1 + half and -half <= c[1] <= ny - 1 + half)
+    else:
+        fit = _fit(track, shape, p)
+        if fit is None:
+            return True
+        x0, vel, t0 = fit
     pts = x0 + vel * (np.linspace(t_start, t_start + exptime, 9)[:, None] - t0)
     ny, nx = shape
     return bool(np.any((pts[:, 0] >= 0) & (pts[:, 0] <= nx - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= ny - 1)))
@@ -215,91 +303,146 @@ def _seen_again_expected(track: _Track, starts, exptimes, shape, p: PhysicalPara
     return True
 
 
-def static_detections(detections: list[np.ndarray], *, dist: float = 3.0, angle: float = 3.0) -> list[np.ndarray]:
-    """(N_t,) bool per frame: detections that another frame repeats on the same pixels (same
-    line, overlapping by more than half): fixed sky, not a moving object."""
-    out = [np.zeros(len(d), bool) for d in detections]
-    for t, dt in enumerate(detections):
-        for i, s in enumerate(as_segments(dt)):
-            u, n = _axis(s)
-            for t2, d2 in enumerate(detections):
-                if t2 == t:
-                    continue
-                for s2 in as_segments(d2):
-                    v, _ = _axis(s2)
-                    if np.degrees(np.arccos(min(1.0, abs(float(u @ v))))) > angle:
-                        continue
-                    rel = np.stack([s2[0:2], s2[2:4]]) - s[0:2]
-                    if np.max(np.abs(rel[:, 0] * u[1] - rel[:, 1] * u[0])) > dist:
-                        continue
-                    lo, hi = np.sort(rel @ u)
-                    if min(hi, n) - max(lo, 0.0) > 0.5 * n:
-                        out[t][i] = True
-                        break
-                if out[t][i]:
-                    break
-    return out
+def same_pixels(s: np.ndarray, s2: np.ndarray, *, dist: float = 3.0, angle: float = 3.0,
+                max_shift: float | None = None) -> bool:
+    """Whether segment ``s2`` repeats ``s``: on its line (ends within ``dist`` px, direction
+    within ``angle`` deg) and overlapping more than half of ``s``; with ``max_shift``, also
+    centred within that many px along the line (a moving streak that overlaps its predecessor,
+    [SDT] eq. 5, is shifted along it; sky stays put)."""
+    u, n = _axis(s)
+    v, _ = _axis(s2)
+    if np.degrees(np.arccos(min(1.0, abs(float(u @ v))))) > angle:
+        return False
+    rel = np.stack([s2[0:2], s2[2:4]]) - s[0:2]
+    if np.max(np.abs(rel[:, 0] * u[1] - rel[:, 1] * u[0])) > dist:
+        return False
+    lo, hi = np.sort(rel @ u)
+    if min(hi, n) - max(lo, 0.0) <= 0.5 * n:
+        return False
+    return max_shift is None or abs(0.5 * (lo + hi) - 0.5 * n) <= max_shift
 
 
-def link_physical(detections: list[np.ndarray], starts: np.ndarray, exptimes: np.ndarray, shape: tuple[int, int],
-                  params: PhysicalParams | None = None) -> Table:
-    """Link per-frame streaks into tracks by their physics (see the module docstring).
+def _repeated(segs: np.ndarray, others, max_shift: float) -> np.ndarray:
+    """(N,) bool: which of ``segs`` another segment of ``others`` repeats (:func:`same_pixels`)."""
+    return np.array([any(same_pixels(s, o, max_shift=max_shift) for o in others) for s in segs], bool)
 
-    Parameters
-    ----------
-    detections : one ``(N_t, 5)`` array ``x1, y1, x2, y2, score`` per frame.
-    starts : (T,) exposure start times, s (any origin). exptimes : (T,) exposure times, s.
-    shape : (ny, nx) of the frames.
 
-    Returns
-    -------
-    Table ``frame,id,x1,y1,x2,y2,score,single`` (left endpoint first; ``single`` = 1 on
-    one-detection tracks).
+ROW = tuple[int, int, float, float, float, float, float, int]  # frame, id, x1, y1, x2, y2, score, single
+STATIC_WINDOW = 8  # earlier frames a detection is compared with to call it static sky
+
+
+class PhysicalLinker:
+    """The physical linker, online: :meth:`step` takes one frame's streaks and returns the
+    rows it can decide now; :meth:`finish` the rest. :func:`link_physical` runs it over a
+    finished sequence, so a live run and a batch run give the same tracks.
+
+    A streak that continues a written track is written at once under its id. A streak that
+    starts a track is decided one frame later: continued (both rows written under a new id),
+    a plausible one-frame trail (written, ``single``), or neither (not written; the track
+    stays open, so a later streak can still continue it). A detection repeated on the same
+    pixels in one of the :data:`STATIC_WINDOW` earlier frames or in the next frame is static
+    sky and is dropped.
+
+    ``soft`` streaks (candidates the trail validator rejected) never start a track: they
+    continue one the physics predicts them on, or, held for one frame, are written when a
+    trail of the next frame continues them (a trail's first streak cut short by the frame
+    edge, a faint or crossed piece).
     """
-    p = params or PhysicalParams()
-    static = static_detections(detections)
-    active: list[_Track] = []
-    done: list[_Track] = []
-    for t, dets in enumerate(detections):
-        segs = as_segments(dets)
-        segs = segs[~static[t]] if len(segs) else segs
-        ts, e = float(starts[t]), float(exptimes[t])
-        cost = np.full((len(active), len(segs)), np.inf)
-        sign = np.zeros((len(active), len(segs)), int)
-        for i, tr in enumerate(active):
-            for j, sg in enumerate(segs):
-                cost[i, j], sign[i, j] = link_cost(tr, sg, ts, e, shape, p)
+
+    def __init__(self, shape: tuple[int, int], params: PhysicalParams | None = None):
+        self.shape, self.p = tuple(shape), params or PhysicalParams()
+        self.active: list[_Track] = []
+        self.starts: list[float] = []
+        self.exptimes: list[float] = []
+        self.recent: collections.deque = collections.deque(maxlen=STATIC_WINDOW)  # earlier frames' segments
+        self.next_id = 1
+
+    def _rows(self, tr: _Track, dets, single: int = 0) -> list[ROW]:
+        if tr.id is None:
+            tr.id, self.next_id = self.next_id, self.next_id + 1
+        return [(f, tr.id, *(float(v) for v in seg[:5]), single) for f, seg, _, _ in dets]
+
+    def step(self, t: int, dets: np.ndarray, t_start: float, exptime: float,
+             soft: np.ndarray | None = None) -> list[ROW]:
+        """Frame ``t`` (0, 1, 2, ... in order): its streaks ``(N, 5)``, exposure start (s, any
+        origin) and time (s), and the validator's rejected candidates ``soft`` ``(M, 5)``.
+        Returns the rows decided now."""
+        p, shape = self.p, self.shape
+        self.starts.append(float(t_start))
+        self.exptimes.append(float(exptime))
+        hard = as_segments(dets)
+        soft = as_segments(soft) if soft is not None else np.zeros((0, 5))
+        earlier = [s for _, segs in self.recent for s in segs]
+        self.recent.append((t, np.vstack([hard[:, :5], soft[:, :5]])))
+        hard = hard[~_repeated(hard, earlier, p.pos_tol)] if len(hard) else hard
+        if len(soft):  # sky, or a piece of a trail of this frame
+            soft = soft[~(_repeated(soft, earlier, p.pos_tol) | _repeated(soft, hard, np.inf))]
+        # a track started in the previous frame whose streak this frame repeats was sky
+        self.active = [tr for tr in self.active if tr.id is not None or tr.hidden or len(tr.dets) > 1
+                       or not _repeated(tr.dets[0][1][None], hard, p.pos_tol)[0]]
+        cand = np.vstack([hard[:, :5], soft[:, :5]]) if len(soft) else hard[:, :5]
+        n_hard = len(hard)
+        cost = np.full((len(self.active), len(cand)), np.inf)
+        sign = np.zeros(cost.shape, int)
+        model = np.full(cost.shape, "physical", dtype=object)
+        for i, tr in enumerate(self.active):
+            for j, sg in enumerate(cand):
+                if tr.tentative and j >= n_hard:
+                    continue  # two rejected candidates do not make a track
+                c, sign[i, j], model[i, j] = _link(tr, sg, t_start, exptime, shape, p)
+                # prefer a trail to a rejected candidate, a written track to a held candidate
+                cost[i, j] = c + (1.0 if j >= n_hard else 0.0) + (0.5 if tr.tentative else 0.0)
+        rows: list[ROW] = []
         matched_t, matched_d = set(), set()
         if cost.size and np.isfinite(cost).any():
             big = 1e6
-            rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, big))
-            for i, j in zip(rows, cols):
-                if cost[i, j] < big:
-                    tr = active[i]
-                    if not tr.sign:  # the second detection fixes the direction of motion
-                        u0 = _axis(tr.dets[0][1])[0]
-                        tr.sign = int(np.sign(u0 @ (_axis(tr.dets[-1][1])[0] * sign[i, j])) or 1)
-                    tr.dets.append((t, segs[j], ts, e))
-                    tr.misses = 0
-                    matched_t.add(i)
-                    matched_d.add(j)
+            for i, j in zip(*linear_sum_assignment(np.where(np.isfinite(cost), cost, big))):
+                if cost[i, j] >= big:
+                    continue
+                tr = self.active[i]
+                if not tr.sign:  # the second detection fixes the direction of motion
+                    u0 = _axis(tr.dets[0][1])[0]
+                    tr.sign = int(np.sign(u0 @ (_axis(tr.dets[-1][1])[0] * sign[i, j])) or 1)
+                    tr.model = model[i, j]
+                tr.dets.append((t, cand[j], float(t_start), float(exptime)))
+                tr.misses, tr.tentative = 0, False
+                rows += self._rows(tr, tr.dets[tr.hidden:] if tr.id is None else tr.dets[-1:])
+                matched_t.add(i)
+                matched_d.add(j)
         still = []
-        for i, tr in enumerate(active):
+        for i, tr in enumerate(self.active):
             if i in matched_t:
                 still.append(tr)
+            elif tr.tentative:
                 continue
-            tr.misses += 1
-            if tr.misses > p.max_miss or not _inside(tr, ts, e, shape, p):
-                done.append(tr)
+            elif tr.id is None and not tr.hidden and len(tr.dets) == 1:  # started last frame, not continued
+                if not _seen_again_expected(tr, self.starts, self.exptimes, shape, p):
+                    rows += self._rows(tr, tr.dets, single=1)  # a one-frame trail: it left the field
+                else:
+                    tr.hidden, tr.misses = 1, 1
+                    still.append(tr)
             else:
-                still.append(tr)
-        active = still + [_Track(dets=[(t, segs[j], ts, e)]) for j in range(len(segs)) if j not in matched_d]
-    done += active
-    done = [tr for tr in done if len(tr.dets) > 1 or not _seen_again_expected(tr, starts, exptimes, shape, p)]
-    rows = []
-    for k, tr in enumerate(sorted(done, key=lambda tr: (tr.dets[0][0], tuple(tr.dets[0][1][:2]))), start=1):
-        single = int(len(tr.dets) == 1)
-        rows += [(f, k, *seg[:5], single) for f, seg, _, _ in tr.dets]
+                tr.misses += 1
+                if tr.misses <= p.max_miss and _inside(tr, t_start, exptime, shape, p):
+                    still.append(tr)
+        self.active = still + [_Track(dets=[(t, cand[j], float(t_start), float(exptime))], tentative=j >= n_hard)
+                               for j in range(len(cand)) if j not in matched_d]
+        return rows
+
+    def finish(self) -> list[ROW]:
+        """The rows of the last frame's new tracks (one-frame trails where plausible)."""
+        rows = []
+        for tr in self.active:
+            if not tr.tentative and tr.id is None and not tr.hidden and len(tr.dets) == 1 and \
+                    not _seen_again_expected(tr, self.starts, self.exptimes, self.shape, self.p):
+                rows += self._rows(tr, tr.dets, single=1)
+        self.active = []
+        return rows
+
+
+def rows_table(rows: list[ROW]) -> Table:
+    """DESIGN.md streak table ``frame,id,x1,y1,x2,y2,score,single`` of linker rows (left
+    endpoint first), sorted by id and frame."""
     if not rows:
         return empty_table("streak", ("score", "single"))
     a = np.asarray(rows, dtype=np.float64)
@@ -307,3 +450,27 @@ def link_physical(detections: list[np.ndarray], starts: np.ndarray, exptimes: np
                    a[:, 7].astype(np.int64)], names=("frame", "id", "x1", "y1", "x2", "y2", "score", "single"))
     table.sort(["id", "frame"])
     return normalize_streaks(table)
+
+
+def link_physical(detections: list[np.ndarray], starts: np.ndarray, exptimes: np.ndarray, shape: tuple[int, int],
+                  params: PhysicalParams | None = None, soft: list[np.ndarray] | None = None) -> Table:
+    """Link per-frame streaks into tracks by their physics (module docstring):
+    :class:`PhysicalLinker` over the whole sequence.
+
+    Parameters
+    ----------
+    detections : one ``(N_t, 5)`` array ``x1, y1, x2, y2, score`` per frame.
+    starts : (T,) exposure start times, s (any origin). exptimes : (T,) exposure times, s.
+    shape : (ny, nx) of the frames.
+    soft : per frame, the validator's rejected candidates ``(M_t, 5)`` (or None).
+
+    Returns
+    -------
+    Table ``frame,id,x1,y1,x2,y2,score,single`` (left endpoint first; ``single`` = 1 on
+    one-detection tracks).
+    """
+    linker = PhysicalLinker(shape, params)
+    rows = []
+    for t, dets in enumerate(detections):
+        rows += linker.step(t, dets, float(starts[t]), float(exptimes[t]), None if soft is None else soft[t])
+    return rows_table(rows + linker.finish())
