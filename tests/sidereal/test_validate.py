@@ -114,3 +114,24 @@ def test_edge_column_and_full_exact_row_are_bad_lines():
     row = make_frame(stars=False, seed=11)
     row[139:142, :] += np.array([[30.0], [60.0], [30.0]], dtype=np.float32)  # a read-out row across the frame
     assert _judge(row, [[0, 140, 199, 140]])[0] == ["bad_line"]
+
+
+def test_radon_search_finds_a_long_faint_trail_and_nothing_in_noise():
+    from debristrack.detect.streaks.trails import long_lines
+
+    rng = np.random.default_rng(4)
+    noise = rng.normal(0.0, 1.0, (400, 700)).astype(np.float32)
+    assert len(long_lines(noise, None, 1.0)) == 0
+    yy, xx = np.mgrid[0:400, 0:700]
+    a, b = np.array([30.0, 300.0]), np.array([680.0, 120.0])
+    u = (b - a) / np.hypot(*(b - a))
+    t = np.clip((xx - a[0]) * u[0] + (yy - a[1]) * u[1], 0.0, np.hypot(*(b - a)))
+    dist = np.hypot(xx - a[0] - t * u[0], yy - a[1] - t * u[1])
+    # crest 1 sigma a pixel, FWHM 3.5 px (the NEOSSat trail: 0.6 sigma, 4.3 px, 1000 px long): SNR ~17 in
+    # the binned Radon sum over its 680 px
+    img = noise + 1.0 * np.exp(-0.5 * (dist / 1.5) ** 2).astype(np.float32)
+    found = long_lines(img, None, 1.0)
+    assert len(found) == 1
+    ends = found[0, :4].reshape(2, 2) - a
+    assert np.abs(ends[:, 0] * u[1] - ends[:, 1] * u[0]).max() < 3.0  # on the line
+    assert abs(float(np.diff(ends @ u)[0])) > 0.6 * np.hypot(*(b - a))  # over most of it

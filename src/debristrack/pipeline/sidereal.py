@@ -289,11 +289,11 @@ class PhysicalMethod(StreakMethod):
         self.out: list[np.ndarray] | None = None  # each frame's trails, kept only when asked (bench real)
 
     def _exposure(self, index: int, frame) -> tuple[float, float]:
+        start, exptime = _exposure(getattr(frame, "header", None))
+        if self.t0 is None:  # the first frame: the origin of the times (as frame_times has it)
+            self.t0 = (start, exptime)
         if self.times is not None and index < len(self.times[0]):
             return float(self.times[0][index]), float(self.times[1][index])
-        start, exptime = _exposure(getattr(frame, "header", None))
-        if self.t0 is None:
-            self.t0 = (start, exptime)
         if start is None or exptime is None or exptime <= 0 or self.t0[0] is None:
             return float(index), 1.0  # no times: a streak's rate is per frame, as [SDT] eq. 5
         return float((start - self.t0[0]).to_value("s")), float(exptime)

@@ -110,6 +110,43 @@ class SkyColumns:
         self.external = load_wcs_file(wcs_file) if wcs_file is not None else None
         self._notes: set[str] = set()
         self._say = say
+        self.last: dict[int, tuple] = {}  # streak track id -> its last written (frame, x1, y1, x2, y2)
+
+    def restore(self, table: Table | None) -> None:
+        """The last written streak of each track, from the tracks written before a restart."""
+        if table is None or len(table) == 0 or "x1" not in table.colnames:
+            return
+        for r in table:
+            tid = int(r["id"])
+            if tid not in self.last or int(r["frame"]) >= self.last[tid][0]:
+                self.last[tid] = (int(r["frame"]), *(float(r[c]) for c in ("x1", "y1", "x2", "y2")))
+
+    def _with_context(self, table: Table) -> tuple[Table, np.ndarray]:
+        """``table`` plus, for a streak track with rows of one frame only here, its last written
+        row (a live method writes a continuing track one row per frame): which end of a streak
+        was passed first follows from the track's motion (time1/time2, as ``track`` has them).
+        Returns the table and the mask of its own rows."""
+        if "x1" not in table.colnames or "id" not in table.colnames:
+            return table, np.ones(len(table), bool)
+        ids, frames = np.asarray(table["id"]), np.asarray(table["frame"])
+        extra = []
+        for tid in np.unique(ids):
+            here = ids == tid
+            prev = self.last.get(int(tid))
+            if prev is not None and len(np.unique(frames[here])) == 1 and prev[0] < frames[here][0]:
+                row = table[np.flatnonzero(here)[0]]
+                extra.append({**{c: row[c] for c in table.colnames}, "frame": prev[0],
+                              **dict(zip(("x1", "y1", "x2", "y2"), prev[1:]))})
+        for r in table:
+            tid = int(r["id"])
+            if tid not in self.last or int(r["frame"]) >= self.last[tid][0]:
+                self.last[tid] = (int(r["frame"]), *(float(r[c]) for c in ("x1", "y1", "x2", "y2")))
+        if not extra:
+            return table, np.ones(len(table), bool)
+        out = table.copy()
+        for e in extra:
+            out.add_row([e[c] for c in table.colnames])
+        return out, np.arange(len(out)) < len(table)
 
     def _note(self, text: str) -> None:
         key = text.split(": ", 1)[-1]
@@ -120,6 +157,7 @@ class SkyColumns:
     def __call__(self, table: Table | None) -> Table | None:
         if table is None or len(table) == 0:
             return table
+        table, own = self._with_context(table)
         frames = np.asarray(table["frame"], dtype=int)
         used = [int(f) for f in np.unique(frames)]
         seq = self.headers.sequence(used)
@@ -141,7 +179,7 @@ class SkyColumns:
             wcs_for = WcsSource(seq, external=wcs, external_time=when, stare=self.mode == "stare")
         out = add_sky_columns(sub, seq, wcs_for=wcs_for, on_missing=self._note)
         out["frame"] = table["frame"]
-        return out
+        return out[own]
 
 
 @dataclass
@@ -338,6 +376,7 @@ def watch(folder: str | Path, out: str | Path, *, make_method: Callable[[], Meth
     checkpoint = load_checkpoint(output) if checkpoint_every else None
     start, method = checkpoint if checkpoint is not None else (0, make_method())
     ends.restore(output.read_tracks())
+    sky.restore(output.read_tracks())
 
     last_key = None
     for entry in output.frames:  # replay: rebuild the method's state, write nothing
