@@ -26,7 +26,7 @@ from astropy.table import Table, vstack
 
 from ..config import check_ranges
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
-from ..detect.streaks.static_sky import Measured, Sky, StaticSky, measure
+from ..detect.streaks.static_sky import Measured, Sky, StaticSky, measure, pack_mask, unpack_mask
 from ..detect.streaks.trails import detect_trails
 from ..detect.streaks.validate import ValidatorParams
 from ..errors import InputError
@@ -260,7 +260,7 @@ class StreakMethod:
             self.sky = None
             return waiting + [(index, frame, None)]
         self._start = start if start is not None else self._start
-        held = _Held(frame.clean, frame.mask, header)  # only what detection needs, while the window fills
+        held = _Held(frame.clean, pack_mask(frame.mask), header)  # only what detection needs, while the window fills
         return [(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, held), measured=measured)]
 
     def _drain(self) -> list[tuple[int, object, Sky | None]]:
@@ -305,11 +305,16 @@ class _Prepared:
 
 @dataclass(frozen=True)
 class _Held:
-    """What detection needs of a frame waiting in the static sky window (not its raw data)."""
+    """What detection needs of a frame waiting in the static sky window (not its raw data;
+    the bad-pixel mask as bits)."""
 
     clean: np.ndarray
-    mask: np.ndarray | None
+    packed: tuple | None
     header: object
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        return unpack_mask(self.packed)
 
 
 def _joined(parts) -> Table | None:

@@ -15,11 +15,14 @@ must tell trails from sky.
 
 :class:`StaticSky` streams: frames are pushed one at a time, in time order, and it keeps a
 bounded window of them (``window + 1`` background-subtracted frames, whatever the length of
-the night). A frame's stack is made of the frames of its window: ``ceil(window / 2)`` before
-and ``window // 2`` after it (``centred``; the frame's residual comes that many frames
-later) or the ``window`` before it (past-only, for live frames: the residual comes at once).
-A frame that has fewer than 2 others in its window takes the next frames (the first frames
-of a night). Per-pixel order statistics are computed in row bands with a compare-exchange
+the night). A frame's stack is made of the ``window`` frames nearest to it (earlier first on a tie):
+``ceil(window / 2)`` before and ``window // 2`` after it (``centred``; the frame's residual
+comes that many frames later; the first frames of a night take more after them, the last
+ones more before them, as far back as the window holds) or the ``window`` before it
+(past-only, for live frames: the residual comes at once; the first two frames of a night
+wait for the third). A night of at most ``window`` frames thus gets the stacks of the
+whole-sequence rule (every frame's ``window`` nearest others); a longer one too, except its
+last ``window // 2`` frames, which have fewer. Per-pixel order statistics are computed in row bands with a compare-exchange
 network (:func:`order_stats`), so no ``(n, ny, nx)`` stack is ever allocated.
 """
 
@@ -160,19 +163,25 @@ def robust_stack(low: np.ndarray, floor: np.ndarray, sigma: float, *, spread: fl
     return low
 
 
-def _shifted_rows(img: np.ndarray, dx: float, dy: float, y0: int, y1: int) -> np.ndarray:
-    """Rows ``y0:y1`` of ``img`` shifted by ``(dx, dy)`` px (``out(y, x) = img(y - dy, x - dx)``,
-    bilinear, edges repeated: ``scipy.ndimage.shift(order=1, mode="nearest")``), read from the
-    rows it needs only."""
-    ny, nx = img.shape
+def _source_rows(ny: int, dy: float, y0: int, y1: int) -> tuple[int, int]:
+    """The rows ``b0:b1`` of a frame of ``ny`` rows that rows ``y0:y1`` shifted by ``dy`` read."""
     b0 = max(0, int(math.floor(y0 - dy)) - 1)
     b1 = min(ny, int(math.ceil(y1 - dy)) + 2)
     if b1 <= b0:  # shifted off the frame: the nearest edge row
         b0 = min(max(b0, 0), ny - 1)
         b1 = b0 + 1
-    m = np.float32([[1, 0, -dx], [0, 1, y0 - b0 - dy]])
-    return cv2.warpAffine(img[b0:b1], m, (nx, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return b0, b1
+
+
+def _shifted_rows(block: np.ndarray, dx: float, dy: float, y0: int, y1: int) -> np.ndarray:
+    """Rows ``y0:y1`` (counted from the block's first row) of a frame shifted by ``(dx, dy)`` px
+    (``out(y, x) = img(y - dy, x - dx)``, bilinear, edges repeated: ``scipy.ndimage.shift(
+    order=1, mode="nearest")``), from ``block``, the rows of the frame that :func:`_source_rows`
+    names (the block starts at the frame's top or far enough above, so its edges are the
+    frame's)."""
+    m = np.float32([[1, 0, -dx], [0, 1, y0 - dy]])
+    return cv2.warpAffine(np.ascontiguousarray(block, dtype=np.float32), m, (block.shape[1], y1 - y0),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
 
 @dataclass(frozen=True)
@@ -193,18 +202,61 @@ def measure(image: np.ndarray, mask: np.ndarray | None) -> Measured:
     return Measured(sub, sigma, _correlation_image(sub, sigma), _sources(sub, sigma, mask))
 
 
+# frames of this many pixels or more are held as int16 in steps of sigma / QUANTUM (+-4096
+# sigma): half the memory of float32, and the steps add sigma / 28 rms, nothing a stack sees
+QUANTIZE_PIXELS = 2048 * 2048
+QUANTUM = 8.0
+
+
+def pack_mask(mask: np.ndarray | None) -> tuple | None:
+    """A bool mask as bits (an eighth of its bytes), None for None."""
+    return None if mask is None else (np.packbits(mask, axis=None), mask.shape)
+
+
+def unpack_mask(packed: tuple | None) -> np.ndarray | None:
+    if packed is None:
+        return None
+    bits, shape = packed
+    return np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).view(bool)
+
+
 @dataclass
 class _Held:
-    """One frame of the window: its place in the night, background-subtracted pixels, noise,
-    bad pixels, shift from the first frame and sources (for the next frame's shift)."""
+    """One frame of the window: its place in the night, background-subtracted pixels (float32,
+    or int16 in steps of ``scale`` for big frames), noise, bad pixels (as bits), shift from the
+    first frame and sources (for the next frame's shift)."""
 
     position: int
     sub: np.ndarray
     sigma: float
-    mask: np.ndarray | None
+    packed: tuple | None
     shift: tuple[float, float]
     sources: np.ndarray
     corr: tuple[np.ndarray, int]
+    scale: float | None = None
+
+    @classmethod
+    def of(cls, position, sub, sigma, mask, shift, sources, corr) -> _Held:
+        scale = None
+        if sub.size >= QUANTIZE_PIXELS:
+            scale = max(float(sigma), 1e-12) / QUANTUM
+            q = np.empty(sub.shape, np.int16)
+            for y0 in range(0, sub.shape[0], BAND):  # in bands: no float temporaries of a frame
+                band = np.rint(sub[y0:y0 + BAND] / np.float32(scale))
+                np.clip(band, -32767, 32767, out=band)
+                q[y0:y0 + BAND] = band
+            sub = q
+        return cls(position, sub, sigma, pack_mask(mask), shift, sources, corr, scale)
+
+    def rows(self, y0: int, y1: int) -> np.ndarray:
+        """Rows ``y0:y1`` of the background-subtracted frame, float32."""
+        if self.scale is None:
+            return self.sub[y0:y1]
+        return np.multiply(self.sub[y0:y1], np.float32(self.scale), dtype=np.float32)
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        return unpack_mask(self.packed)
 
 
 @dataclass(frozen=True)
@@ -261,7 +313,7 @@ class StaticSky:
             (px, py), _ = cv2.phaseCorrelate(corr[0], prev.corr[0])
             dx, dy, _ = _match_shift(prev.sources, sources, (px * corr[1], py * corr[1]))
             shift = (prev.shift[0] + dx, prev.shift[1] + dy)
-        self.frames.append(_Held(self.count, sub, sigma, mask, shift, sources, corr))
+        self.frames.append(_Held.of(self.count, sub, sigma, mask, shift, sources, corr))
         self.pending.append((self.count, payload))
         self.count += 1
         return self._ready(final=False)
@@ -270,8 +322,12 @@ class StaticSky:
         return self._ready(final=True)
 
     def _last(self, position: int) -> int:
-        """The last frame of ``position``'s window (at least 2 others: the first frames wait)."""
-        return position + max(self.after, 2 - min(position, self.before))
+        """The last frame of ``position``'s window: ``after`` frames later, or more for the first
+        frames of a night, which have fewer than ``before`` frames before them (centred: the
+        ``window`` nearest frames; past-only: at least 2 others)."""
+        if self.after:
+            return position + self.window - min(position, self.before)
+        return position + max(0, 2 - position)
 
     def _ready(self, final: bool) -> list[Sky]:
         out = []
@@ -286,7 +342,11 @@ class StaticSky:
     def _sky(self, position: int, payload: Any) -> Sky:
         me = next(f for f in self.frames if f.position == position)
         last = self._last(position)
-        others = [f for f in self.frames if f is not me and position - self.before <= f.position <= last]
+        # the `window` nearest frames held (earlier first on a tie): at the end of a night the
+        # last frames reach back as far as the window still holds
+        others = sorted((f for f in self.frames if f is not me and f.position <= last),
+                        key=lambda f: (abs(f.position - position), f.position))[: self.window]
+        others.sort(key=lambda f: f.position)
         if len(others) < 2:
             return Sky(payload, None)
         shape = me.sub.shape
@@ -296,8 +356,9 @@ class StaticSky:
                 f = group[i]
                 dx, dy = f.shift[0] - me.shift[0], f.shift[1] - me.shift[1]
                 if math.hypot(dx, dy) > self.min_shift:  # carry frame f onto this frame's pixels
-                    return _shifted_rows(f.sub, dx, dy, y0, y1)
-                return f.sub[y0:y1]
+                    b0, b1 = _source_rows(f.sub.shape[0], dy, y0, y1)
+                    return _shifted_rows(f.rows(b0, b1), dx, dy, y0 - b0, y1 - b0)
+                return f.rows(y0, y1)
             return band_of
 
         residual = median = bad = None
@@ -306,15 +367,17 @@ class StaticSky:
             low, floor = order_stats(n, rows(others), shape, ((n - 1) // 2, 0))
             residual = robust_stack(low, floor, me.sigma)  # the static sky, then the residual in its place
             del floor
-            np.subtract(me.sub, residual, out=residual)
-            if me.mask is not None:
-                residual[me.mask] = 0.0
+            for y0 in range(0, shape[0], BAND):
+                np.subtract(me.rows(y0, y0 + BAND), residual[y0:y0 + BAND], out=residual[y0:y0 + BAND])
+            mask = me.mask
+            if mask is not None:
+                residual[mask] = 0.0
         if self.median:
             group = others + [me]
             n = len(group)
             ks = (n // 2,) if n % 2 else (n // 2 - 1, n // 2)
             parts = order_stats(n, rows(group), shape, ks)
             median = parts[0] if n % 2 else 0.5 * (parts[0] + parts[1])
-            masks = [f.mask for f in group if f.mask is not None]
+            masks = [m for m in (f.mask for f in group) if m is not None]
             bad = np.logical_or.reduce(masks) if masks else None
         return Sky(payload, residual, median, bad)
