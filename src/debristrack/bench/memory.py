@@ -10,7 +10,7 @@ table; the interpreter's start and imports are given apart):
   px, the physical ``debris`` preset: stars, streaks v x EXPTIME long) written as FITS, at
   <= 1.5 s per frame and <= 1.5 GB. Speed is given as a ratio against reading the same frames
   from disk in the same run (a child that opens the sequence and reads every frame's pixels
-  and bad-pixel mask), since the machine may be shared; the tracks are scored against the
+  and bad-pixel mask, before and after tracking), since the machine may be shared; the tracks are scored against the
   simulator's ground truth (MOTA), so a fast run that finds nothing would show.
 """
 
@@ -104,8 +104,11 @@ def sequence_row(size: int, frames: int, tmp: Path) -> tuple[str, bool, str]:
     simulate_dataset(tmp / "sim", mode="sidereal", sequences=1, seed=14, progress=False,
                      overrides={"size": size, "frames": frames})
     seq, out = tmp / "sim" / "sidereal" / "seq0000", tmp / "seq.csv"
-    read = child("read", str(seq))
+    # reading before and after tracking, the mean: the machine's load may change during the run
+    first = child("read", str(seq))
     run = child("track", str(seq), "--mode", "sidereal", "-o", str(out))
+    last = child("read", str(seq))
+    read = {"seconds": 0.5 * (first["seconds"] + last["seconds"]), "peak": max(first["peak"], last["peak"])}
     gt = read_table(seq / "gt.csv")
     mota = evaluate_tracks(gt, read_table(out), fwhm=2.5)["MOTA"] if out.stat().st_size else float("nan")
     per, per_read = run["seconds"] / frames, read["seconds"] / frames
@@ -116,7 +119,7 @@ def sequence_row(size: int, frames: int, tmp: Path) -> tuple[str, bool, str]:
            f"| {SEQUENCE_LIMIT_S} s/frame |\n")
     note = (f"The sequence's seconds are from the command line's call to the table on disk (FITS to table), "
             f"without the interpreter's start and imports ({run['imports']:.1f} s once per run). Reading alone "
-            f"(open the sequence, every frame's pixels and bad-pixel mask, in the same run) peaked at "
+            f"(open the sequence, every frame's pixels and bad-pixel mask; the mean of a run before and one after tracking) peaked at "
             f"{read['peak'] / 1e9:.2f} GB.")
     ok = run["code"] == 0 and gb <= SEQUENCE_LIMIT_GB and per <= SEQUENCE_LIMIT_S
     return row, ok, note
