@@ -451,7 +451,9 @@ def make_method(seq, method: str, config: Config, *, rejections: collections.Cou
     detector, tracker = parse_method(method)
     seq.require(1, f"{method} needs at least 1 frame")
     times = frame_times(seq)
-    sky = sky_window(config, detector, live=live) if not np.any(np.diff(times[0]) <= 0) else None
+    # a finished sequence of under 3 frames has no static sky (live, more frames may come)
+    stack = (live or len(seq) >= 3) and not np.any(np.diff(times[0]) <= 0)
+    sky = sky_window(config, detector, live=live) if stack else None
     if tracker == "physical":
         return PhysicalMethod(detector, config, times=times, sky=sky, rejections=rejections)
     return StreakMethod(detector, tracker, config, sky=sky, rejections=rejections)
