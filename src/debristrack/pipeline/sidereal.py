@@ -444,7 +444,8 @@ def make_method(seq, method: str, config: Config, *, rejections: collections.Cou
                 live: bool = False):
     """The method object for ``method`` on ``seq``; the ``matched`` detector gets its static
     sky window (:func:`sky_window`; ``live``: past-only, for ``watch``), none when the frames'
-    start times do not increase (the CCDs of one mosaic exposure)."""
+    start times do not increase (the CCDs of one mosaic exposure) or a finished sequence has
+    fewer than 3 frames."""
     if method == "sdtnet":
         seq.require(1, "sdtnet needs at least 1 frame")
         return SdtnetMethod(config)
