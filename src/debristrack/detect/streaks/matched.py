@@ -213,20 +213,27 @@ def candidate_lines(response: np.ndarray, angle: np.ndarray, p: MatchedParams) -
         near = np.abs((a - b + p.n_angles // 2) % p.n_angles - p.n_angles // 2) <= 1
         if np.count_nonzero(near) < p.min_pixels:
             continue
-        lab, n = _label_points(xs[near], ys[near])
+        lab, n = _label_points(xs[near], ys[near], response.shape)
         out.append(_component_lines(xs[near], ys[near], w[near], lab, n, p.min_pixels))
     return np.vstack(out) if out else empty_segments()
 
 
-def _label_points(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, int]:
+def _label_points(xs: np.ndarray, ys: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, int]:
     """8-connected components of the pixels ``(ys, xs)`` (given in raster order), numbered
     1..n in raster order of their first pixel, as ``ndimage.label`` numbers them: from the
-    pixel list (a few thousand ridge pixels), not a frame-sized image per direction."""
+    pixel list (a few thousand ridge pixels), not a frame-sized image per direction; with
+    ``ndimage.label`` on the frame when the pixels are a sizeable part of it (a frame of hot
+    pixels), where that is faster."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
     n = len(xs)
+    if n > 0.002 * shape[0] * shape[1]:
+        img = np.zeros(shape, dtype=bool)
+        img[ys, xs] = True
+        labels, count = ndimage.label(img, structure=np.ones((3, 3), bool))
+        return labels[ys, xs], count
     pairs = cKDTree(np.column_stack([xs, ys])).query_pairs(1.5, output_type="ndarray")
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
