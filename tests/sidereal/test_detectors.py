@@ -103,3 +103,21 @@ def test_correlated_noise_does_not_make_streaks():
     img = (100 + 10 * noise / noise.std()).astype(np.float32)
     assert len(detect_matched(img)) == 0
     assert len(detect_matched(img + make_frame([(30, 60, 170, 130, 120)], stars=False) - 100)) == 1
+
+
+def test_components_from_the_pixel_list_are_ndimage_labels():
+    """candidate_lines labels ridge pixels from their list (sparse) or on the frame (dense): both
+    give ndimage.label's 8-connected components, numbered alike."""
+    from scipy import ndimage
+
+    from debristrack.detect.streaks.matched import _label_points
+
+    rng = np.random.default_rng(1)
+    for k, density in enumerate([0.0005, 0.01, 0.08] * 5):
+        img = rng.random((60, 70)) < density
+        ys, xs = np.nonzero(img)
+        if len(ys) == 0:
+            continue
+        lab, n = _label_points(xs, ys, img.shape)
+        ref, m = ndimage.label(img, structure=np.ones((3, 3), bool))
+        assert n == m > 0 and np.array_equal(lab, ref[ys, xs]), k

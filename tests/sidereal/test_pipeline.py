@@ -73,7 +73,7 @@ def test_static_streak_like_source_is_dropped():
 
 def test_empty_detections_give_empty_table():
     class Nothing(sidereal.StreakMethod):
-        def detect(self, frame):
+        def detect(self, frame, sky=None):
             return np.zeros((0, 5))
 
     table = run_method(Nothing("lsd", "ocsort", sidereal.Config()), [None] * 3)

@@ -52,10 +52,9 @@ def same_table(a, b) -> bool:
     return True
 
 
-# sidereal's matched detector takes its static stars from the first star_stack frames when live
-# (from frames spread over the sequence in track): --star-stack 0 makes both use each frame alone.
-# The sidereal real-sky front end's static-sky stack is another such look (track: the frames
-# around each one; watch: the first frames), so the comparison runs without it.
+# sidereal's matched detector stacks the frames before each one when live (the frames around it
+# in track), for its static sky (real-sky front end) and its static-star median: --star-stack 0
+# --real-sky false makes both use each frame alone.
 CASES = [("stare", []), ("target", []), ("sidereal", ["--star-stack", "0", "--real-sky", "false"])]
 
 

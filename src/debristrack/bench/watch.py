@@ -39,7 +39,7 @@ TARGET_S = {"stare": 1.0, "target": 1.0, "sidereal": 2.0}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=4096, help="latency frames: side in px (default 4096)")
     parser.add_argument("--frames", type=int, default=12,
-                        help="latency frames per mode (default 12: sidereal matched holds its first 9)")
+                        help="latency frames per mode (default 12)")
     parser.add_argument("--cadence", type=float, default=4.0,
                         help="seconds between frames written during the latency run (default 4)")
     parser.add_argument("--settle", type=float, default=0.1, help="watch --settle (default 0.1)")

@@ -22,7 +22,7 @@ BENCHMARKS = {
     "target": "[TRK] motion lists vs nearest-to-centre: detection rate, s/frame",
     "sidereal": "[SDT] Tab. 2: streak detectors x trackers, MOT metrics, s/frame",
     "sdtnet": "[SDT] SDT-Net shipped weights: MOT metrics on simulated sets, s/frame at 1024x1024",
-    "memory": "peak memory of sidereal tracking on one 8192x8192 frame (limit 3 GB)",
+    "memory": "peak memory of sidereal tracking on one 8192x8192 frame (3 GB) and speed and memory on a 4096x4096 sequence (1.5 s/frame, 1.5 GB)",
     "real": "sidereal methods on real frames: trails found, false tracks per streak-free frame, injected MOT",
     "startup": "start-up time of debristrack --help / --version, as a ratio to python -c pass",
     "solve": "plate solving of the real frames (astrometry.net): solved/tried, s/frame, offset from their own WCS",

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
-from astropy.table import Table
+from astropy.table import Table, vstack
 
 from ..config import check_ranges
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
-from ..detect.streaks.static_sky import static_sky_residuals
-from ..detect.streaks.trails import detect_candidates, detect_trails
+from ..detect.streaks.static_sky import Measured, Sky, StaticSky, measure, pack_mask, unpack_mask
+from ..detect.streaks.trails import detect_candidates
 from ..detect.streaks.validate import ValidatorParams
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
@@ -102,20 +102,6 @@ def parse_method(method: str) -> tuple[str, str]:
     if detector not in DETECTORS or (tracker not in TRACKERS and tracker != "physical"):
         raise InputError(f"unknown sidereal method {method!r}; use one of {', '.join(METHODS)}")
     return detector, tracker
-
-
-def static_stars(seq, config: Config) -> np.ndarray | None:
-    """Star mask of the whole sequence from the median of ``star_stack`` evenly spaced frames
-    (the stars stay on the same pixels in sidereal mode; the streaks move and are not compact).
-    A look at the finished sequence before the loop; None with fewer than 3 frames."""
-    n = min(int(config.filter.star_stack), len(seq))
-    if n < 3:
-        return None
-    idx = np.unique(np.linspace(0, len(seq) - 1, n).round().astype(int))
-    frames = [seq[i] for i in idx]
-    median = np.median(np.stack([f.clean for f in frames]), axis=0)
-    bad = np.logical_or.reduce([f.mask for f in frames])
-    return star_mask(median, bad, config.matched)
 
 
 def implausible_tracks(ids: np.ndarray, frames: np.ndarray, segs: np.ndarray, *, min_speed: float,
@@ -198,54 +184,97 @@ class StreakMethod:
     applies to the tracks still open at the end (:func:`plausible_tracks` judges each track
     on its own rows, so the rows are the same whichever call returns them).
 
+    With ``sky`` (the ``matched`` detector in a sequence, :func:`sky_window`) each frame first
+    goes into the streamed static sky (:class:`~debristrack.detect.streaks.static_sky.StaticSky`,
+    a bounded window of frames): a frame is detected once its window is complete (``window //
+    2`` frames later for a centred window, at once for a past-only one), so ``step`` may
+    detect an earlier frame than the one it was given, and ``finish`` detects the frames still
+    waiting. The window gives the frame its static-sky residual (real-sky front end) or the
+    median its static-star mask comes from (``--real-sky false``).
+
     Parameters
     ----------
     detector : ``"matched"`` or ``"lsd"``. tracker : ``"sort"``, ``"bytetrack"`` or ``"ocsort"``.
-    stars : the sequence's static-star mask for ``matched`` (:func:`static_stars`), or None.
-    statics : per frame, the frame minus its static sky (:func:`static_residuals`) or None,
-        for the real-sky front end (``config.real.real_sky``, matched detector).
+    sky : the static sky window (:func:`sky_window`), or None.
     rejections : a Counter that receives the trail validator's rejection reasons.
     """
 
-    def __init__(self, detector: str, tracker: str, config: Config, *, stars: np.ndarray | None = None,
-                 statics: list | None = None, rejections: collections.Counter | None = None):
+    def __init__(self, detector: str, tracker: str, config: Config, *, sky: StaticSky | None = None,
+                 rejections: collections.Counter | None = None):
         if detector not in DETECTORS:
             raise InputError(f"unknown streak detector {detector!r}; use one of {', '.join(DETECTORS)}")
-        self.detector, self.config, self.stars = detector, config, stars
-        self.statics, self.rejections = statics, rejections
+        self.detector, self.config, self.sky, self.rejections = detector, config, sky, rejections
         self.tracker = TRACKERS[tracker](config.tracker) if tracker in TRACKERS else None
         self.frames = 0
         self.open: dict[int, list[np.ndarray]] = {}  # track id -> its rows (frame, id, x1, y1, x2, y2, score)
+        self._start = None  # the last frame's start time: a static sky needs them increasing
 
     @property
     def real_sky(self) -> bool:
         return bool(self.config.real.real_sky) and self.detector == "matched"
 
-    index = 0  # the frame being stepped (its static-sky residual)
+    def detect(self, frame, sky: Sky | None = None) -> np.ndarray:
+        """(N, 5) ``x1, y1, x2, y2, score`` of one frame (``clean`` and ``mask``; ``sky``: what
+        the static sky window gives for it, :class:`~debristrack.detect.streaks.static_sky.Sky`)."""
+        return self.detect_soft(frame, sky)[0]
 
-    def detect(self, frame, index: int | None = None) -> np.ndarray:
-        """(N, 5) ``x1, y1, x2, y2, score`` of one frame (``clean`` and ``mask``), frame
-        ``index`` of the sequence (default :attr:`index`, the frame being stepped: its
-        static-sky residual)."""
-        index = self.index if index is None else index
+    def detect_soft(self, frame, sky: Sky | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`detect`'s trails and the validator's rejected candidates (None without the
+        real-sky front end), for the physical linker."""
+        p = self.config.matched
+        stars = None
+        if sky is not None and sky.median is not None:
+            stars = star_mask(sky.median, sky.bad, p)
         if not self.real_sky:
             if self.detector == "matched":
-                return detect_matched(frame.clean, frame.mask, static_stars=self.stars, params=self.config.matched)
-            return detect_lsd(frame.clean, frame.mask, params=self.config.lsd)
-        static = self.statics[index] if self.statics is not None and index < len(self.statics) else None
+                return detect_matched(frame.clean, frame.mask, static_stars=stars, params=p), None
+            return detect_lsd(frame.clean, frame.mask, params=self.config.lsd), None
+        static = sky.residual if sky is not None else None
         # on a static-sky residual the stars are gone already: masking them would only hide trail
-        stars = self.stars if static is None else None
-        segs, reasons = detect_trails(
-            frame.clean, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=self.config.matched),
-            static_residual=static, saturation=_saturation(frame), default_fwhm=self.config.matched.fwhm,
+        stars = stars if static is None else None
+        segs, soft, reasons = detect_candidates(
+            frame.clean, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=p),
+            static_residual=static, saturation=_saturation(frame), default_fwhm=p.fwhm,
             params=self.config.trail)
         if self.rejections is not None:
             self.rejections.update(reasons)
-        return segs
+        return segs, soft
+
+    def prepare(self, frame):
+        """The static sky window's work on ``frame`` that needs no state (its background and
+        sources, :func:`~debristrack.detect.streaks.static_sky.measure`), in the frame loop's
+        read-ahead thread while ``step`` works on the previous frame."""
+        return _Prepared(frame, measure(frame.clean, frame.mask)) if self.sky is not None else frame
 
     def step(self, index: int, frame) -> Table | None:
-        self.index = index
-        return self.link(index, self.detect(frame))
+        return _joined([self._frame(i, f, s) for i, f, s in self._ready(index, frame)])
+
+    def _ready(self, index: int, frame) -> list[tuple[int, object, Sky | None]]:
+        """``(index, frame, sky)`` of the frames whose window is complete now that ``frame``
+        came (just ``frame`` without a sky window)."""
+        measured = None
+        if isinstance(frame, _Prepared):
+            frame, measured = frame.frame, frame.measured
+        if self.sky is None:
+            return [(index, frame, None)]
+        header = getattr(frame, "header", None)
+        start = _exposure(header)[0] if header is not None else None
+        if start is not None and self._start is not None and (start - self._start).to_value("s") <= 0:
+            # start times that do not increase (the CCDs of one mosaic exposure): no static sky
+            waiting = [(i, f, None) for _, (i, f) in self.sky.pending]
+            self.sky = None
+            return waiting + [(index, frame, None)]
+        self._start = start if start is not None else self._start
+        held = _Held(frame.clean, pack_mask(frame.mask), header)  # only what detection needs, while the window fills
+        return [(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, held), measured=measured)]
+
+    def _drain(self) -> list[tuple[int, object, Sky | None]]:
+        """The frames still waiting for their window, at the end of the night."""
+        return [] if self.sky is None else [(*s.payload, s) for s in self.sky.flush()]
+
+    def _frame(self, index: int, frame, sky: Sky | None) -> Table | None:
+        """One frame whose window is complete: detect, link; the rows of the tracks that ended."""
+        return self.link(index, self.detect(frame, sky))
 
     def link(self, index: int, detections: np.ndarray) -> Table | None:
         """Frame ``index``'s detections ((N, 5), :meth:`detect`) into the tracker; the rows of
@@ -267,7 +296,39 @@ class StreakMethod:
         return plausible_tracks(_streak_table(rows), self.config, n_frames=self.frames)
 
     def finish(self) -> Table:
-        return self._decide(list(self.open))
+        early = [self._frame(i, f, s) for i, f, s in self._drain()]
+        return _joined(early + [self._decide(list(self.open))])
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A frame and its :meth:`StreakMethod.prepare` work."""
+
+    frame: object
+    measured: Measured
+
+
+@dataclass(frozen=True)
+class _Held:
+    """What detection needs of a frame waiting in the static sky window (not its raw data;
+    the bad-pixel mask as bits)."""
+
+    clean: np.ndarray
+    packed: tuple | None
+    header: object
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        return unpack_mask(self.packed)
+
+
+def _joined(parts) -> Table | None:
+    """The parts' rows as one table (None when no part; the last empty one keeps the columns)."""
+    given = [p for p in parts if p is not None]
+    full = [p for p in given if len(p)]
+    if not full:
+        return given[-1] if given else None
+    return full[0] if len(full) == 1 else vstack(full, metadata_conflicts="silent")
 
 
 class PhysicalMethod(StreakMethod):
@@ -298,34 +359,20 @@ class PhysicalMethod(StreakMethod):
             return float(index), 1.0  # no times: a streak's rate is per frame, as [SDT] eq. 5
         return float((start - self.t0[0]).to_value("s")), float(exptime)
 
-    def detect_soft(self, frame, index: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """The frame's trails and the validator's rejected candidates (None without the
-        real-sky front end)."""
-        if not self.real_sky:
-            return self.detect(frame, index), None
-        static = self.statics[index] if self.statics is not None and index < len(self.statics) else None
-        stars = self.stars if static is None else None
-        segs, soft, reasons = detect_candidates(
-            frame.clean, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=self.config.matched),
-            static_residual=static, saturation=_saturation(frame), default_fwhm=self.config.matched.fwhm,
-            params=self.config.trail)
-        if self.rejections is not None:
-            self.rejections.update(reasons)
-        return segs, soft
-
-    def step(self, index: int, frame) -> Table:
-        self.index = index
+    def _frame(self, index: int, frame, sky) -> Table:
+        """One frame whose static sky window is complete: detect, link; the rows decided now."""
         if self.linker is None:
             self.shape = self.shape or frame.clean.shape
             self.linker = PhysicalLinker(self.shape, self.config.physical)
-        segs, soft = self.detect_soft(frame, index)
+        segs, soft = self.detect_soft(frame, sky)
         if self.out is not None:
             self.out.append(segs)
         start, exptime = self._exposure(index, frame)
         return rows_table(self.linker.step(index, segs, start, exptime, soft))
 
     def finish(self) -> Table:
-        return rows_table(self.linker.finish() if self.linker is not None else [])
+        early = [self._frame(i, f, s) for i, f, s in self._drain()]
+        return _joined(early + [rows_table(self.linker.finish() if self.linker is not None else [])])
 
 
 def _saturation(frame) -> float | None:
@@ -367,20 +414,6 @@ def frame_times(seq) -> tuple[np.ndarray, np.ndarray]:
     return _relative_times([_exposure(h) for h in heads])
 
 
-def static_residuals(seq, config: Config) -> list:
-    """Frame minus the robust stack of its neighbours, per frame (None for every frame of a
-    sequence under 3 frames or whose start times do not increase, e.g. the CCDs of one mosaic
-    exposure): :func:`static_sky_residuals` over ``star_stack - 1`` others. A look at the
-    finished sequence before the loop, like :func:`static_stars`."""
-    n = len(seq)
-    starts, _ = frame_times(seq)
-    if n < 3 or np.any(np.diff(starts) <= 0):
-        return [None] * n
-    frames = [seq[i] for i in range(n)]
-    return static_sky_residuals([f.clean for f in frames], [f.mask for f in frames],
-                                window=max(2, int(config.filter.star_stack) - 1))
-
-
 class SdtnetMethod:
     """SDT-Net ([SDT] sec. 4) and its offset tracker (eq. 13-14), the frame loop's method.
 
@@ -410,21 +443,40 @@ class SdtnetMethod:
         return plausible_tracks(_streak_table(self.rows), self.config, n_frames=len(self.rows))
 
 
-def make_method(seq, method: str, config: Config, *, rejections: collections.Counter | None = None):
-    """The method object for ``method`` on ``seq`` (the matched detector's static stars and,
-    with the real-sky front end, its static-sky residuals come from the sequence:
-    :func:`static_stars`, :func:`static_residuals`)."""
+def sky_window(config: Config, detector: str, *, live: bool = False) -> StaticSky | None:
+    """The static sky window of ``detector`` (:class:`StaticSky`; None when it needs none):
+    with the real-sky front end, each frame's residual from ``star_stack - 1`` other frames
+    (at least 2); without it, the median of ``star_stack`` frames for the static-star mask
+    (none under 3). Centred on each frame, or past-only for live frames (``live``: a
+    frame's rows may not wait for later frames, ``watch``)."""
+    if detector != "matched":
+        return None
+    stack = int(config.filter.star_stack)
+    if config.real.real_sky:
+        return StaticSky(max(2, stack - 1), centred=not live)
+    if stack < 3:
+        return None
+    return StaticSky(stack - 1, centred=not live, residuals=False, median=True)
+
+
+def make_method(seq, method: str, config: Config, *, rejections: collections.Counter | None = None,
+                live: bool = False):
+    """The method object for ``method`` on ``seq``; the ``matched`` detector gets its static
+    sky window (:func:`sky_window`; ``live``: past-only, for ``watch``), none when the frames'
+    start times do not increase (the CCDs of one mosaic exposure) or a finished sequence has
+    fewer than 3 frames."""
     if method == "sdtnet":
         seq.require(1, "sdtnet needs at least 1 frame")
         return SdtnetMethod(config)
     detector, tracker = parse_method(method)
     seq.require(1, f"{method} needs at least 1 frame")
-    stars = static_stars(seq, config) if detector == "matched" else None
-    statics = static_residuals(seq, config) if detector == "matched" and config.real.real_sky else None
+    times = frame_times(seq)
+    # a finished sequence of under 3 frames has no static sky (live, more frames may come)
+    stack = (live or len(seq) >= 3) and not np.any(np.diff(times[0]) <= 0)
+    sky = sky_window(config, detector, live=live) if stack else None
     if tracker == "physical":
-        return PhysicalMethod(detector, config, times=frame_times(seq), stars=stars, statics=statics,
-                              rejections=rejections)
-    return StreakMethod(detector, tracker, config, stars=stars, statics=statics, rejections=rejections)
+        return PhysicalMethod(detector, config, times=times, sky=sky, rejections=rejections)
+    return StreakMethod(detector, tracker, config, sky=sky, rejections=rejections)
 
 
 def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = None, progress=None) -> Table:

@@ -1,14 +1,17 @@
 """The frame loop's methods for frames that arrive one at a time.
 
 ``debristrack track`` builds a method from the whole sequence (``make_method(seq, ...)`` of each
-mode: the stare window from the cadence, the sidereal static-star mask from frames spread over
-the sequence, the frame shape and plate scale). Live, only the frames seen so far exist, so
+mode: the stare window from the cadence, the frame times, the frame shape and plate scale). Live, only the frames seen so far exist, so
 :func:`live_method` builds the same method from the first frames (:class:`Deferred` holds
 them until there are enough, then feeds them in order) and the rest go through
 :func:`~debristrack.pipeline.loop.feed`. Where that must differ from a finished folder:
 
-- sidereal ``matched``: the static stars come from the median of the first ``star_stack``
-  frames, not of ``star_stack`` frames spread over the night;
+- sidereal ``matched``: the static sky window (:class:`~debristrack.detect.streaks.static_sky.StaticSky`)
+  is past-only: each frame's static sky is the stack of the ``star_stack - 1`` frames before
+  it (the first two frames of a night wait for the third), where ``track`` stacks the frames
+  around it (half before, half after: its rows come ``star_stack // 2`` frames later, which
+  would break the live latency). Every frame gets its static-sky residual; only the window
+  is kept in memory;
 - stare: the window comes from the cadence of the first two frames (the batch run takes the
   median cadence of all); blocks end every ``window`` frames, and at the finish the last
   ``window`` frames make the last block, as in the batch run.
@@ -100,15 +103,15 @@ class Builder:
             window = module.sequence_window(seq, method=method, config=config)
             return module.StackMethod(method, config, window=window, n_frames=None)
         if self.mode == "sidereal":
-            return module.make_method(seq, method, config)
+            return module.make_method(seq, method, config, live=True)
         k_max = module.resolve_k_max(config, seq.plate_scale(), str(self.where)) if method == "motionlist" else None
         return module.TargetMethod(method, config, shape=seq.shape, k_max=k_max)
 
 
 def live_method(mode: str, method: str, config, *, where: Path) -> Deferred:
     """The method ``method`` of ``mode`` for live frames (module docstring): stare waits for two
-    frames (the window from the cadence), sidereal ``matched`` for ``star_stack`` frames (the
-    static stars), target for one (the frame shape and the plate scale)."""
+    frames (the window from the cadence), sidereal and target for one (target: the frame shape
+    and the plate scale; sidereal ``matched`` keeps its own past-only static sky window)."""
     from ..pipeline import load_mode
 
     module = load_mode(mode)
@@ -118,8 +121,7 @@ def live_method(mode: str, method: str, config, *, where: Path) -> Deferred:
     if mode == "stare":
         needs, least = (1 if config.window is not None else 2), module.MIN_FRAMES
     elif mode == "sidereal":
-        stack = int(config.filter.star_stack)
-        needs = stack if method.startswith("matched+") and stack >= 3 else 1
+        needs = 1
     else:
         needs, least = 1, (3 if method == "motionlist" else 1)
     return Deferred(Builder(mode, method, config, Path(where)), needs, Path(where), min_frames=least,

@@ -1,27 +1,46 @@
-"""Static sky removed before streak detection in a sidereal sequence.
+"""Static sky removed before streak detection in a sidereal sequence, streamed.
 
 With the telescope tracking the stars, everything fixed on the sky (stars, galaxies,
 nebulae, the halos and spikes of bright stars, hot pixels and bias structure of the
 detector) sits on the same pixels in every frame, while a satellite's trail is somewhere
-else in each. Subtracting from a frame a robust stack (median) of the OTHER frames leaves
+else in each. Subtracting from a frame a robust stack (lower median) of OTHER frames leaves
 only what changed: the trails, cosmic rays and noise. Frames are registered first when the
 stars moved by more than ``min_shift`` px (guiding drift): the shift is measured from
 the sources matched between the frame and its neighbour (sep positions, median offset),
-after a phase correlation has found it to a pixel. Sky levels are removed per frame
-(the background of a NEOSSat sequence climbs by a factor of ten), so the stack is of
-background-subtracted frames. At least ``2`` other frames are needed; with fewer, the
-frame is returned as is and the trail validator alone must tell trails from sky.
+after a phase correlation (on a binned copy of a big frame) has found it to about a pixel.
+Sky levels are removed per frame (the background of a NEOSSat sequence climbs by a factor
+of ten), so the stack is of background-subtracted frames. At least 2 other frames are
+needed; a sequence of fewer than 3 frames has no residual and the trail validator alone
+must tell trails from sky.
+
+:class:`StaticSky` streams: frames are pushed one at a time, in time order, and it keeps a
+bounded window of them (``window + 1`` background-subtracted frames, whatever the length of
+the night). A frame's stack is made of the ``window`` frames nearest to it (earlier first on a tie):
+``ceil(window / 2)`` before and ``window // 2`` after it (``centred``; the frame's residual
+comes that many frames later; the first frames of a night take more after them, the last
+ones more before them, as far back as the window holds) or the ``window`` before it
+(past-only, for live frames: the residual comes at once; the first two frames of a night
+wait for the third). A night of at most ``window`` frames thus gets the stacks of the
+whole-sequence rule (every frame's ``window`` nearest others); a longer one too, except its
+last ``window // 2`` frames, which have fewer. Per-pixel order statistics are computed in row bands with a compare-exchange
+network (:func:`order_stats`), so no ``(n, ny, nx)`` stack is ever allocated.
 """
 
 from __future__ import annotations
 
+import collections
+import math
+from dataclasses import dataclass
+from typing import Any
+
 import cv2
 import numpy as np
-from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from ..extract import _extract_with_room
 from .background import subtract_background
+
+BAND = 64  # rows per band of the order statistics: a few frames' band fits in the CPU cache
 
 
 def _sources(residual: np.ndarray, sigma: float, mask: np.ndarray | None, n: int = 300) -> np.ndarray:
@@ -36,20 +55,20 @@ def _sources(residual: np.ndarray, sigma: float, mask: np.ndarray | None, n: int
     return np.column_stack([objs["x"], objs["y"]])
 
 
-def measure_shift(ref: np.ndarray, img: np.ndarray, *, ref_sigma: float, sigma: float,
-                  ref_mask: np.ndarray | None = None, mask: np.ndarray | None = None) -> tuple[float, float, int]:
-    """Shift ``(dx, dy)`` (px) that carries ``img``'s stars onto ``ref``'s, and the number of
-    matched sources it rests on (0 = no match: shift from the phase correlation alone).
+def _correlation_image(sub: np.ndarray, sigma: float) -> tuple[np.ndarray, int]:
+    """The frame in units of its noise, clipped, binned so its short side is at most ~1024 px
+    (a phase correlation of a 4096^2 frame costs a second; of its 4 x 4 binned copy a few
+    hundredths, and the sources refine the shift anyway); and the binning factor."""
+    k = max(1, min(sub.shape) // 1024)
+    img = np.asarray(sub, dtype=np.float32)
+    if k > 1:  # binned first: the clipping then costs 1 / k^2 of a frame
+        img = cv2.resize(img, (img.shape[1] // k, img.shape[0] // k), interpolation=cv2.INTER_AREA)
+    return np.clip(img / np.float32(max(sigma, 1e-9)), -5, 50), k
 
-    Both inputs are background-subtracted frames. A phase correlation (OpenCV) finds the
-    shift to about a pixel; sources of the two frames within 2 px after that shift are
-    matched and the median of their offsets is the shift.
-    """
-    a = np.clip(ref / max(ref_sigma, 1e-9), -5, 50).astype(np.float32)
-    b = np.clip(img / max(sigma, 1e-9), -5, 50).astype(np.float32)
-    (px, py), _ = cv2.phaseCorrelate(b, a)
-    sa = _sources(ref, ref_sigma, ref_mask)
-    sb = _sources(img, sigma, mask)
+
+def _match_shift(sa: np.ndarray, sb: np.ndarray, guess: tuple[float, float]) -> tuple[float, float, int]:
+    """Median offset of the sources ``sb`` matched to ``sa`` within 2 px after ``guess``."""
+    px, py = guess
     if len(sa) < 3 or len(sb) < 3:
         return float(px), float(py), 0
     dist, idx = cKDTree(sa).query(sb + [px, py], distance_upper_bound=2.0)
@@ -60,62 +79,305 @@ def measure_shift(ref: np.ndarray, img: np.ndarray, *, ref_sigma: float, sigma: 
     return float(np.median(off[:, 0])), float(np.median(off[:, 1])), int(ok.sum())
 
 
-def lower_median(stack: np.ndarray) -> np.ndarray:
-    """Per-pixel lower median of a ``(n, ny, nx)`` stack (the ``(n - 1) // 2``-th smallest):
-    with an even number of frames a pixel that a moving streak covers in half of them still
-    reads the sky (the plain median would average one streak value in)."""
-    k = (stack.shape[0] - 1) // 2
-    return np.partition(stack, k, axis=0)[k]
+def measure_shift(ref: np.ndarray, img: np.ndarray, *, ref_sigma: float, sigma: float,
+                  ref_mask: np.ndarray | None = None, mask: np.ndarray | None = None) -> tuple[float, float, int]:
+    """Shift ``(dx, dy)`` (px) that carries ``img``'s stars onto ``ref``'s, and the number of
+    matched sources it rests on (0 = no match: shift from the phase correlation alone).
+
+    Both inputs are background-subtracted frames. A phase correlation (OpenCV) finds the
+    shift to about a pixel; sources of the two frames within 2 px after that shift are
+    matched and the median of their offsets is the shift.
+    """
+    (a, k), (b, _) = _correlation_image(ref, ref_sigma), _correlation_image(img, sigma)
+    (px, py), _ = cv2.phaseCorrelate(b, a)
+    return _match_shift(_sources(ref, ref_sigma, ref_mask), _sources(img, sigma, mask), (px * k, py * k))
 
 
-def robust_stack(stack: np.ndarray, sigma: float, *, spread: float = 5.0) -> np.ndarray:
-    """The static sky of a ``(n, ny, nx)`` stack of other frames: the :func:`lower_median`,
-    except where it exceeds the stack's minimum by more than ``spread`` x ``sigma``: there a
-    moving streak covers more than half of the other frames (a slow object whose streaks
-    overlap from frame to frame) and the minimum is the sky. A static source is bright in
-    every frame, so its minimum stays within a few sigma of its median."""
-    low = lower_median(stack)
-    floor = stack.min(axis=0)
-    return np.where(low - floor > spread * sigma, floor, low)
+def sorting_network(n: int) -> list[tuple[int, int]]:
+    """Compare-exchange pairs ``(i, j)``, ``i < j``, that sort ``n`` values ascending (Batcher's
+    odd-even merge sort on the next power of two; pairs that touch the padding wires, which
+    hold +inf and never move, are dropped)."""
+    size = 1 << max(0, (n - 1).bit_length())
+    pairs = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return [(a, b) for a, b in pairs if b < n]
 
 
-def static_sky_residuals(images: list[np.ndarray], masks: list[np.ndarray | None], *, window: int = 8,
-                         min_shift: float = 0.25) -> list[np.ndarray | None]:
-    """For every frame, the frame minus the lower median of up to ``window`` other frames (the
-    nearest in the sequence), all background-subtracted and registered onto it.
+def _pruned(n: int, wanted: tuple[int, ...]) -> list[tuple[int, int]]:
+    """The pairs of :func:`sorting_network` that the outputs ``wanted`` depend on."""
+    need, out = set(wanted), []
+    for a, b in reversed(sorting_network(n)):
+        if a in need or b in need:
+            need |= {a, b}
+            out.append((a, b))
+    return out[::-1]
+
+
+def order_stats(n: int, band_of, shape: tuple[int, int], ks: tuple[int, ...], *, band: int = BAND) -> list[np.ndarray]:
+    """Per-pixel ``k``-th smallest of ``n`` images, for each ``k`` of ``ks``, float32 ``shape``.
+
+    ``band_of(i, y0, y1)`` gives rows ``y0:y1`` of image ``i`` (float32). The images are
+    taken a band of rows at a time through a compare-exchange network (:func:`_pruned`),
+    so the temporaries are ``n + 1`` bands, not an ``(n, ny, nx)`` stack; the same values as
+    ``np.partition(stack, k, axis=0)[k]``.
+    """
+    pairs = _pruned(n, ks)
+    out = [np.empty(shape, np.float32) for _ in ks]
+    ny, nx = shape
+    tmp = np.empty((band, nx), np.float32)
+    for y0 in range(0, ny, band):
+        y1 = min(ny, y0 + band)
+        w = [np.array(band_of(i, y0, y1), dtype=np.float32, copy=True) for i in range(n)]
+        t = tmp[: y1 - y0]
+        for a, b in pairs:
+            np.minimum(w[a], w[b], out=t)
+            np.maximum(w[a], w[b], out=w[b])
+            w[a], t = t, w[a]
+        for o, k in zip(out, ks):
+            o[y0:y1] = w[k]
+    return out
+
+
+def robust_stack(low: np.ndarray, floor: np.ndarray, sigma: float, *, spread: float = 5.0,
+                 band: int = BAND) -> np.ndarray:
+    """The static sky from the lower median ``low`` of the other frames (the ``(n - 1) // 2``-th
+    smallest: with an even number of frames a pixel that a moving streak covers in half of
+    them still reads the sky) and their minimum ``floor``: the lower median, except where it
+    exceeds the minimum by more than ``spread`` x ``sigma``: there a moving streak covers
+    more than half of the other frames (a slow object whose streaks overlap from frame to
+    frame) and the minimum is the sky. A static source is bright in every frame, so its
+    minimum stays within a few sigma of its median. In place in ``low``, a band of rows at
+    a time (no frame-sized temporaries)."""
+    for y0 in range(0, low.shape[0], band):
+        lo, fl = low[y0:y0 + band], floor[y0:y0 + band]
+        np.copyto(lo, fl, where=(lo - fl) > spread * sigma)
+    return low
+
+
+def _source_rows(ny: int, dy: float, y0: int, y1: int) -> tuple[int, int]:
+    """The rows ``b0:b1`` of a frame of ``ny`` rows that rows ``y0:y1`` shifted by ``dy`` read."""
+    b0 = max(0, int(math.floor(y0 - dy)) - 1)
+    b1 = min(ny, int(math.ceil(y1 - dy)) + 2)
+    if b1 <= b0:  # shifted off the frame: the nearest edge row
+        b0 = min(max(b0, 0), ny - 1)
+        b1 = b0 + 1
+    return b0, b1
+
+
+def _shifted_rows(block: np.ndarray, dx: float, dy: float, y0: int, y1: int) -> np.ndarray:
+    """Rows ``y0:y1`` (counted from the block's first row) of a frame shifted by ``(dx, dy)`` px
+    (``out(y, x) = img(y - dy, x - dx)``, bilinear, edges repeated: ``scipy.ndimage.shift(
+    order=1, mode="nearest")``), from ``block``, the rows of the frame that :func:`_source_rows`
+    names (the block starts at the frame's top or far enough above, so its edges are the
+    frame's)."""
+    m = np.float32([[1, 0, -dx], [0, 1, y0 - dy]])
+    return cv2.warpAffine(np.ascontiguousarray(block, dtype=np.float32), m, (block.shape[1], y1 - y0),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the window needs of a frame that depends on that frame alone (:func:`measure`)."""
+
+    sub: np.ndarray
+    sigma: float
+    corr: tuple[np.ndarray, int]
+    sources: np.ndarray
+
+
+def measure(image: np.ndarray, mask: np.ndarray | None) -> Measured:
+    """A frame's background-subtracted pixels and noise, its phase-correlation image and its
+    brightest sources: no state, so the frame loop's read-ahead thread can do it
+    (:meth:`StaticSky.push` does it otherwise)."""
+    sub, sigma = subtract_background(image, mask)
+    return Measured(sub, sigma, _correlation_image(sub, sigma), _sources(sub, sigma, mask))
+
+
+# frames of this many pixels or more are held as int16 in steps of sigma / QUANTUM (+-4096
+# sigma): half the memory of float32, and the steps add sigma / 28 rms, nothing a stack sees
+QUANTIZE_PIXELS = 2048 * 2048
+QUANTUM = 8.0
+
+
+def pack_mask(mask: np.ndarray | None) -> tuple | None:
+    """A bool mask as bits (an eighth of its bytes), None for None."""
+    return None if mask is None else (np.packbits(mask, axis=None), mask.shape)
+
+
+def unpack_mask(packed: tuple | None) -> np.ndarray | None:
+    if packed is None:
+        return None
+    bits, shape = packed
+    return np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).view(bool)
+
+
+@dataclass
+class _Held:
+    """One frame of the window: its place in the night, background-subtracted pixels (float32,
+    or int16 in steps of ``scale`` for big frames), noise, bad pixels (as bits), shift from the
+    first frame and sources (for the next frame's shift)."""
+
+    position: int
+    sub: np.ndarray
+    sigma: float
+    packed: tuple | None
+    shift: tuple[float, float]
+    sources: np.ndarray
+    corr: tuple[np.ndarray, int]
+    scale: float | None = None
+
+    @classmethod
+    def of(cls, position, sub, sigma, mask, shift, sources, corr) -> _Held:
+        scale = None
+        if sub.size >= QUANTIZE_PIXELS:
+            scale = max(float(sigma), 1e-12) / QUANTUM
+            q = np.empty(sub.shape, np.int16)
+            for y0 in range(0, sub.shape[0], BAND):  # in bands: no float temporaries of a frame
+                band = np.rint(sub[y0:y0 + BAND] / np.float32(scale))
+                np.clip(band, -32767, 32767, out=band)
+                q[y0:y0 + BAND] = band
+            sub = q
+        return cls(position, sub, sigma, pack_mask(mask), shift, sources, corr, scale)
+
+    def rows(self, y0: int, y1: int) -> np.ndarray:
+        """Rows ``y0:y1`` of the background-subtracted frame, float32."""
+        if self.scale is None:
+            return self.sub[y0:y1]
+        return np.multiply(self.sub[y0:y1], np.float32(self.scale), dtype=np.float32)
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        return unpack_mask(self.packed)
+
+
+@dataclass(frozen=True)
+class Sky:
+    """What :class:`StaticSky` gives for one frame: the caller's ``payload``, the frame minus
+    its static sky (``residual``, float32, bad pixels 0; None with fewer than 2 others), and
+    when asked for (``median=True``) the plain median of the frame and its others (``median``)
+    with the union of their bad pixels (``bad``), for a static-star mask."""
+
+    payload: Any
+    residual: np.ndarray | None
+    median: np.ndarray | None = None
+    bad: np.ndarray | None = None
+
+
+class StaticSky:
+    """The static sky of a sidereal sequence, streamed (module docstring).
 
     Parameters
     ----------
-    images : the frames (``frame.clean``), (ny, nx) each. masks : their bad-pixel masks.
-    window : other frames in each stack. min_shift : shifts below this (px) are not applied.
+    window : other frames in each stack (at least 2). centred : stack of the frames around
+        each frame (its residual comes ``window // 2`` frames later), else of the frames before
+        it (live frames: at once, except for the first two of a night).
+    min_shift : shifts below this (px) are not applied.
+    residuals : compute each frame's residual. median : compute each frame's window median
+        (and bad pixels), for a static-star mask.
 
-    Returns
-    -------
-    One float32 (ny, nx) residual per frame (masked pixels 0), or None for every frame when
-    the sequence has fewer than 3 frames.
+    ``push(image, mask, payload)`` takes the next frame (``frame.clean``, its bad pixels, any
+    object to hand back; ``measured``: its :func:`measure`, if done already) and returns a :class:`Sky` for every frame decidable now, in order;
+    ``flush()`` returns the rest once no frame follows. ``held`` is the number of frames kept.
     """
-    n = len(images)
-    if n < 3:
-        return [None] * n
-    subs = [subtract_background(im, m) for im, m in zip(images, masks)]
-    # shift of every frame relative to frame 0 (chained through neighbours: drift is slow)
-    shifts = [(0.0, 0.0)]
-    for k in range(1, n):
-        dx, dy, _ = measure_shift(subs[k - 1][0], subs[k][0], ref_sigma=subs[k - 1][1], sigma=subs[k][1],
-                                  ref_mask=masks[k - 1], mask=masks[k])
-        shifts.append((shifts[-1][0] + dx, shifts[-1][1] + dy))
-    out = []
-    for i in range(n):
-        others = sorted((j for j in range(n) if j != i), key=lambda j: (abs(j - i), j))[:window]
-        stack = []
-        for j in others:
-            dx, dy = shifts[j][0] - shifts[i][0], shifts[j][1] - shifts[i][1]
-            img = subs[j][0]
-            if np.hypot(dx, dy) > min_shift:  # carry frame j onto frame i's pixels
-                img = ndimage.shift(img, (dy, dx), order=1, mode="nearest")
-            stack.append(img)
-        res = subs[i][0] - robust_stack(np.stack(stack), subs[i][1])
-        if masks[i] is not None:
-            res[masks[i]] = 0.0
-        out.append(res.astype(np.float32))
-    return out
+
+    def __init__(self, window: int = 8, *, centred: bool = True, min_shift: float = 0.25,
+                 residuals: bool = True, median: bool = False):
+        self.window = max(2, int(window))
+        self.before = math.ceil(self.window / 2) if centred else self.window
+        self.after = self.window // 2 if centred else 0
+        self.min_shift, self.residuals, self.median = float(min_shift), residuals, median
+        self.frames: collections.deque[_Held] = collections.deque()
+        self.pending: collections.deque[tuple[int, Any]] = collections.deque()
+        self.count = 0  # frames pushed
+
+    @property
+    def held(self) -> int:
+        return len(self.frames)
+
+    def push(self, image: np.ndarray, mask: np.ndarray | None, payload: Any = None, *,
+             measured: Measured | None = None) -> list[Sky]:
+        m = measured if measured is not None else measure(image, mask)
+        sub, sigma, corr, sources = m.sub, m.sigma, m.corr, m.sources
+        shift = (0.0, 0.0)
+        if self.frames:  # chained through neighbours: drift is slow
+            prev = self.frames[-1]
+            (px, py), _ = cv2.phaseCorrelate(corr[0], prev.corr[0])
+            dx, dy, _ = _match_shift(prev.sources, sources, (px * corr[1], py * corr[1]))
+            shift = (prev.shift[0] + dx, prev.shift[1] + dy)
+        self.frames.append(_Held.of(self.count, sub, sigma, mask, shift, sources, corr))
+        self.pending.append((self.count, payload))
+        self.count += 1
+        return self._ready(final=False)
+
+    def flush(self) -> list[Sky]:
+        return self._ready(final=True)
+
+    def _last(self, position: int) -> int:
+        """The last frame of ``position``'s window: ``after`` frames later, or more for the first
+        frames of a night, which have fewer than ``before`` frames before them (centred: the
+        ``window`` nearest frames; past-only: at least 2 others)."""
+        if self.after:
+            return position + self.window - min(position, self.before)
+        return position + max(0, 2 - position)
+
+    def _ready(self, final: bool) -> list[Sky]:
+        out = []
+        while self.pending and (final or self._last(self.pending[0][0]) <= self.count - 1):
+            position, payload = self.pending.popleft()
+            out.append(self._sky(position, payload))
+        first = self.pending[0][0] if self.pending else self.count
+        while self.frames and self.frames[0].position < first - self.before:
+            self.frames.popleft()  # no later frame's window reaches it
+        return out
+
+    def _sky(self, position: int, payload: Any) -> Sky:
+        me = next(f for f in self.frames if f.position == position)
+        last = self._last(position)
+        # the `window` nearest frames held (earlier first on a tie): at the end of a night the
+        # last frames reach back as far as the window still holds
+        others = sorted((f for f in self.frames if f is not me and f.position <= last),
+                        key=lambda f: (abs(f.position - position), f.position))[: self.window]
+        others.sort(key=lambda f: f.position)
+        if len(others) < 2:
+            return Sky(payload, None)
+        shape = me.sub.shape
+
+        def rows(group):
+            def band_of(i, y0, y1):
+                f = group[i]
+                dx, dy = f.shift[0] - me.shift[0], f.shift[1] - me.shift[1]
+                if math.hypot(dx, dy) > self.min_shift:  # carry frame f onto this frame's pixels
+                    b0, b1 = _source_rows(f.sub.shape[0], dy, y0, y1)
+                    return _shifted_rows(f.rows(b0, b1), dx, dy, y0 - b0, y1 - b0)
+                return f.rows(y0, y1)
+            return band_of
+
+        residual = median = bad = None
+        if self.residuals:
+            n = len(others)
+            low, floor = order_stats(n, rows(others), shape, ((n - 1) // 2, 0))
+            residual = robust_stack(low, floor, me.sigma)  # the static sky, then the residual in its place
+            del floor
+            for y0 in range(0, shape[0], BAND):
+                np.subtract(me.rows(y0, y0 + BAND), residual[y0:y0 + BAND], out=residual[y0:y0 + BAND])
+            mask = me.mask
+            if mask is not None:
+                residual[mask] = 0.0
+        if self.median:
+            group = others + [me]
+            n = len(group)
+            ks = (n // 2,) if n % 2 else (n // 2 - 1, n // 2)
+            parts = order_stats(n, rows(group), shape, ks)
+            median = parts[0] if n % 2 else 0.5 * (parts[0] + parts[1])
+            masks = [m for m in (f.mask for f in group) if m is not None]
+            bad = np.logical_or.reduce(masks) if masks else None
+        return Sky(payload, residual, median, bad)

@@ -1,0 +1,181 @@
+"""The streamed static sky (detect/streaks/static_sky.py) and its place in the sidereal methods."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from debristrack.detect.streaks.background import subtract_background
+from debristrack.detect.streaks.static_sky import StaticSky, order_stats
+
+
+def sky_frames(n: int, *, size: int = 96, drift: float = 0.0, seed: int = 0) -> list[np.ndarray]:
+    """Noise (sigma 10) on a fixed star field, shifted by ``drift`` px per frame in x, with a
+    streak moving 12 px per frame."""
+    rng = np.random.default_rng(seed)
+    stars = rng.uniform(8, size - 8, (12, 2))
+    yy, xx = np.mgrid[0:size, 0:size].astype(float)
+    frames = []
+    for k in range(n):
+        img = 1000.0 + rng.normal(0, 10.0, (size, size))
+        for x, y in stars:
+            img += 400.0 * np.exp(-((xx - x - k * drift) ** 2 + (yy - y) ** 2) / (2 * 1.2 ** 2))
+        line = np.zeros((size, size))
+        x0 = 5 + 12 * k
+        line[30, x0:x0 + 10] = 1.0
+        img += 300.0 * ndimage.gaussian_filter(line, 1.2)
+        frames.append(img.astype(np.float32))
+    return frames
+
+
+def reference(frames, window: int, shifts=None) -> list[np.ndarray | None]:
+    """Whole-sequence static sky residuals, written out plainly: frame minus the robust stack
+    (lower median, minimum where a slow streak covers most) of its ``window`` nearest frames
+    (earlier first on a tie), registered with ``shifts`` (true shifts, px) when given."""
+    n = len(frames)
+    subs = [subtract_background(f, None) for f in frames]
+    out = []
+    for i in range(n):
+        others = sorted((j for j in range(n) if j != i), key=lambda j: (abs(j - i), j))[:window]
+        stack = []
+        for j in others:
+            img = subs[j][0]
+            if shifts is not None:
+                img = ndimage.shift(img, (0.0, shifts[i] - shifts[j]), order=1, mode="nearest")
+            stack.append(img)
+        stack = np.stack(stack)
+        k = (len(others) - 1) // 2
+        low, floor = np.partition(stack, k, axis=0)[k], stack.min(axis=0)
+        sky = np.where(low - floor > 5.0 * subs[i][1], floor, low)
+        out.append((subs[i][0] - sky).astype(np.float32))
+    return out
+
+
+def streamed(frames, window: int, **kw) -> tuple[list, list[int]]:
+    sky = StaticSky(window, **kw)
+    got, held = [], []
+    for k, f in enumerate(frames):
+        got += sky.push(f, None, k)
+        held.append(sky.held)
+    got += sky.flush()
+    assert [s.payload for s in got] == list(range(len(frames)))  # every frame, once, in order
+    return [s.residual for s in got], held
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 9])
+def test_order_stats_equal_numpy_partition(n):
+    rng = np.random.default_rng(n)
+    images = [rng.normal(size=(70, 33)).astype(np.float32) for _ in range(n)]
+    ks = tuple(sorted({0, (n - 1) // 2, n - 1}))
+    got = order_stats(n, lambda i, y0, y1: images[i][y0:y1], (70, 33), ks, band=16)
+    stack = np.stack(images)
+    for k, g in zip(ks, got):
+        np.testing.assert_array_equal(g, np.partition(stack, k, axis=0)[k])
+
+
+def test_streamed_static_sky_equals_the_whole_sequence_reference():
+    frames = sky_frames(11)
+    # a night the window holds whole (at most `window` frames): every frame as the reference
+    got, _ = streamed(frames[:10], 10)
+    for g, r in zip(got, reference(frames[:10], 10)):
+        np.testing.assert_array_equal(g, r)
+    # a longer night: the same, except the last window // 2 frames, which reach back only as
+    # far as the window holds (ceil(window / 2) frames before the first of them)
+    got, _ = streamed(frames, 4)
+    ref = reference(frames, 4)
+    for k, (g, r) in enumerate(zip(got, ref)):
+        if k < len(frames) - 2:
+            np.testing.assert_array_equal(g, r)
+        else:
+            assert not np.array_equal(g, r) and np.std(g - r) < 5.0  # one other fewer, same sky
+    # the stars are gone, the streak stays
+    stars = subtract_background(frames[5], None)[0]
+    assert stars[40:].max() > 300 and np.abs(got[5][40:]).max() < 70 < got[5][30, 67:73].mean()
+
+
+def test_streamed_static_sky_registers_drifting_frames():
+    drift = 0.7
+    frames = sky_frames(9, drift=drift)
+    got, _ = streamed(frames, 4)
+    ref = reference(frames, 4, shifts=[k * drift for k in range(9)])
+    for g, r in list(zip(got, ref))[:-2]:  # the last two have one other fewer (test above)
+        inner = (slice(10, -10), slice(10, -10))  # the edges repeat differently
+        assert np.std(g[inner] - r[inner]) < 2.0  # noise is 10: the same registration to a few % of it
+    unregistered = [s[0] for s in map(lambda f: subtract_background(f, None), frames)]
+    assert np.abs(got[4][40:, :]).max() < 0.5 * np.abs(unregistered[4] - unregistered[3])[40:, :].max()
+
+
+def test_window_memory_does_not_grow_with_the_night():
+    frames = sky_frames(6, size=48)
+    for centred in (True, False):
+        sky = StaticSky(4, centred=centred)
+        held, waiting = [], []
+        for k in range(40):  # a long night of repeated frames
+            sky.push(frames[k % 6], None, k)
+            held.append(sky.held)
+            waiting.append(len(sky.pending))
+        # the window's 4 frames between pushes (the next one's stack, less the frame to come), never more
+        assert max(held) == held[-1] == 4
+        assert max(waiting[4:]) == (2 if centred else 0)  # frames waiting for the frames after them
+
+
+def test_past_only_window_gives_each_frame_at_once_after_the_first_two():
+    frames = sky_frames(8)
+    sky = StaticSky(4, centred=False)
+    ready = [[s.payload for s in sky.push(f, None, k)] for k, f in enumerate(frames)]
+    assert ready[:3] == [[], [], [0, 1, 2]] and all(r == [k] for k, r in enumerate(ready) if k >= 3)
+
+
+def _frame(img, k):
+    from astropy.io import fits
+
+    header = fits.Header({"DATE-OBS": f"2025-01-15T18:00:{2 * k:02d}", "EXPTIME": 1.0})
+    return SimpleNamespace(clean=img, mask=np.zeros(img.shape, bool), header=header, data=img)
+
+
+def test_watch_gets_a_static_sky_residual_for_every_frame_after_the_second():
+    """Live (past-only window): every frame from the third on is detected on its residual as
+    soon as it comes, long after the first star_stack frames; the first two when the third
+    comes."""
+    from debristrack.pipeline import sidereal
+
+    config = sidereal.Config()
+    frames = [_frame(img, k) for k, img in enumerate(sky_frames(3 * config.filter.star_stack))]
+    seq = [frames[0]]  # watch builds the method from the first frame
+
+    class Seq(list):
+        def require(self, n, why):
+            pass
+
+    method = sidereal.make_method(Seq(seq), "matched+physical", config, live=True)
+    seen = []
+    detect = method.detect_soft  # the physical linker's detection (trails and rejected candidates)
+    method.detect_soft = lambda frame, sky=None: (seen.append(sky is not None and sky.residual is not None),
+                                                  detect(frame, sky))[1]
+    done = []
+    for k, f in enumerate(frames):
+        method.step(k, f)
+        done.append(len(seen))
+    assert done[:3] == [0, 0, 3] and done[3:] == list(range(4, len(frames) + 1))
+    assert all(seen) and len(seen) == len(frames)
+    assert method.sky.held <= config.filter.star_stack  # star_stack - 1 others and the frame
+
+
+def test_big_frames_are_held_as_int16_steps_of_sigma(monkeypatch):
+    """Frames of QUANTIZE_PIXELS or more are held as int16 (half the memory): the residual is
+    the float32 one to within the steps (sigma / 8), and the bright stars (+-4096 sigma) fit."""
+    from debristrack.detect.streaks import static_sky
+
+    frames = sky_frames(7)
+    exact, _ = streamed(frames, 4)
+    monkeypatch.setattr(static_sky, "QUANTIZE_PIXELS", 0)
+    sky = StaticSky(4)
+    sky.push(frames[0], None, 0)
+    assert sky.frames[0].sub.dtype == np.int16
+    got, _ = streamed(frames, 4)
+    step = 10.0 / 8  # the noise is 10
+    for g, e in zip(got, exact):  # half a step from the frame, half from its stack at most
+        assert np.abs(g - e).max() <= 1.01 * step and 0 < np.std(g - e) < step / 2
