@@ -213,7 +213,7 @@ def speed_run(size: int, stars: int, frames: int, seed: int, config: Config) -> 
     The motion-list method on the frames written as FITS files, through the frame loop:
     ``extract`` is the median of the loop's steps (bad-pixel mask, background, extraction and
     centroids of one frame, read ahead in the loop's thread), ``assoc`` its finish (matching,
-    lists and clustering) per frame, ``end_to_end`` the whole run (reading included) per frame.
+    lists, clustering, and the forced measurements, which read the frames again) per frame, ``end_to_end`` the whole run (reading included) per frame.
     """
     scene = _scene(round(stars * FULL_FRAME**2 / size**2), 1.5, size, frames)
     with tempfile.TemporaryDirectory(prefix="bench-target-") as tmp:
