@@ -8,7 +8,7 @@ import pytest
 from debristrack.bench.target_real import FIELDS, _add_gaussian, load_field, make_real_sequence
 from debristrack.evaluate.detection import detection_figures
 from debristrack.pipeline.target import Config, extract_frame, track_catalogues
-from debristrack.track.forced import Stamps, measure, star_offsets
+from debristrack.track.forced import Stamps, measure, stamp_half, star_offsets
 
 
 def test_star_offsets_recover_the_sky_motion():
@@ -43,13 +43,17 @@ def _frames(n=9, shape=(80, 80), step=(3.0, 1.0), sigma=1.3, noise=1.0, seed=2):
 
 def test_the_object_is_measured_under_a_crossing_star():
     frames, offsets, obj, sigma = _frames()
-    stamps = Stamps(np.array([obj]), offsets, radius=16, min_shift=4 * sigma + 2, shape=frames.shape[1:])
+    # The spot is the object's median position; a following error of up to 2 T moves the
+    # object from it, so the boxes hold a stamp that far off (T = 2 px here).
+    spot = obj + np.array([2.6, -2.2])
+    stamps = Stamps(np.array([spot]), offsets, radius=stamp_half(sigma) + 4 + 2, min_shift=4 * sigma + 2,
+                    shape=frames.shape[1:])
     for k, f in enumerate(frames):
         stamps.cut(k, f)
     m = measure(stamps, 0, 4, obj + 0.8, sigma, max_move=2.0)
     assert m.ok and math.hypot(m.x - obj[0], m.y - obj[1]) < 0.4
     # PSF flux of the object alone, not object + star (60 of 660).
-    assert 40 < m.flux < 80 and m.snr > 10
+    assert 40 < m.flux < 80 and m.snr > 7   # 60 / (noise sqrt(4 pi sigma^2)) = 13, less the template noise
 
 
 def test_an_empty_spot_measures_nothing():

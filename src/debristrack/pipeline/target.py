@@ -30,7 +30,7 @@ from ..config import check_ranges
 from ..detect.extract import Sources, extract_sources
 from ..errors import InputError
 from ..io.tables import empty_table
-from ..track.forced import Stamps, measure, predict, star_offsets
+from ..track.forced import Stamps, measure, predict, stamp_half, star_offsets
 from ..track.motionlist import (FAINT, FOUND, FollowResult, _flag_lost_runs, _missing_reason, follow_objects,
                                 k_max_from_arcsec, stationarity)
 from .loop import run_method
@@ -304,7 +304,8 @@ def measure_on_pixels(result: FollowResult, catalogues: list[Sources], pixels, *
         sigmas.append(sigma_of(frames, cxy))
     sigma_max = max(sigmas)
     offsets = star_offsets([c.xy for c in catalogues], [c.flux for c in catalogues])
-    stamps = Stamps(np.array(spots), offsets, radius=int(math.ceil(4 * sigma_max + 2 * t)) + 4,
+    # Boxes wide enough for a stamp anywhere within 2 T of the spot (the following error's swing).
+    stamps = Stamps(np.array(spots), offsets, radius=stamp_half(sigma_max) + int(math.ceil(2 * t)) + 2,
                     min_shift=4 * sigma_max + t, shape=tuple(shape))
     for k in range(n):
         stamps.cut(k, pixels(k))

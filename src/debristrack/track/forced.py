@@ -137,14 +137,20 @@ class Measurement:
     ok: bool
 
 
+def stamp_half(sigma: float) -> int:
+    """Half-size (px) of the stamp one measurement uses: 4 PSF sigma and a background ring."""
+    return int(math.ceil(4 * sigma)) + 3
+
+
 def measure(stamps: Stamps, s: int, k: int, pred: np.ndarray, sigma: float, *, max_move: float,
             snr_min: float = 3.0, max_peak_fraction: float = 0.7, fixed: bool = False) -> Measurement:
     """Forced measurement of spot ``s`` in frame k at the predicted position ``pred`` (module
     docstring): frame k minus its sky template, then a windowed centroid and a PSF flux.
     ``fixed`` keeps the position at ``pred`` (no centroid): an unbiased flux and SNR, where the
-    centroid, free to move by ``max_move``, climbs onto the noise peak nearby."""
+    centroid, free to move by ``max_move``, climbs onto the noise peak nearby. The stamps'
+    ``radius`` must hold :func:`stamp_half` plus the prediction's distance from its spot."""
     bad = Measurement(float("nan"), float("nan"), float("nan"), 0.0, False)
-    r = stamps.radius - 2
+    r = stamp_half(sigma)
     cx, cy = int(round(pred[0])), int(round(pred[1]))
     gy, gx = np.mgrid[cy - r:cy + r + 1, cx - r:cx + r + 1].astype(np.float64)
     own = stamps.sample(s, k, gx, gy)
