@@ -48,10 +48,14 @@ def test_local_background_extraction_costs_no_more_than_the_64px_mesh():
 
 
 def test_real_field_set_is_scored_like_the_simulated_sets(shared):
-    tallies, cells = bench.real_field_run(shared / "real-dev", 1, 5, 7, Config())
+    tallies, cells, empty = bench.real_field_run(shared / "real-dev", 1, 5, 7, Config(), n_empty=1)
     assert len(cells) == len(bench.FIELDS)
     ml = tallies["motionlist"]
     assert ml.figures.n_true == 5 * len(bench.FIELDS) and ml.objects_true == len(bench.FIELDS)
     assert ml.figures.n_detected > 0
-    text = "\n".join(bench._real_report(tallies, cells, 1, 5))
+    # The catalogue-only ablation is scored on the same sequences.
+    assert tallies[bench.ABLATION].figures.n_true == ml.figures.n_true
+    assert empty["sequences"] == len(bench.FIELDS) and empty["objects"] <= 1
+    text = "\n".join(bench._real_report(tallies, cells, empty, 1, 5))
     assert "| `motionlist` |" in text and "M51" in text and "SNR 20-40" in text
+    assert "without an object (6" in text

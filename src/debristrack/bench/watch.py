@@ -49,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes (default all)")
     parser.add_argument("--memory-modes", default=",".join(MODES),
                         help="modes of the memory run (default all; the report is built for stare)")
+    parser.add_argument("--target-stars", type=float, default=7000.0,
+                        help="target mode: stars per 4096x4096 frame, the density of issue 20's speed target and of "
+                             "`bench target`'s speed run (default 7000; 0 = the simulate preset's 2500 per "
+                             "megapixel, ~42,000 per 4096x4096 frame)")
     parser.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default: BENCHMARKS.md)")
 
@@ -62,11 +66,13 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def _simulate(root: Path, mode: str, size: int, frames: int, seed: int) -> Path:
+def _simulate(root: Path, mode: str, size: int, frames: int, seed: int, target_stars: float = 0.0) -> Path:
     from ..simulate import simulate_dataset
 
-    simulate_dataset(root, mode=mode, sequences=1, seed=seed, progress=False,
-                     overrides={"size": size, "frames": frames})
+    overrides = {"size": size, "frames": frames}
+    if mode == "target" and target_stars > 0:
+        overrides["star_density"] = target_stars / (4096 * 4096 / 1e6)
+    simulate_dataset(root, mode=mode, sequences=1, seed=seed, progress=False, overrides=overrides)
     return root / mode / "seq0000"
 
 
@@ -89,7 +95,7 @@ def latency_run(mode: str, tmp: Path, args) -> dict:
     """Frames copied at a cadence while watch runs; per-frame latency from the journal."""
     from ..watch.journal import read_journal
 
-    seq = _simulate(tmp / f"lat-{mode}", mode, args.size, args.frames, args.seed)
+    seq = _simulate(tmp / f"lat-{mode}", mode, args.size, args.frames, args.seed, args.target_stars)
     sources = sorted((seq / "frames").glob("*.fits"))
     live = tmp / f"live-{mode}"
     live.mkdir()
@@ -191,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(m["live"])
     command = (f"debristrack bench watch --size {args.size} --frames {args.frames} --cadence {args.cadence:g} "
                f"--memory-size {args.memory_size} --memory-frames {args.memory_frames}")
+    if args.target_stars != 7000.0:
+        command += f" --target-stars {args.target_stars:g}"
     if args.modes != ",".join(MODES):
         command += f" --modes {args.modes}"
     if args.memory_modes != ",".join(MODES):
@@ -201,7 +209,9 @@ def run(args: argparse.Namespace) -> int:
              "on a shared machine the latencies grow with it.", "",
              f"Latency: one simulated sequence per mode (default preset and method), {args.frames} frames of "
              f"{args.size}x{args.size}, copied into the watched folder one every {args.cadence:g} s while "
-             f"`watch --settle {args.settle:g}` runs in the same process. Latency = the frame file's last write -> "
+             f"`watch --settle {args.settle:g}` runs in the same process"
+             + (f" (target mode at {args.target_stars:g} stars per 4096x4096 frame, as `bench target`'s speed run)"
+                if args.target_stars > 0 else "") + ". Latency = the frame file's last write -> "
              "its journal line synced to disk (after its rows), so it includes the settle wait. *Finish* = the "
              "methods' `finish()` (the rows they decide only at the end), the TDM files and the journal's last line.",
              "*Second half* is the median over the later half of the frames, after the start (the sidereal "

@@ -20,6 +20,7 @@ found gives an empty table, with the reason in ``table.meta["note"]`` when there
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +30,9 @@ from ..config import check_ranges
 from ..detect.extract import Sources, extract_sources
 from ..errors import InputError
 from ..io.tables import empty_table
-from ..track.motionlist import FAINT, FOUND, follow_objects, k_max_from_arcsec
+from ..track.forced import Stamps, measure, predict, stamp_half, star_offsets
+from ..track.motionlist import (FAINT, FOUND, FollowResult, _flag_lost_runs, _missing_reason, follow_objects,
+                                k_max_from_arcsec, stationarity)
 from .loop import run_method
 
 METHODS: tuple[str, ...] = ("motionlist", "nearest")
@@ -44,7 +47,8 @@ class Config:
         "thresh": "(0, inf)", "minarea": "[1, inf)", "deblend_nthresh": "[1, inf)", "deblend_cont": "[0, 1]",
         "bkg_box": "[1, inf)", "bkg_filter": "[1, inf)", "max_peak_fraction": "[0, 1]",
         "k_max_px": "(0, inf)", "k_max_arcsec": "[0, inf)", "t_px": "(0, inf)", "h_px": "(0, inf)",
-        "min_fraction": "[0, 1]", "max_objects": "[1, inf)", "max_static_fraction": "[0, 1]"}
+        "min_fraction": "[0, 1]", "max_objects": "[1, inf)", "max_static_fraction": "[0, 1]",
+        "forced_snr": "(0, inf)", "forced_fraction": "[0, 1]"}
 
     thresh: float = field(default=1.0, metadata={
         "help": "extraction threshold in units of the background RMS (sep, after its 3x3 filter)"})
@@ -83,6 +87,14 @@ class Config:
     max_static_fraction: float = field(default=0.5, metadata={
         "help": "report no object when more than this fraction of sources does not move "
                 "(the stars are not moving: not a target-tracking sequence)"})
+    forced: bool = field(default=True, metadata={
+        "help": "measure the objects on the pixels against a sky template where the catalogues "
+                "miss them, and verify small list clusters there (track/forced.py)"})
+    forced_snr: float = field(default=3.0, metadata={
+        "help": "SNR a forced measurement needs to count"})
+    forced_fraction: float = field(default=0.5, metadata={
+        "help": "a list cluster verified on the pixels must be measured in at least this "
+                "fraction of the frames"})
 
     def validate(self, where: str = "track --mode target") -> None:
         """Raise :class:`InputError` naming the first flag outside its range (README table)."""
@@ -123,27 +135,53 @@ def nearest_to_centre(xy: np.ndarray, shape: tuple[int, int]) -> int:
     return int(np.argmin(np.hypot(*(np.asarray(xy) - centre).T)))
 
 
+class SequencePixels:
+    """Pixels of frame ``k`` read again from a :class:`~debristrack.io.sequence.FrameSequence`
+    (``pixels(k, name)``), so :class:`TargetMethod` need not hold every frame."""
+
+    def __init__(self, seq):
+        self.seq = seq
+
+    def __call__(self, k: int, name: str) -> np.ndarray:
+        return self.seq[k].clean
+
+
 class TargetMethod:
     """The frame loop's method for target-tracking mode: ``step`` extracts the frame's
-    sources (:func:`extract_frame`, [TRK] sec. 4.2) and keeps only the catalogue; ``finish``
-    associates them (:func:`track_catalogues`: the motion lists need every frame's list).
+    sources (:func:`extract_frame`, [TRK] sec. 4.2) and keeps the catalogue; ``finish``
+    associates them (:func:`track_catalogues`: the motion lists need every frame's list) and
+    measures the objects on the pixels where the catalogues missed them.
 
     Parameters
     ----------
     method : one of :data:`METHODS`. shape : (ny, nx) of the frames.
     k_max : ``||K_max||`` in pixels (:func:`resolve_k_max`); None = ``config.k_max_px``.
+    pixels : ``pixels(index, frame name) -> clean pixels``, to read a frame again at the
+        finish (e.g. :class:`SequencePixels`); None = keep each frame's pixels from ``step``
+        (for frames already in memory).
     """
 
-    def __init__(self, method: str, config: Config, *, shape: tuple[int, int], k_max: float | None = None):
+    def __init__(self, method: str, config: Config, *, shape: tuple[int, int], k_max: float | None = None,
+                 pixels=None):
         self.method, self.config, self.shape, self.k_max = method, config, shape, k_max
+        self.pixels = pixels
         self.catalogues: list[Sources] = []
+        self.names: list[str] = []
+        self._held: list[np.ndarray] = []
 
     def step(self, index: int, frame) -> None:
         self.catalogues.append(extract_frame(frame.clean, frame.mask, self.config))
+        self.names.append(frame.name)
+        if self.pixels is None and self.method == "motionlist":
+            self._held.append(frame.clean)
+
+    def _pixels(self, k: int) -> np.ndarray:
+        return self._held[k] if self.pixels is None else self.pixels(k, self.names[k])
 
     def finish(self) -> Table:
+        pixels = self._pixels if self.config.forced and (self.pixels is not None or self._held) else None
         return track_catalogues(self.catalogues, shape=self.shape, method=self.method, config=self.config,
-                                k_max=self.k_max)
+                                k_max=self.k_max, pixels=pixels)
 
 
 def make_method(seq, method: str, config: Config, *, where: str | None = None) -> TargetMethod:
@@ -158,7 +196,7 @@ def make_method(seq, method: str, config: Config, *, where: str | None = None) -
     else:
         seq.require(1, f"{method} needs at least 1 frame")
     k_max = resolve_k_max(config, seq.plate_scale(), where) if method == "motionlist" else None
-    return TargetMethod(method, config, shape=seq.shape, k_max=k_max)
+    return TargetMethod(method, config, shape=seq.shape, k_max=k_max, pixels=SequencePixels(seq))
 
 
 def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = None, progress=None) -> Table:
@@ -188,7 +226,7 @@ def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = Non
 
 
 def track_catalogues(catalogues: list[Sources], *, shape: tuple[int, int], method: str = METHODS[0],
-                     config: Config | None = None, k_max: float | None = None) -> Table:
+                     config: Config | None = None, k_max: float | None = None, pixels=None) -> Table:
     """The association step of :func:`track_sequence` on per-frame catalogues.
 
     Parameters
@@ -196,6 +234,9 @@ def track_catalogues(catalogues: list[Sources], *, shape: tuple[int, int], metho
     catalogues : one :class:`~debristrack.detect.extract.Sources` per frame.
     shape : (ny, nx) of the frames.
     k_max : ``||K_max||`` in pixels; None = ``config.k_max_px``.
+    pixels : None, or ``pixels(k) -> (ny, nx)`` clean pixels of frame k: the objects are then
+        measured on the pixels where the catalogues miss them, and the list clusters too small
+        for the chance bound are verified there (:func:`measure_on_pixels`).
     """
     config = config or Config()
     if method == "nearest":
@@ -206,11 +247,122 @@ def track_catalogues(catalogues: list[Sources], *, shape: tuple[int, int], metho
                             max_objects=config.max_objects, max_static_fraction=config.max_static_fraction,
                             fluxes=[c.flux for c in catalogues], footprints=[c.bbox for c in catalogues],
                             widths=[np.sqrt(c.a * c.b) for c in catalogues], shape=shape)
-    table = _table(catalogues, [(t.source, t.xy, t.flag) for t in result.trajectories])
+    objects = [(t.source, t.xy, t.flag, None) for t in result.trajectories]
+    if pixels is not None and not result.note:
+        objects = measure_on_pixels(result, catalogues, pixels, shape=shape, k_max=k_max, config=config)
+    table = _table(catalogues, objects)
     table.meta["note"] = result.note or ("" if len(table) else "no followed object found")
     table.meta["k_max_px"] = k_max
     table.meta["list_lengths"] = result.list_lengths.tolist()
     return table
+
+
+def measure_on_pixels(result: FollowResult, catalogues: list[Sources], pixels, *, shape, k_max: float,
+                      config: Config) -> list:
+    """The trajectories of ``result`` completed, and its candidates verified, by forced
+    measurements on the pixels (:mod:`debristrack.track.forced`; where and why this departs
+    from [TRK]: the module docstrings of :mod:`~debristrack.track.forced` and
+    :mod:`~debristrack.track.motionlist`).
+
+    - an accepted trajectory whose catalogue positions hold no light fixed on the detector
+      (median SNR measured right there below ``config.forced_snr / 2``) is dropped: it followed
+      sources of the sky;
+    - an accepted trajectory keeps its catalogue positions; in each frame where it has none
+      (``collision``, ``faint``, ``lost``) it is measured at the position predicted from the
+      nearest found frames, and the frame becomes ``ok`` when the measurement counts;
+    - a candidate cluster is measured in every frame, from its members' positions outward; it
+      becomes an object when it counts in at least ``config.forced_fraction`` of the frames
+      and the positions pass the two stationarity properties.
+
+    Returns ``[(source (n,), xy (n, 2), flag (n,), flux (n,) or None)]``, accepted objects first.
+    """
+    n = len(catalogues)
+    t = float(k_max if config.t_px is None else config.t_px)
+    h = float(k_max / 2 if config.h_px is None else config.h_px)
+    objects = [(t_.source.copy(), t_.xy.copy(), t_.flag.astype(object), None) for t_ in result.trajectories]
+    room = config.max_objects - len(objects)
+    candidates = result.candidates if room > 0 else []
+    if n < 3 or not (objects or candidates):
+        return [(s, xy, f.astype(str), fl) for s, xy, f, fl in objects]
+    widths = [np.sqrt(c.a * c.b) for c in catalogues]
+
+    def sigma_of(frames, rows_xy):
+        near = []
+        for k, p in zip(frames, rows_xy):
+            if len(catalogues[k]):
+                d = np.hypot(*(catalogues[k].xy - p).T)
+                near.append(widths[k][int(np.argmin(d))])
+        return float(np.clip(np.median(near) if near else 1.5, 0.6, 4.0))
+
+    spots, sigmas = [], []
+    for source, xy, _, _ in objects:
+        found = np.flatnonzero(source >= 0)
+        spots.append(np.median(xy[found], axis=0))
+        sigmas.append(sigma_of(found, xy[found]))
+    for frames, cxy in candidates:
+        spots.append(np.median(cxy, axis=0))
+        sigmas.append(sigma_of(frames, cxy))
+    sigma_max = max(sigmas)
+    offsets = star_offsets([c.xy for c in catalogues], [c.flux for c in catalogues])
+    # Boxes wide enough for a stamp anywhere within 2 T of the spot (the following error's swing).
+    stamps = Stamps(np.array(spots), offsets, radius=stamp_half(sigma_max) + int(math.ceil(2 * t)) + 2,
+                    min_shift=4 * sigma_max + t, shape=tuple(shape))
+    for k in range(n):
+        stamps.cut(k, pixels(k))
+
+    out = []
+    for s, (source, xy, flag, _) in enumerate(objects):
+        flux = np.array([catalogues[k].flux[source[k]] if source[k] >= 0 else np.nan for k in range(n)])
+        known = xy.copy()
+        # What the lists followed must be light fixed on the detector: a chain of sky-fixed
+        # sources (galaxy knots, stars that by chance landed near each other) is gone from
+        # frame minus template, a followed object is not.
+        own = [measure(stamps, s, k, xy[k], sigmas[s], max_move=t, snr_min=config.forced_snr, fixed=True).snr
+               for k in np.flatnonzero(source >= 0)]
+        if np.median(own) < config.forced_snr / 2:
+            continue
+        for k in np.flatnonzero(source < 0):
+            pred = predict(known, k)
+            if pred is None or flag[k] == "outside":
+                continue
+            m = measure(stamps, s, k, pred, sigmas[s], max_move=t, snr_min=config.forced_snr)
+            if m.ok:
+                xy[k], flux[k], flag[k] = (m.x, m.y), m.flux, FOUND
+        out.append((source, xy, flag.astype(str), flux))
+    for c, (frames, cxy) in enumerate(candidates):
+        if len(out) >= config.max_objects:
+            break
+        s = len(objects) + c
+        known = np.full((n, 2), np.nan)
+        known[frames] = cxy
+        xy = np.full((n, 2), np.nan)
+        flux = np.full(n, np.nan)
+        flag = np.full(n, FAINT, dtype=object)
+        start = int(np.median(frames))
+        need, missed = max(3, math.ceil(config.forced_fraction * n)), 0
+        for tried, k in enumerate(sorted(range(n), key=lambda k: (abs(k - start), k))):
+            if tried == 4 and missed == 4:
+                break   # nothing in the frames around its own members: a chance cluster
+            pred = predict(np.where(np.isfinite(xy), xy, known), k)
+            m = measure(stamps, s, k, pred, sigmas[s], max_move=t, snr_min=config.forced_snr)
+            if m.ok:
+                xy[k], flux[k], flag[k] = (m.x, m.y), m.flux, FOUND
+            else:
+                flag[k] = _missing_reason(pred, catalogues[k].bbox, shape)
+                missed += 1
+                if n - missed < need:
+                    break   # cannot reach the count any more
+        good = np.flatnonzero(np.isfinite(xy[:, 0]))
+        if good.size < need:
+            continue
+        p1, p2 = stationarity(good, xy[good])
+        if p1 > t or p2 > h:
+            continue
+        if any(np.nanmedian(np.hypot(*(xy - o[1]).T)) <= t for o in out if np.isfinite(o[1][:, 0]).any()):
+            continue
+        _flag_lost_runs(flag)
+        out.append((np.full(n, -1, dtype=np.int64), xy, flag.astype(str), flux))
+    return out
 
 
 def _nearest_table(catalogues: list[Sources], shape) -> Table:
@@ -220,18 +372,21 @@ def _nearest_table(catalogues: list[Sources], shape) -> Table:
     for k in np.flatnonzero(source >= 0):
         xy[k] = catalogues[k].xy[source[k]]
     flag = np.where(source >= 0, FOUND, FAINT)
-    return _table(catalogues, [(source, xy, flag)])
+    return _table(catalogues, [(source, xy, flag, None)])
 
 
 def _table(catalogues: list[Sources], objects) -> Table:
-    """Rows for each object ``(source (n,), xy (n, 2), flag (n,))``, ids from 1."""
+    """Rows for each object ``(source (n,), xy (n, 2), flag (n,), flux (n,) or None)``, ids
+    from 1; a None flux is the catalogue's flux of each found source."""
     if not objects:
         return empty_table("point", COLUMNS_EXTRA)
     n = len(catalogues)
     frame, ident, x, y, flux, score, flag = [], [], [], [], [], [], []
-    for number, (source, xy, why) in enumerate(objects, start=1):
-        found = source >= 0
-        flux.append([catalogues[k].flux[source[k]] if found[k] else np.nan for k in range(n)])
+    for number, (source, xy, why, fl) in enumerate(objects, start=1):
+        found = np.asarray(why) == FOUND
+        if fl is None:
+            fl = [catalogues[k].flux[source[k]] if source[k] >= 0 else np.nan for k in range(n)]
+        flux.append(fl)
         frame.append(np.arange(n))
         ident.append(np.full(n, number))
         x.append(xy[:, 0])

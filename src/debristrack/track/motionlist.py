@@ -30,13 +30,17 @@ Where this departs from [TRK] (issue 20: real star fields, crowding and nebulosi
   flux and PSF width from the previous frames) instead of [TRK]'s plain cluster members: a
   star that crosses the object lands within T of it and enters its cluster (sec. 5.3, Fig.
   10), and the model rejects it by its flux and width and flags the frame ``collision``;
-- a run of frames without the object is flagged ``lost`` rather than left as a gap.
+- a run of frames without the object is flagged ``lost`` rather than left as a gap;
+- the clusters that pass the two properties but are too small to be more than chance are
+  kept as ``candidates``: target mode (:mod:`debristrack.pipeline.target`) verifies them,
+  and fills the frames the catalogues missed, with forced measurements on the pixels
+  against a sky template (:mod:`.forced`), where [TRK] has only its extracted sources.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -52,6 +56,7 @@ LOST = "lost"
 OUTSIDE = "outside"
 LOST_RUN = 3  # this many consecutive frames without the object: "lost", not "faint"
 MODEL_FRAMES = 5  # the object model is the median of this many previous measurements
+MAX_CANDIDATES = 40  # clusters handed on for verification on the pixels (FollowResult.candidates)
 
 
 def k_max_from_arcsec(peak_arcsec, plate_scale: float) -> float:
@@ -211,10 +216,9 @@ def chance_members(list_lengths: np.ndarray, area: float, threshold: float, *,
     cell = math.pi * threshold**2
     lam = float(np.sum(1.0 - np.exp(-np.asarray(list_lengths, np.float64) * cell / area)))
     spots = max(1.0, area / cell)
-    m = 1
-    while m <= len(list_lengths) and spots * poisson.sf(m - 1, lam) > false_objects:
-        m += 1
-    return m
+    m = np.arange(1, len(list_lengths) + 1)
+    above = spots * poisson.sf(m - 1, lam) > false_objects
+    return int(m[np.argmin(above)]) if not above.all() else len(list_lengths) + 1
 
 
 @dataclass(frozen=True)
@@ -258,12 +262,17 @@ class FollowResult:
     static_fraction : median over frames of the fraction of sources (the brightest quarter
         when fluxes are given) that moved at most ``||K_max||``.
     note : empty, or why no object could be singled out (e.g. the stars do not move).
+    candidates : the clusters of at least 2 entries that pass the two properties but not the
+        chance bound (or hold too few positions), largest first, at most ``MAX_CANDIDATES``,
+        as ``(frames (m,), xy (m, 2))``: a caller with the pixels can verify them
+        (:mod:`.forced`; a departure from [TRK], module docstring).
     """
 
     trajectories: list[Trajectory]
     list_lengths: np.ndarray
     static_fraction: float
     note: str = ""
+    candidates: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 def follow_objects(catalogues: list[np.ndarray], *, k_max: float = 2.0, threshold: float | None = None,
@@ -345,12 +354,17 @@ def follow_objects(catalogues: list[np.ndarray], *, k_max: float = 2.0, threshol
                                   1e-30)) if fluxes is not None else None)
 
     accepted: list[Trajectory] = []
+    candidates: list[tuple[np.ndarray, np.ndarray]] = []
     for label in np.argsort(-sizes, kind="stable"):
-        if sizes[label] < base or len(accepted) >= max_objects:
+        if sizes[label] < 2 or (len(accepted) >= max_objects and len(candidates) >= MAX_CANDIDATES):
             break
         rows = np.flatnonzero(labels == label)
         p1, p2 = stationarity(frames[rows], xy[rows])
         if p1 > t or p2 > h:
+            continue
+        if sizes[label] < base or len(accepted) >= max_objects:
+            if len(candidates) < MAX_CANDIDATES:
+                candidates.append((frames[rows], xy[rows]))
             continue
         # The chance bound counts only the list entries as bright as this cluster: chance
         # chains of stars do not share one flux, a followed object does.
@@ -358,13 +372,16 @@ def follow_objects(catalogues: list[np.ndarray], *, k_max: float = 2.0, threshol
         like_lengths = np.bincount(frames[like], minlength=n_frames)[1:]
         need = max(base, chance_members(like_lengths, area, t, false_objects=false_objects))
         if sizes[label] < need:
+            candidates.append((frames[rows], xy[rows]))
             continue
         source, pos, flag = follow_with_model(frames[rows], sources[rows], cats, t, trees=trees, fluxes=fluxes,
                                               widths=widths, footprints=footprints, shape=shape)
         traj = Trajectory(pos, source, flag, int(len(rows)), p1, p2)
         if traj.found.sum() >= need and not any(_same_object(traj, other, t) for other in accepted):
             accepted.append(traj)
-    return FollowResult(accepted, lengths, static_fraction)
+        elif traj.found.sum() < need:
+            candidates.append((frames[rows], xy[rows]))
+    return FollowResult(accepted, lengths, static_fraction, candidates=candidates[:MAX_CANDIDATES])
 
 
 def _brightest(flux: np.ndarray, n: int) -> np.ndarray:

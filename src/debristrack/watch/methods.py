@@ -105,7 +105,25 @@ class Builder:
         if self.mode == "sidereal":
             return module.make_method(seq, method, config, live=True)
         k_max = module.resolve_k_max(config, seq.plate_scale(), str(self.where)) if method == "motionlist" else None
-        return module.TargetMethod(method, config, shape=seq.shape, k_max=k_max)
+        return module.TargetMethod(method, config, shape=seq.shape, k_max=k_max, pixels=FolderPixels(self.where))
+
+
+@dataclass(frozen=True)
+class FolderPixels:
+    """Target mode's ``pixels(index, name)``: a frame read again from the watched folder at the
+    finish (the forced measurements), so the method holds no frame's pixels over the night."""
+
+    where: Path
+
+    def __call__(self, index: int, name: str):
+        from ..io.sequence import open_sequence
+        from .folder import frames_folder
+
+        seq = open_sequence(frames_folder(self.where) / name.split("[")[0])
+        for i in range(len(seq)):
+            if len(seq) == 1 or seq[i].name == name:
+                return seq[i].clean
+        raise InputError(f"{frames_folder(self.where) / name}: frame gone before the finish")
 
 
 def live_method(mode: str, method: str, config, *, where: Path) -> Deferred:
