@@ -17,6 +17,7 @@ table; the interpreter's start and imports are given apart):
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -130,6 +131,7 @@ def run(args) -> int:
             "|---|---|---|---|---|---|---|---|\n")
     ok = True
     rows, notes = [], []
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="debristrack-bench-memory-") as tmp:
         if not args.skip_single:
             row, good = single_row(args.size, Path(tmp))
@@ -147,7 +149,8 @@ def run(args) -> int:
     text = (section_preamble(command) + head + "".join(rows) + "\n"
             + "Each run is a child process (peak RSS: the interpreter and libraries included); the static sky "
               "window holds `--star-stack` frames whatever the length of the night. "
-            + " ".join(notes) + " " + before + "\n")
+            + " ".join(notes) + f" Load average (1 min) {load:.1f} at the start and {os.getloadavg()[0]:.1f} at the end "
+              "of the run, on a machine of 2 cores: above 2, other processes shared the cores. " + before + "\n")
     update_section("memory", text, args.output)
     print(text)
     return 0 if ok else 1

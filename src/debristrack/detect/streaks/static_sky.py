@@ -236,9 +236,9 @@ class _Held:
     scale: float | None = None
 
     @classmethod
-    def of(cls, position, sub, sigma, mask, shift, sources, corr) -> _Held:
+    def of(cls, position, sub, sigma, mask, shift, sources, corr, *, quantize: bool = True) -> _Held:
         scale = None
-        if sub.size >= QUANTIZE_PIXELS:
+        if quantize and sub.size >= QUANTIZE_PIXELS:  # (not raw frames: their sky may be far from 0)
             scale = max(float(sigma), 1e-12) / QUANTUM
             q = np.empty(sub.shape, np.int16)
             for y0 in range(0, sub.shape[0], BAND):  # in bands: no float temporaries of a frame
@@ -282,7 +282,8 @@ class StaticSky:
         it (live frames: at once, except for the first two of a night).
     min_shift : shifts below this (px) are not applied.
     residuals : compute each frame's residual. median : compute each frame's window median
-        (and bad pixels), for a static-star mask.
+        (and bad pixels), for a static-star mask (of the frames themselves, not
+        background-subtracted, when ``residuals`` is off).
 
     ``push(image, mask, payload)`` takes the next frame (``frame.clean``, its bad pixels, any
     object to hand back; ``measured``: its :func:`measure`, if done already) and returns a :class:`Sky` for every frame decidable now, in order;
@@ -313,7 +314,10 @@ class StaticSky:
             (px, py), _ = cv2.phaseCorrelate(corr[0], prev.corr[0])
             dx, dy, _ = _match_shift(prev.sources, sources, (px * corr[1], py * corr[1]))
             shift = (prev.shift[0] + dx, prev.shift[1] + dy)
-        self.frames.append(_Held.of(self.count, sub, sigma, mask, shift, sources, corr))
+        # the static-star median is of the frames as they are (the star mask measures their sky
+        # itself); the residuals' stacks are of background-subtracted frames
+        kept = sub if self.residuals else np.asarray(image, dtype=np.float32)
+        self.frames.append(_Held.of(self.count, kept, sigma, mask, shift, sources, corr, quantize=self.residuals))
         self.pending.append((self.count, payload))
         self.count += 1
         return self._ready(final=False)
