@@ -30,8 +30,8 @@ def load_model(path: str, device: str) -> SDTNet:
     """The SDT-Net stored in ``path`` (``save_weights`` format), in eval mode on ``device``."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        config = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in payload["model_config"].items()})
+        stored = {"norm": "zscale", **payload["model_config"]}  # files of issue 7 lack "norm": ZScale
+        config = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
         model = SDTNet(config)
         model.load_state_dict(payload["state_dict"])
     except FileNotFoundError:
@@ -81,7 +81,7 @@ class SdtnetDetector:
     def detect(self, image: np.ndarray) -> Streaks:
         """Streaks of the next (H, W) float image (NaN-free), at least ``min_length`` px long."""
         config = self.config
-        cur = normalize(image)
+        cur = normalize(image, self.model.config.norm)
         if self.prev is None:
             prev, hm = cur, np.zeros((2, *cur.shape), np.float32)
         else:
