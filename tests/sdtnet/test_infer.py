@@ -102,7 +102,7 @@ def test_track_sequence_on_disk(tmp_path):
     config = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1))
     table = sidereal.track_sequence(seq, method="sdtnet", config=config,
                                     progress=lambda done, total: calls.append((done, total)))
-    assert table.colnames == ["frame", "id", "x1", "y1", "x2", "y2", "score"]
+    assert table.colnames == ["frame", "id", "x1", "y1", "x2", "y2", "score", "single"]  # as matched+physical
     assert calls == [(1, 3), (2, 3), (3, 3)]
     assert np.all(table["x1"] <= table["x2"])
 

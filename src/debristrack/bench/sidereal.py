@@ -81,7 +81,8 @@ ABLATIONS = (("a", "a-centre.pt", "CenterTrack-style centre + size"), ("b", "b-n
 def paper_decoding(config: SdtnetConfig) -> SdtnetConfig:
     """[SDT] as published: endpoints paired by embedding distance alone (eq. 10), tracks
     associated by the network's offsets alone (eq. 13-14)."""
-    return dataclasses.replace(config, embedding_distance=0.5, mask_support=0.0, support_weight=0.0, motion=False)
+    return dataclasses.replace(config, embedding_distance=0.5, mask_support=0.0, support_weight=0.0, motion=False,
+                               physics=False, singles=False)
 
 
 def _bench_config(config) -> SdtnetConfig:

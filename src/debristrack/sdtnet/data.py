@@ -74,7 +74,7 @@ def sky_and_noise(image: np.ndarray, block: int = SKY_BLOCK) -> tuple[np.ndarray
     """Local sky level and noise (H, W) float32 of an image: the median and 1.4826 x MAD of
     every ``block`` x ``block`` block (a 1-in-4 pixel sample), 3 x 3-median-filtered over the
     block grid (a block filled by a bright star takes its neighbours' values) and bilinearly
-    interpolated between block centres. The blocks are anchored at pixel (0, 0), so a tile
+    interpolated between block centres (extrapolated linearly beyond the outer ones). The blocks are anchored at pixel (0, 0), so a tile
     of the frame sees the frame's values."""
     img = np.asarray(image, np.float32)
     ny, nx = img.shape
@@ -88,11 +88,13 @@ def sky_and_noise(image: np.ndarray, block: int = SKY_BLOCK) -> tuple[np.ndarray
     # scale stays proportional to the image's units (frame x 3 + 1000 gives the same input)
     typical = float(np.median(noise))
     floor = 0.1 * typical if typical > 0 else (float(np.std(img)) or 1.0)
-    noise = np.maximum(noise, floor)
-    # cv2's bilinear resize by an integer factor puts the source samples at the block centres
-    up = [cv2.resize(a.astype(np.float32), (bx * block, by * block), interpolation=cv2.INTER_LINEAR)[:ny, :nx]
+    # cv2's bilinear resize by an integer factor puts the source samples at the block centres; the
+    # grid is first extended by one block of linear extrapolation (odd reflection), so the outer
+    # half-blocks follow a gradient instead of flattening it
+    up = [cv2.resize(np.pad(a, 1, mode="reflect", reflect_type="odd").astype(np.float32),
+                     ((bx + 2) * block, (by + 2) * block), interpolation=cv2.INTER_LINEAR)[block:block + ny, block:block + nx]
           for a in (sky, noise)]
-    return up[0], up[1]
+    return up[0], np.maximum(up[1], floor)
 
 
 def normalize_asinh(image: np.ndarray) -> np.ndarray:

@@ -29,5 +29,11 @@ class SdtnetConfig:
         "help": "association radius r, px: largest eq. 14 distance of a match"})
     motion: bool = field(default=True, metadata={
         "help": "predict a track seen twice at its own velocity (off = [SDT] eq. 14 with the net's offsets only)"})
+    physics: bool = field(default=True, metadata={
+        "help": "predict a track seen once from its streak's geometry (rate = length / EXPTIME, the next streak a "
+                "cadence later on the same line; needs frame times) besides the net's offsets"})
+    singles: bool = field(default=True, metadata={
+        "help": "report one-frame trails that would have left the field before the neighbouring exposures "
+                "(as the classical physical linker); false = only tracks of min_hits detections"})
     max_gap: int = field(default=2, metadata={"help": "frames a track may go unseen and still continue"})
     min_length: float = field(default=3.0, metadata={"help": "shortest streak kept, px"})
