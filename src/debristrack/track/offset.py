@@ -12,6 +12,8 @@ should be, the smallest counting:
   the next streak starts ``rate x (t_next - t_end)`` beyond its leading end and is ``rate x
   EXPTIME_next`` long (track/physical.py of the classical linker); both signs of the motion,
   and the rate of the older or the newer streak (one cut by the frame edge is too short);
+  when a streak is cut by the edge, the line alone (the next streak parallel, on it, beyond
+  one end: a LEO crossing the field in about one exposure);
 - **the track's own velocity** (``motion``, tracks seen at least twice): debris moves in a
   straight line at constant speed over a sequence.
 
@@ -26,6 +28,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..geometry import clip_segment, endpoint_distance, gated_assignment
+
+
+EDGE = 3.0  # px: a streak end this close to the frame edge is cut by it (as track/physical.py)
+LINE_ANGLE = 4.0  # degrees: largest angle between two streaks linked by their line alone
+LINE_PENALTY = 20.0  # px added to a link by the line alone
 
 
 class OffsetTracker:
@@ -87,6 +94,39 @@ class OffsetTracker:
                 preds.append(np.concatenate(ends, axis=-1))  # in the order of the track's ends
         return self._clip(np.stack(preds, axis=2))
 
+    def _on_line(self, dets) -> np.ndarray:
+        """(n_dets, n_tracks) cost of linking a detection to a track by its line alone (inf
+        where it does not apply): when the track's last streak or the detection is cut by the
+        frame edge its length does not give the rate (a LEO crossing the field in about one
+        exposure), but the next streak must still lie on the same line, parallel, beyond one
+        end of the last one (streaks of one object never overlap). The cost is the sum of
+        the detection's two distances from the line plus ``LINE_PENALTY`` (a full prediction
+        that fits is preferred)."""
+        a, b = self.ends[None, :, :2], self.ends[None, :, 2:]
+        c, d = dets.left[:, None, :], dets.right[:, None, :]
+        length = np.linalg.norm(b - a, axis=-1)
+        u = (b - a) / np.maximum(length, 1e-9)[..., None]
+        det_len = np.linalg.norm(d - c, axis=-1)
+        w = (d - c) / np.maximum(det_len, 1e-9)[..., None]
+        cut = self._cut(self.ends)[None, :] | self._cut(np.hstack([dets.left, dets.right]))[:, None]
+        angle = np.degrees(np.arccos(np.clip(np.abs(np.sum(u * w, axis=-1)), 0, 1)))
+        slack = np.degrees(np.arctan(3.0 / np.maximum(np.minimum(length, det_len), 1.0)))
+        along = [np.sum((q - a) * u, axis=-1) for q in (c, d)]
+        perp = [np.abs((q - a)[..., 0] * u[..., 1] - (q - a)[..., 1] * u[..., 0]) for q in (c, d)]
+        far = np.maximum(np.abs(along[0]), np.abs(along[1]))
+        on_line = (perp[0] <= 3.0 + 0.03 * far) & (perp[1] <= 3.0 + 0.03 * far)
+        beyond = (np.minimum(*along) >= length - 3.0) | (np.maximum(*along) <= 3.0)
+        ok = cut & (angle <= LINE_ANGLE + slack) & on_line & beyond
+        return np.where(ok, perp[0] + perp[1] + LINE_PENALTY, np.inf)
+
+    def _cut(self, ends: np.ndarray) -> np.ndarray:
+        """(n,) whether a segment (n, 4) has an end within ``EDGE`` px of the frame edge."""
+        if self.shape is None:
+            return np.zeros(len(ends), bool)
+        ny, nx = self.shape
+        x, y = ends[:, 0::2], ends[:, 1::2]
+        return np.any((x <= EDGE) | (y <= EDGE) | (x >= nx - 1 - EDGE) | (y >= ny - 1 - EDGE), axis=1)
+
     def _velocity(self, old: np.ndarray, new: np.ndarray, dt: np.ndarray) -> np.ndarray:
         """Streak velocity (n, 2) from matched endpoints: the motion of the end farther from
         the image edge (an end cut by the edge does not move with the object)."""
@@ -122,6 +162,11 @@ class OffsetTracker:
             k = np.argmin(p_cost, axis=2)[..., None]
             better(np.take_along_axis(p_cost, k, 2)[..., 0], np.take_along_axis(p_swap, k, 2)[..., 0],
                    physical[None, :])
+        if np.isfinite(e) and len(self.ids) and len(dets):
+            # the line alone (ends cut by the edge); the order of the ends as on the line
+            l_cost = self._on_line(dets)
+            _, l_swap = endpoint_distance(det, self.ends[None])
+            better(l_cost, l_swap, True)
         return cost, swap
 
     def update(self, frame: int, dets, *, start: float | None = None, exptime: float | None = None) -> np.ndarray:
