@@ -12,7 +12,8 @@ class SdtnetConfig:
     RANGES = {  # valid interval of each numeric parameter (config.check_ranges)
         "threads": "[0, inf)", "score_threshold": "[0, 1]", "top_k": "[1, inf)",
         "embedding_distance": "(0, inf)", "mask_support": "[0, 1]", "support_weight": "[0, inf)",
-        "radius": "(0, inf)", "max_gap": "[0, inf)", "min_length": "[0, inf)"}
+        "radius": "(0, inf)", "max_gap": "[0, inf)", "min_length": "[0, inf)",
+        "tile": "[64, inf)", "tile_overlap": "[0, inf)"}
 
     weights: str | None = field(default=None, metadata={"help": "weights file (.pt); None = the shipped cpu weights"})
     device: str = field(default="auto", metadata={"help": "auto (cuda if available), cpu or cuda"})
@@ -37,3 +38,8 @@ class SdtnetConfig:
                 "(as the classical physical linker); false = only tracks of min_hits detections"})
     max_gap: int = field(default=2, metadata={"help": "frames a track may go unseen and still continue"})
     min_length: float = field(default=3.0, metadata={"help": "shortest streak kept, px"})
+    tile: int = field(default=1024, metadata={
+        "help": "largest tile side, px (rounded down to a multiple of 32): larger frames go through the net in "
+                "overlapping tiles (memory bounded by the tile)"})
+    tile_overlap: int = field(default=96, metadata={
+        "help": "px shared by neighbouring tiles (each keeps its half; the net's context across a seam)"})
