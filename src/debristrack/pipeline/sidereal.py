@@ -28,7 +28,7 @@ from ..config import check_ranges
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
 from ..detect.streaks.static_sky import static_sky_residuals
 from ..detect.streaks.trails import detect_trails
-from ..detect.streaks.validate import ValidatorParams
+from ..detect.streaks.validate import ValidatorParams, validated
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
 from ..sdtnet.options import SdtnetConfig
@@ -358,7 +358,8 @@ class SdtnetMethod:
 
     ``step`` runs the net on the frame (``clean``: bad pixels replaced) and associates its
     streaks, with the frame's exposure start and EXPTIME from its header (a streak gives its
-    own rate); ``finish`` applies the sidereal track filter and, with ``singles``, keeps the
+    own rate), and (``validate``) runs the classical trail validator on them; ``finish`` drops
+    the tracks most of whose streaks the validator rejects, applies the sidereal track filter and, with ``singles``, keeps the
     one-frame trails the classical physical linker keeps (flagged ``single``). torch is
     imported here, only when the network is asked for.
     """
@@ -372,6 +373,7 @@ class SdtnetMethod:
         self.shape = None
         self.rows: list[np.ndarray] = []
         self.exposures: list[tuple] = []  # each frame's (start, EXPTIME) from its header
+        self.valid: list[np.ndarray] = []  # per frame, whether each streak passed the trail validator
 
     def _times(self) -> tuple[np.ndarray, np.ndarray]:
         return _relative_times(self.exposures)
@@ -384,14 +386,28 @@ class SdtnetMethod:
             self.tracker = OffsetTracker(radius=s.radius, max_gap=s.max_gap, motion=s.motion, shape=image.shape)
         self.exposures.append(_exposure(getattr(frame, "header", None)))
         dets = self.net.detect(image)
+        valid = np.ones(len(dets), bool)
+        if s.validate and len(dets):
+            # the classical trail validator on the net's streaks (the rejections of a real sky)
+            segs = np.column_stack([dets.left, dets.right, dets.score])
+            valid = validated(image, getattr(frame, "mask", None), segs, saturation=_saturation(frame),
+                              default_fwhm=self.config.matched.fwhm, params=self.config.trail)[1].keep
+        self.valid.append(valid)
         starts, exptimes = self._times()  # s since the first frame; per frame when a header lacks them
         times = dict(start=float(starts[-1]), exptime=float(exptimes[-1])) if s.physics else {}
         ids = self.tracker.update(index, dets, **times)
         self.rows.append(np.column_stack([np.full(len(dets), index), ids, dets.left, dets.right, dets.score]))
 
     def finish(self) -> Table:
-        table = _streak_table(self.rows)
         n = len(self.rows)
+        rows = np.vstack(self.rows) if n else np.zeros((0, 7))
+        if len(rows):
+            # a track is a trail when most of its streaks look like one to the validator (a true track
+            # survives a few streaks the validator misjudges; a halo or bleed column rarely passes)
+            ids, inv = np.unique(rows[:, 1], return_inverse=True)
+            share = np.bincount(inv, np.concatenate(self.valid).astype(float)) / np.bincount(inv)
+            rows = rows[share[inv] >= 0.5]
+        table = _streak_table([rows])
         kept = plausible_tracks(table, self.config, n_frames=n)
         kept["single"] = np.zeros(len(kept), np.int64)
         if not (self.config.sdtnet.singles and len(table)):
