@@ -122,7 +122,8 @@ def test_padding_draws_no_streak_on_the_frame_edge(shared, monkeypatch):
     from debristrack.sdtnet import infer
 
     seq = open_sequence(shared / "real" / "streaks" / "hsc_cutout.fits")
-    config = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1))
+    # the net's own output (the trail validator calls this wide trail curved: not what is tested here)
+    config = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1, validate=False))
     got = sidereal.track_sequence(seq, method="sdtnet", config=config)
     lengths = np.hypot(np.asarray(got["x2"]) - got["x1"], np.asarray(got["y2"]) - got["y1"])
     assert lengths.max() > 200  # the trail crossing the cutout
@@ -170,3 +171,24 @@ def test_merge_collinear_joins_pieces_across_a_seam():
     out = merge_collinear(dets)
     assert len(out) == 2
     assert np.allclose(np.hstack([out.left, out.right])[0], [10, 10, 200, 105], atol=0.5)
+
+
+def _sim_frames(**scene_kw):
+    scene = make_scene("sidereal", "debris", size=256, frames=5, star_density=150.0, **scene_kw)
+    return scene, [Frame(f.index, str(f.index), f.data, f.header, None) for f in iter_frames(scene, seed=21)]
+
+
+def test_shipped_weights_track_a_physically_moving_streak_as_one():
+    # 68 px per frame (streak 57 px in 5 s, the next one 6 s later), issue 17's case
+    scene, frames = _sim_frames(objects=(1, 1), snr=(40.0, 40.0), speed=(68.0, 68.0), leo_prob=0.0, gap_prob=0.0,
+                                min_separation=0.0)
+    method = sidereal.SdtnetMethod(sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1)))
+    table = run_method(method, frames)
+    ids, counts = np.unique(np.asarray(table["id"]), return_counts=True)
+    assert len(ids) == 1 and counts[0] >= 3  # one track, seen in (nearly) every frame the object crosses
+
+
+def test_shipped_weights_report_nothing_on_a_streak_free_sequence():
+    scene, frames = _sim_frames(objects=(0, 0))
+    method = sidereal.SdtnetMethod(sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1)))
+    assert len(run_method(method, frames)) == 0

@@ -19,10 +19,7 @@ from ..errors import InputError
 from .data import normalize, prev_heatmap
 from .decode import Streaks, decode
 from .model import ModelConfig, SDTNet, resolve_device
-from .options import SdtnetConfig
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-CPU_WEIGHTS = WEIGHTS_DIR / "sdtnet_cpu.pt"
+from .options import CPU_WEIGHTS, DEFAULT_WEIGHTS, REAL_WEIGHTS, WEIGHTS_DIR, SdtnetConfig  # noqa: F401 (re-exported)
 
 
 @functools.lru_cache(maxsize=4)
@@ -169,7 +166,7 @@ class SdtnetDetector:
         self.device = resolve_device(config.device)
         if config.threads > 0:
             torch.set_num_threads(config.threads)
-        self.model = load_model(str(config.weights or CPU_WEIGHTS), str(self.device))
+        self.model = load_model(str(config.weights or DEFAULT_WEIGHTS), str(self.device))
         self.prev = self.prev_dets = None
         self.tile = max(64, config.tile // 32 * 32)
         self.overlap = min(int(config.tile_overlap) // 8 * 8, self.tile // 2)  # halves on the output grid

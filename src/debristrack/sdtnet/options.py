@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+CPU_WEIGHTS = WEIGHTS_DIR / "sdtnet_cpu.pt"  # issue 7: [SDT] eq. 5 motion, ZScale input (WEIGHTS.md)
+REAL_WEIGHTS = WEIGHTS_DIR / "sdtnet_real.pt"  # issue 17: physical motion, randomised skies, asinh input
+DEFAULT_WEIGHTS = CPU_WEIGHTS  # what --sdtnet-weights defaults to
 
 
 @dataclass(frozen=True)
@@ -15,7 +21,7 @@ class SdtnetConfig:
         "radius": "(0, inf)", "max_gap": "[0, inf)", "min_length": "[0, inf)",
         "tile": "[64, inf)", "tile_overlap": "[0, inf)"}
 
-    weights: str | None = field(default=None, metadata={"help": "weights file (.pt); None = the shipped cpu weights"})
+    weights: str | None = field(default=None, metadata={"help": "weights file (.pt); None = the shipped default (sdtnet/weights/WEIGHTS.md)"})
     device: str = field(default="auto", metadata={"help": "auto (cuda if available), cpu or cuda"})
     threads: int = field(default=0, metadata={"help": "CPU threads for torch (0 = torch's default)"})
     score_threshold: float = field(default=0.4, metadata={"help": "least endpoint heatmap score"})
