@@ -359,7 +359,7 @@ class SdtnetMethod:
     ``step`` runs the net on the frame (``clean``: bad pixels replaced) and associates its
     streaks, with the frame's exposure start and EXPTIME from its header (a streak gives its
     own rate), and (``validate``) runs the classical trail validator on them; ``finish`` drops
-    the tracks most of whose streaks the validator rejects, applies the sidereal track filter and, with ``singles``, keeps the
+    the tracks of one or two streaks most of which the validator rejects, applies the sidereal track filter and, with ``singles``, keeps the
     one-frame trails the classical physical linker keeps (flagged ``single``). torch is
     imported here, only when the network is asked for.
     """
@@ -402,11 +402,13 @@ class SdtnetMethod:
         n = len(self.rows)
         rows = np.vstack(self.rows) if n else np.zeros((0, 7))
         if len(rows):
-            # a track is a trail when most of its streaks look like one to the validator (a true track
-            # survives a few streaks the validator misjudges; a halo or bleed column rarely passes)
+            # a track of one or two streaks is a trail when most of them look like one to the validator
+            # (a halo or bleed column rarely passes); from three on, moving along its own streaks at a
+            # steady rate is the stronger test (a short trail's aspect ratio fails the validator)
             ids, inv = np.unique(rows[:, 1], return_inverse=True)
-            share = np.bincount(inv, np.concatenate(self.valid).astype(float)) / np.bincount(inv)
-            rows = rows[share[inv] >= 0.5]
+            count = np.bincount(inv)
+            share = np.bincount(inv, np.concatenate(self.valid).astype(float)) / count
+            rows = rows[(share[inv] >= 0.5) | (count[inv] >= 3)]
         table = _streak_table([rows])
         kept = plausible_tracks(table, self.config, n_frames=n)
         kept["single"] = np.zeros(len(kept), np.int64)

@@ -41,8 +41,8 @@ class SdtnetConfig:
                 "cadence later on the same line; needs frame times) besides the net's offsets"})
     validate: bool = field(default=True, metadata={
         "help": "run the classical trail validator (--trail-* options, detect/streaks/validate.py) on every "
-                "streak the net finds and drop the tracks most of whose streaks it rejects (star halos, spikes, "
-                "bleed columns, edges, bad lines)"})
+                "streak the net finds and drop the tracks of one or two streaks most of which it rejects (star halos, "
+                "spikes, bleed columns, edges, bad lines)"})
     singles: bool = field(default=True, metadata={
         "help": "report one-frame trails that would have left the field before the neighbouring exposures "
                 "(as the classical physical linker); false = only tracks of min_hits detections"})
