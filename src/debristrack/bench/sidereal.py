@@ -82,7 +82,7 @@ def paper_decoding(config: SdtnetConfig) -> SdtnetConfig:
     """[SDT] as published: endpoints paired by embedding distance alone (eq. 10), tracks
     associated by the network's offsets alone (eq. 13-14)."""
     return dataclasses.replace(config, embedding_distance=0.5, mask_support=0.0, support_weight=0.0, motion=False,
-                               physics=False, singles=False)
+                               physics=False, singles=False, validate=False)
 
 
 def _bench_config(config) -> SdtnetConfig:
