@@ -266,13 +266,14 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(chosen) - {p for p, _ in SETS})
     if unknown:
         raise InputError(f"bench sidereal: unknown set(s) {', '.join(unknown)}; use {', '.join(p for p, _ in SETS)}")
-    sources = [classical_rows] if args.classical_only else ([default_row, sdtnet_rows] if args.sdtnet_only else None)
+    sdtnet_only = getattr(args, "sdtnet_only", False)
+    sources = [classical_rows] if args.classical_only else ([default_row, sdtnet_rows] if sdtnet_only else None)
     results = {preset: run_set(preset, n, args.seed, config, workers=args.workers, scheduler=args.scheduler,
                                sources=sources) for preset in chosen}
     command = "debristrack bench sidereal" + (" --quick" if args.quick else f" --sequences {n}")
     if args.classical_only:
         command += " --classical-only"
-    if args.sdtnet_only:
+    if sdtnet_only:
         command += " --sdtnet-only"
     if args.sets != ",".join(p for p, _ in SETS):
         command += f" --sets {args.sets}"
