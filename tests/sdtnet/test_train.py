@@ -20,7 +20,10 @@ def test_sample_targets_match_truth():
                        speed=(8.0, 8.0), gap_prob=0.0)
     prev, cur = iter_frames(scene, seed=3)
     s = make_sample(prev, cur, config=DataConfig(max_objects=4))
-    assert s["cur"].shape == (1, 64, 64) and 0 <= s["cur"].min() and s["cur"].max() <= 1
+    # asinh input: the sky at 0.5 whatever its level, the streak above it
+    assert s["cur"].shape == (1, 64, 64) and abs(float(np.median(s["cur"])) - 0.5) < 0.05
+    z = make_sample(prev, cur, config=DataConfig(max_objects=4), norm="zscale")
+    assert 0 <= z["cur"].min() and z["cur"].max() <= 1  # [SDT] eq. 1-3
     assert s["hm"].shape == (2, 16, 16) and s["mask"].shape == (1, 16, 16)
     assert s["obj"].tolist() == [1, 0, 0, 0] and s["track"][0] == 1
     (left, right), (p_left, p_right) = left_right(cur.truth), left_right(prev.truth)

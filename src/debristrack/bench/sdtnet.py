@@ -1,11 +1,14 @@
 """``debristrack bench sdtnet``: the shipped SDT-Net weights on simulated sidereal test sets,
-and the inference speed on 1024x1024 frames.
+and the inference speed on 1024x1024 frames and on tiled 4096x4096 frames.
 
-For each test set (the simulator's ``debris`` and ``dense`` presets) it simulates sequences
+For each test set (the simulator's ``sdtd`` and ``sdtd-dense`` presets, the [SDT] motion model,
+and ``debris`` and ``dense``, physical motion) it simulates sequences
 in memory, tracks them with :class:`debristrack.pipeline.sidereal.SdtnetMethod` in the frame loop and reports the
 TrackEval figures combined over the sequences ([SDT] Tab. 2 columns: IDF1, MOTA, IDS, HOTA,
-DetA, AssA; thick-line IoU similarity). The speed row is the whole per-frame work (ZScale,
-network, decoding, association) on 1024x1024 frames, with the torch thread count used.
+DetA, AssA; thick-line IoU similarity). The speed rows are the whole per-frame work
+(normalisation, network, decoding, validation, association) on 1024x1024 frames and on
+4096x4096 frames (overlapping tiles of ``--sdtnet-tile`` px), with the torch thread count
+used, and the process's peak memory after the 4096x4096 frames.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from ..io.sequence import Frame
 from ..pipeline.loop import run_method
 from ..pipeline.sidereal import Config as SiderealConfig
 from ..pipeline.sidereal import SdtnetMethod
-from ..sdtnet.infer import CPU_WEIGHTS
+from ..sdtnet.options import DEFAULT_WEIGHTS
 from ..sdtnet.options import SdtnetConfig
 from .report import section_preamble, update_section
 from ..config import int_at_least
@@ -39,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timing-frames", type=int_at_least(1), default=None,
                         help="1024x1024 frames timed (default: 6; --quick: 2)")
     parser.add_argument("--threads", type=int_at_least(1), default=2, help="torch CPU threads (default: 2)")
-    parser.add_argument("--weights", default=None, help=f"weights file (default: shipped {CPU_WEIGHTS.name})")
+    parser.add_argument("--weights", default=None, help=f"weights file (default: shipped {DEFAULT_WEIGHTS.name})")
     parser.add_argument("--seed", type=int_at_least(0), default=1000, help="random seed of the test sets (default: 1000)")
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default: BENCHMARKS.md)")
 
@@ -80,12 +83,41 @@ def time_1024(frames: int, config: SdtnetConfig, seed: int) -> float:
     return (time.perf_counter() - t0) / frames
 
 
+def time_4096(frames: int, config: SdtnetConfig, seed: int) -> tuple[float, float, float]:
+    """Seconds per 4096x4096 frame (tiled, after a warm-up frame), the seconds of reading the
+    same frames' pixels from FITS files (the ratio is machine-independent), and the
+    process's peak resident memory in GB afterwards."""
+    import resource
+    import tempfile
+
+    from astropy.io import fits
+
+    scene = make_scene("sidereal", "debris", size=4096, frames=frames + 1, star_density=420.0)
+    data = _frames(iter_frames(scene, seed=seed))
+    track(data[:1], config)
+    t0 = time.perf_counter()
+    track(data[1:], config)
+    spf = (time.perf_counter() - t0) / frames
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for f in data[1:]:
+            paths.append(Path(tmp) / f"{f.name}.fits")
+            fits.writeto(paths[-1], f.data)
+        t0 = time.perf_counter()
+        for p in paths:
+            with fits.open(p, memmap=False) as hdul:
+                _ = hdul[0].data.astype("float32")
+        read = (time.perf_counter() - t0) / frames
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB -> GB (Linux)
+    return spf, read, peak
+
+
 def run(args: argparse.Namespace) -> int:
     sequences = args.sequences or (3 if args.quick else 20)
     timing = args.timing_frames or (2 if args.quick else 6)
     config = SdtnetConfig(weights=args.weights, device="cpu", threads=args.threads)
     rows = []
-    for preset in ("sdtd", "sdtd-dense"):
+    for preset in ("sdtd", "sdtd-dense", "debris", "dense"):
         print(f"sdtnet: {preset}, {sequences} sequences of {args.size}x{args.size}...", file=sys.stderr)
         s, spf = evaluate_preset(preset, sequences=sequences, size=args.size, frames=args.frames,
                                  seed=args.seed, config=config)
@@ -93,7 +125,9 @@ def run(args: argparse.Namespace) -> int:
                     f"{100 * s['HOTA']:.1f} | {100 * s['DetA']:.1f} | {100 * s['AssA']:.1f} | {spf:.3f} |")
     print(f"sdtnet: timing {timing} frames of 1024x1024...", file=sys.stderr)
     spf_1024 = time_1024(timing, config, args.seed)
-    weights = Path(args.weights or CPU_WEIGHTS).name
+    print("sdtnet: timing 4096x4096 frames (tiled)...", file=sys.stderr)
+    spf_4096, read_4096, peak = time_4096(1 if args.quick else 2, config, args.seed)
+    weights = Path(args.weights or DEFAULT_WEIGHTS).name
     command = "debristrack bench " + " ".join(getattr(args, "command_argv", ["sdtnet"]))
     md = ("## SDT-Net ([SDT] sec. 4)\n\n" + section_preamble(command)
           + f"Weights `{weights}`; {sequences} simulated sequences of {args.frames} frames, "
@@ -102,8 +136,12 @@ def run(args: argparse.Namespace) -> int:
           "filter (`plausible_tracks`).\n\n"
           "| test set | IDF1 | MOTA | IDS | HOTA | DetA | AssA | s/frame |\n|---|---|---|---|---|---|---|---|\n"
           + "\n".join(rows)
-          + f"\n\nInference on 1024x1024 frames (ZScale, network, decoding, association): "
-            f"**{spf_1024:.2f} s/frame** on CPU with {args.threads} threads ({timing} frames).\n")
+          + f"\n\nWhole per-frame work (normalisation, network, decoding, validation, association) on CPU with "
+            f"{args.threads} threads: **{spf_1024:.2f} s per 1024x1024 frame** ({timing} frames); "
+            f"**{spf_4096:.2f} s per 4096x4096 frame** in tiles of {config.tile} px "
+            f"({spf_4096 / max(read_4096, 1e-9):.0f} x the time to read its pixels from a FITS file, "
+            f"{read_4096:.2f} s; {spf_4096 / max(16 * spf_1024, 1e-9):.2f} x sixteen 1024x1024 frames); "
+            f"peak memory of the process after it {peak:.2f} GB.\n")
     update_section("sdtnet", md, args.output)
     print(md)
     return 0

@@ -31,7 +31,7 @@ from ..parallel import Task, add_parallel_arguments, run_tasks
 from ..simulate import iter_frames, make_scene
 from ..pipeline.loop import run_method
 from ..pipeline.sidereal import DETECTORS, Config, make_method, with_options
-from ..sdtnet.options import SdtnetConfig
+from ..sdtnet.options import CPU_WEIGHTS, DEFAULT_WEIGHTS, REAL_WEIGHTS, SdtnetConfig
 from ..track.segments import TRACKERS
 from .report import section_preamble, update_section
 from ..config import int_at_least
@@ -81,7 +81,8 @@ ABLATIONS = (("a", "a-centre.pt", "CenterTrack-style centre + size"), ("b", "b-n
 def paper_decoding(config: SdtnetConfig) -> SdtnetConfig:
     """[SDT] as published: endpoints paired by embedding distance alone (eq. 10), tracks
     associated by the network's offsets alone (eq. 13-14)."""
-    return dataclasses.replace(config, embedding_distance=0.5, mask_support=0.0, support_weight=0.0, motion=False)
+    return dataclasses.replace(config, embedding_distance=0.5, mask_support=0.0, support_weight=0.0, motion=False,
+                               physics=False, singles=False, validate=False)
 
 
 def _bench_config(config) -> SdtnetConfig:
@@ -98,8 +99,25 @@ def sdtnet_rows(frames: list[Frame], config) -> dict[str, tuple[Table, float]]:
     (mask-aware pairing, motion prediction) and with the paper's; one torch thread, and the
     track filter of the classical rows (``min_hits``, :func:`plausible_tracks`)."""
     sdt = _bench_config(config)
-    return {"sdtnet": _sdtnet(frames, config, sdt),
+    rows = {"sdtnet": _sdtnet(frames, config, sdt),
             "sdtnet, paper decoding": _sdtnet(frames, config, paper_decoding(sdt))}
+    rows.update(other_weights_rows(frames, config))
+    return rows
+
+
+def other_weights_rows(frames: list[Frame], config) -> dict[str, tuple[Table, float]]:
+    """The shipped weights that are not the default, with this package's decoding: the issue 7
+    weights (``sdtnet_cpu.pt``, [SDT] eq. 5 motion, ZScale input) and the issue 17 ones
+    (``sdtnet_real.pt``, physical motion and randomised skies, asinh input)."""
+    sdt = _bench_config(config)
+    default = Path(sdt.weights) if sdt.weights else DEFAULT_WEIGHTS
+    return {f"sdtnet ({w.name})": _sdtnet(frames, config, dataclasses.replace(sdt, weights=str(w)))
+            for w in (CPU_WEIGHTS, REAL_WEIGHTS) if w.exists() and w.resolve() != default.resolve()}
+
+
+def default_row(frames: list[Frame], config: Config) -> dict[str, tuple[Table, float]]:
+    """The default sidereal method alone (the classical reference of ``--sdtnet-only``)."""
+    return {"matched+physical": _run(frames, "matched+physical", config)}
 
 
 def ablation_rows(frames: list[Frame], config) -> dict[str, tuple[Table, float]]:
@@ -120,6 +138,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sequences per test set (default 100; --quick 3)")
     parser.add_argument("--classical-only", action="store_true",
                         help="only the classical rows (no SDT-Net, which needs torch and is slow on 2 cores)")
+    parser.add_argument("--sdtnet-only", action="store_true",
+                        help="the default classical row (matched+physical) and the SDT-Net rows without the Tab. 3 "
+                             "ablations (a shorter run for the SDT-Net figures)")
     parser.add_argument("--sets", default=",".join(p for p, _ in SETS),
                         help="comma-separated test sets (default all: " + ",".join(p for p, _ in SETS) + ")")
     parser.add_argument("--seed", type=int_at_least(0), default=2025, help="random seed of the test sets (default 2025)")
@@ -220,10 +241,14 @@ def report(results: dict[str, tuple[dict, dict]], n: int, command: str, workers:
           + (f", measured inside each task while {workers} Dask workers shared the machine (compare "
              "rows with each other, not with a serial run)" if workers > 1 else "") + ".\n\n"
         + "\n".join(lines) + "\n\n"
-        "SDT-Net rows: `sdtnet` is the shipped weights with this package's decoding (endpoints paired by "
-        "embedding distance plus the RoI-FE mask along the segment, tracks predicted at their own velocity "
-        "once seen twice); `sdtnet, paper decoding` is the same network decoded as [SDT] publishes it "
-        "(eq. 10 pairing, eq. 13-14 association). The `Tab. 3` rows are the four ablation variants trained "
+        "SDT-Net rows: `sdtnet` is the default weights (`sdtnet_cpu.pt`) with this package's decoding (endpoints "
+        "paired by embedding distance plus the RoI-FE mask along the segment; association by the net's offsets, "
+        "the streak's own geometry (rate = length / EXPTIME, the next streak a cadence later on its line) and "
+        "the track's velocity; the trail validator on tracks of one or two streaks; one-frame trails kept as "
+        "`matched+physical` keeps them); `sdtnet (sdtnet_real.pt)` is the issue 17 weights (asinh input, "
+        "trained on physical and sdtd scenes with randomised skies) with the same decoding; `sdtnet, paper "
+        "decoding` is the default network decoded as [SDT] publishes it (eq. 10 pairing, eq. 13-14 "
+        "association). The `Tab. 3` rows are the four ablation variants trained "
         "alike (`configs/ablation-*.json` and `cpu.json`: 16 epochs x 200 steps on 2 CPU threads, "
         "weights in `benchmarks/sdtnet-ablation/`), paper decoding. Every SDT-Net row runs on one torch "
         "thread and gets the classical rows' track filter (at least `min_hits` detections, moving along "
@@ -245,12 +270,15 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(chosen) - {p for p, _ in SETS})
     if unknown:
         raise InputError(f"bench sidereal: unknown set(s) {', '.join(unknown)}; use {', '.join(p for p, _ in SETS)}")
-    sources = [classical_rows] if args.classical_only else None
+    sdtnet_only = getattr(args, "sdtnet_only", False)
+    sources = [classical_rows] if args.classical_only else ([default_row, sdtnet_rows] if sdtnet_only else None)
     results = {preset: run_set(preset, n, args.seed, config, workers=args.workers, scheduler=args.scheduler,
                                sources=sources) for preset in chosen}
     command = "debristrack bench sidereal" + (" --quick" if args.quick else f" --sequences {n}")
     if args.classical_only:
         command += " --classical-only"
+    if sdtnet_only:
+        command += " --sdtnet-only"
     if args.sets != ",".join(p for p, _ in SETS):
         command += f" --sets {args.sets}"
     if args.workers > 1:

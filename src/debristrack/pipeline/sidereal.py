@@ -28,11 +28,11 @@ from ..config import check_ranges
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
 from ..detect.streaks.static_sky import Measured, Sky, StaticSky, measure, pack_mask, unpack_mask
 from ..detect.streaks.trails import detect_candidates
-from ..detect.streaks.validate import ValidatorParams
+from ..detect.streaks.validate import ValidatorParams, validated
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
 from ..sdtnet.options import SdtnetConfig
-from ..track.offset import OffsetTracker
+from ..track.offset import OffsetTracker, plausible_one_frame_trail
 from ..track.physical import PhysicalLinker, PhysicalParams, rows_table
 from ..track.segments import TRACKERS, TrackerParams
 from .loop import run_method
@@ -415,11 +415,15 @@ def frame_times(seq) -> tuple[np.ndarray, np.ndarray]:
 
 
 class SdtnetMethod:
-    """SDT-Net ([SDT] sec. 4) and its offset tracker (eq. 13-14), the frame loop's method.
+    """SDT-Net ([SDT] sec. 4) and its offset tracker (eq. 13-14 and the streaks' physics,
+    :mod:`debristrack.track.offset`), the frame loop's method.
 
     ``step`` runs the net on the frame (``clean``: bad pixels replaced) and associates its
-    streaks; ``finish`` applies the sidereal track filter. torch is imported here, only when
-    the network is asked for.
+    streaks, with the frame's exposure start and EXPTIME from its header (a streak gives its
+    own rate), and (``validate``) runs the classical trail validator on them; ``finish`` drops
+    the tracks of one or two streaks most of which the validator rejects, applies the sidereal track filter and, with ``singles``, keeps the
+    one-frame trails the classical physical linker keeps (flagged ``single``). torch is
+    imported here, only when the network is asked for.
     """
 
     def __init__(self, config: Config):
@@ -428,19 +432,60 @@ class SdtnetMethod:
         self.config = config
         self.net = SdtnetDetector(config.sdtnet)
         self.tracker = None
+        self.shape = None
         self.rows: list[np.ndarray] = []
+        self.exposures: list[tuple] = []  # each frame's (start, EXPTIME) from its header
+        self.valid: list[np.ndarray] = []  # per frame, whether each streak passed the trail validator
+
+    def _times(self) -> tuple[np.ndarray, np.ndarray]:
+        return _relative_times(self.exposures)
 
     def step(self, index: int, frame) -> None:
         image = frame.clean
+        s = self.config.sdtnet
         if self.tracker is None:
-            s = self.config.sdtnet
+            self.shape, self.first = image.shape, index  # frame numbers count from the first frame stepped
             self.tracker = OffsetTracker(radius=s.radius, max_gap=s.max_gap, motion=s.motion, shape=image.shape)
+        self.exposures.append(_exposure(getattr(frame, "header", None)))
         dets = self.net.detect(image)
-        ids = self.tracker.update(index, dets)
+        valid = np.ones(len(dets), bool)
+        if s.validate and len(dets):
+            # the classical trail validator on the net's streaks (the rejections of a real sky)
+            segs = np.column_stack([dets.left, dets.right, dets.score])
+            valid = validated(image, getattr(frame, "mask", None), segs, saturation=_saturation(frame),
+                              default_fwhm=self.config.matched.fwhm, params=self.config.trail)[1].keep
+        self.valid.append(valid)
+        starts, exptimes = self._times()  # s since the first frame; per frame when a header lacks them
+        times = dict(start=float(starts[-1]), exptime=float(exptimes[-1])) if s.physics else {}
+        ids = self.tracker.update(index, dets, **times)
         self.rows.append(np.column_stack([np.full(len(dets), index), ids, dets.left, dets.right, dets.score]))
 
     def finish(self) -> Table:
-        return plausible_tracks(_streak_table(self.rows), self.config, n_frames=len(self.rows))
+        n = len(self.rows)
+        rows = np.vstack(self.rows) if n else np.zeros((0, 7))
+        if len(rows):
+            # a track of one or two streaks is a trail when most of them look like one to the validator
+            # (a halo or bleed column rarely passes); from three on, moving along its own streaks at a
+            # steady rate is the stronger test (a short trail's aspect ratio fails the validator)
+            ids, inv = np.unique(rows[:, 1], return_inverse=True)
+            count = np.bincount(inv)
+            share = np.bincount(inv, np.concatenate(self.valid).astype(float)) / count
+            rows = rows[(share[inv] >= 0.5) | (count[inv] >= 3)]
+        table = _streak_table([rows])
+        kept = plausible_tracks(table, self.config, n_frames=n)
+        kept["single"] = np.zeros(len(kept), np.int64)
+        if not (self.config.sdtnet.singles and len(table)):
+            return kept
+        ids, counts = np.unique(np.asarray(table["id"]), return_counts=True)
+        once = table[np.isin(table["id"], ids[counts == 1]) & ~np.isin(table["id"], kept["id"])]
+        starts, exptimes = self._times()
+        ok = [plausible_one_frame_trail(np.array([r["x1"], r["y1"], r["x2"], r["y2"]], float),
+                                        int(r["frame"]) - self.first, starts, exptimes, self.shape) for r in once]
+        once = once[np.asarray(ok, bool)] if len(once) else once
+        once["single"] = np.ones(len(once), np.int64)
+        out = vstack([kept, once]) if len(once) else kept
+        out.sort(["id", "frame"])
+        return out
 
 
 def sky_window(config: Config, detector: str, *, live: bool = False) -> StaticSky | None:

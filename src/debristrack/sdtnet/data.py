@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import cv2
 import numpy as np
 import torch
+from scipy.ndimage import median_filter
 
 from astropy.table import Table
 from PIL import Image
@@ -54,11 +56,65 @@ class DataConfig:
     hm_drop: float = field(default=0.2, metadata={"help": "probability to drop a previous endpoint (CenterTrack)"})
     hm_jitter: float = field(default=1.5, metadata={"help": "RMS jitter of previous endpoints, input px"})
     hm_false: float = field(default=0.1, metadata={"help": "probability of a false previous endpoint per object"})
+    randomize: bool = field(default=False, metadata={
+        "help": "domain randomisation of every simulated scene (randomized_scene): PSF family and FWHM, sky, "
+                "gain, read noise, bias, gradients, stray light, clouds, star density, hot pixels, cosmic "
+                "rays, exposure and cadence, nuisances"})
+    backgrounds: str | None = field(default=None, metadata={
+        "help": "folder of real FITS frames used as the sky of some simulated scenes (never ../shared/real/: "
+                "a test set)"})
+    background_prob: float = field(default=0.15, metadata={"help": "fraction of scenes on a real background"})
 
 
-def normalize(image: np.ndarray) -> np.ndarray:
-    """ZScale ([SDT] eq. 1-3) mapped to float32 [0, 1]; shape kept."""
-    return zscale(image).astype(np.float32) / np.float32(255.0)
+NORMS = ("asinh", "zscale")
+SKY_BLOCK = 32  # px: the local sky and noise are measured in blocks this size (smaller than clouds, larger than trails)
+
+
+def sky_and_noise(image: np.ndarray, block: int = SKY_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """Local sky level and noise (H, W) float32 of an image: the median and 1.4826 x MAD of
+    every ``block`` x ``block`` block (a 1-in-4 pixel sample), 3 x 3-median-filtered over the
+    block grid (a block filled by a bright star takes its neighbours' values) and bilinearly
+    interpolated between block centres (extrapolated linearly beyond the outer ones). The blocks are anchored at pixel (0, 0), so a tile
+    of the frame sees the frame's values."""
+    img = np.asarray(image, np.float32)
+    ny, nx = img.shape
+    by, bx = -(-ny // block), -(-nx // block)
+    padded = np.pad(img, ((0, by * block - ny), (0, bx * block - nx)), mode="symmetric")
+    blocks = padded.reshape(by, block, bx, block)[:, ::2, :, ::2].transpose(0, 2, 1, 3).reshape(by, bx, -1)
+    sky = np.median(blocks, axis=-1)
+    noise = 1.4826 * np.median(np.abs(blocks - sky[..., None]), axis=-1)
+    sky, noise = (median_filter(a, size=3, mode="nearest") for a in (sky, noise))
+    # a block without noise (flat, saturated or quantised) gets a tenth of the typical noise, so the
+    # scale stays proportional to the image's units (frame x 3 + 1000 gives the same input)
+    typical = float(np.median(noise))
+    floor = 0.1 * typical if typical > 0 else (float(np.std(img)) or 1.0)
+    # cv2's bilinear resize by an integer factor puts the source samples at the block centres; the
+    # grid is first extended by one block of linear extrapolation (odd reflection), so the outer
+    # half-blocks follow a gradient instead of flattening it
+    up = [cv2.resize(np.pad(a, 1, mode="reflect", reflect_type="odd").astype(np.float32),
+                     ((bx + 2) * block, (by + 2) * block), interpolation=cv2.INTER_LINEAR)[block:block + ny, block:block + nx]
+          for a in (sky, noise)]
+    return up[0], np.maximum(up[1], floor)
+
+
+def normalize_asinh(image: np.ndarray) -> np.ndarray:
+    """Network input independent of sky level, gain and bias: z = (image - local sky) /
+    local noise (:func:`sky_and_noise`), compressed as ``0.5 + 0.4 asinh(z / 2)`` (linear within
+    a few sigma, logarithmic above: a faint trail keeps its contrast, a saturated star does not
+    swamp the frame). Background sits at 0.5 and 1 sigma is ~0.2, as ZScale roughly puts them."""
+    sky, noise = sky_and_noise(image)
+    z = (np.asarray(image, np.float32) - sky) / noise
+    return (0.5 + 0.4 * np.arcsinh(0.5 * z)).astype(np.float32)
+
+
+def normalize(image: np.ndarray, method: str = "asinh") -> np.ndarray:
+    """The network input (float32, shape kept) of an image: ``asinh`` (:func:`normalize_asinh`)
+    or ``zscale`` ([SDT] eq. 1-3 mapped to [0, 1], what the weights of issue 7 were trained on)."""
+    if method == "asinh":
+        return normalize_asinh(image)
+    if method == "zscale":
+        return zscale(image).astype(np.float32) / np.float32(255.0)
+    raise InputError(f"unknown input normalisation {method!r}; use {' or '.join(NORMS)}")
 
 
 def to_output(xy: np.ndarray, stride: int = STRIDE) -> np.ndarray:
@@ -118,12 +174,13 @@ def left_right(table) -> tuple[np.ndarray, np.ndarray]:
     return np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
 
 
-def make_sample(prev, cur, *, config: DataConfig = DataConfig(), rng: np.random.Generator | None = None) -> dict:
+def make_sample(prev, cur, *, config: DataConfig = DataConfig(), rng: np.random.Generator | None = None,
+                norm: str = "asinh") -> dict:
     """Sample dict (see the module docstring) from two consecutive frames.
 
     ``prev``, ``cur``: objects with ``data`` (H, W), ``truth`` (streak table) and ``mask``
     (H, W bool) - :class:`debristrack.simulate.render.SimFrame`. ``rng`` None = no noise on
-    the previous heatmap.
+    the previous heatmap. ``norm``: the input normalisation (:func:`normalize`).
     """
     shape = cur.data.shape
     out_shape = (shape[0] // STRIDE, shape[1] // STRIDE)
@@ -159,21 +216,59 @@ def make_sample(prev, cur, *, config: DataConfig = DataConfig(), rng: np.random.
     slots["reg_c"][:n] = rc
     slots["off_c"][i_cur] = (centre[i_cur] - (p_left[i_prev] + p_right[i_prev]) / 2) / STRIDE
     noise = dict(drop=config.hm_drop, jitter=config.hm_jitter, false=config.hm_false) if rng is not None else {}
-    return {"cur": normalize(cur.data)[None], "prev": normalize(prev.data)[None],
+    return {"cur": normalize(cur.data, norm)[None], "prev": normalize(prev.data, norm)[None],
             "prev_hm": prev_heatmap(p_left, p_right, shape, sigma=config.sigma, rng=rng, **noise),
             "hm": hm, "mask": mask[None].astype(np.float32), **slots}
 
 
-def simulated_samples(config: DataConfig = DataConfig(), *, rng: np.random.Generator | int | None = None
-                      ) -> Iterator[dict]:
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def randomized_scene(preset: str, size: int, rng: np.random.Generator):
+    """A two-frame sidereal scene of ``preset`` with its sky, optics and camera drawn at random
+    (domain randomisation): what a network trained on it must not depend on. The preset keeps
+    its motion model (physical or [SDT] eq. 5) and object counts."""
+    exptime = _log_uniform(rng, 1.0, 60.0)
+    psf = "moffat" if rng.random() < 0.25 else "gaussian"  # Moffat trails render ~10x slower
+    gain = _log_uniform(rng, 0.3, 5.0)
+    over = dict(
+        psf=psf, fwhm=float(rng.uniform(1.5, 5.0)), moffat_beta=float(rng.uniform(2.0, 4.5)),
+        sky_level=min(_log_uniform(rng, 30.0, 20000.0), 15000.0 * gain), gain=gain,  # sky below ~15,000 ADU
+        read_noise=float(rng.uniform(1.0, 20.0)), bias=float(rng.uniform(0.0, 2000.0)),
+        gradient=float(rng.uniform(0.0, 0.6)), straylight=float(rng.uniform(0.0, 1.5)) if rng.random() < 0.2 else 0.0,
+        cloud=float(rng.uniform(0.1, 0.7)) if rng.random() < 0.2 else 0.0,
+        star_density=_log_uniform(rng, 30.0, 4000.0), mag_limit=float(rng.uniform(13.0, 17.0)),
+        hot_pixels=float(rng.uniform(0.0, 2e-4)), cosmic_rate=float(rng.uniform(0.0, 40.0)),
+        exptime=exptime, cadence=exptime * float(rng.uniform(1.02, 2.0)),
+        nuisances=bool(rng.random() < 0.35) or preset == "nuisance",
+    )
+    return make_scene("sidereal", preset, size=size, frames=2, **over)
+
+
+def _background_images(folder: str) -> list[np.ndarray]:
+    from ..simulate.background import background_files, read_background
+
+    return [read_background(p) for p in background_files(folder)]
+
+
+def simulated_samples(config: DataConfig = DataConfig(), *, rng: np.random.Generator | int | None = None,
+                      norm: str = "asinh") -> Iterator[dict]:
     """Endless training samples: each a new two-frame sidereal sequence of ``config.crop`` px,
-    preset drawn from ``config.presets``, seeded from ``rng``."""
+    preset drawn from ``config.presets`` (with ``config.randomize``: its sky and camera drawn
+    by :func:`randomized_scene`; with ``config.backgrounds``: a fraction on a real frame),
+    seeded from ``rng``."""
     rng = np.random.default_rng(rng)
+    images = _background_images(config.backgrounds) if config.backgrounds else []
     while True:
         preset = config.presets[int(rng.integers(len(config.presets)))]
-        scene = make_scene("sidereal", preset, size=config.crop, frames=2)
-        prev, cur = iter_frames(scene, seed=int(rng.integers(2**63)))
-        yield make_sample(prev, cur, config=config, rng=rng)
+        if config.randomize:
+            scene = randomized_scene(preset, config.crop, rng)
+        else:
+            scene = make_scene("sidereal", preset, size=config.crop, frames=2)
+        background = images[int(rng.integers(len(images)))] if images and rng.random() < config.background_prob else None
+        prev, cur = iter_frames(scene, seed=int(rng.integers(2**63)), background=background)
+        yield make_sample(prev, cur, config=config, rng=rng, norm=norm)
 
 
 @dataclass(frozen=True)
@@ -199,7 +294,7 @@ def _crop_frame(seq_dir: Path, seq, gt, index: int, y0: int, x0: int, size: int)
 
 
 def dataset_samples(root: str | Path, config: DataConfig = DataConfig(), *,
-                    rng: np.random.Generator | int | None = None) -> Iterator[dict]:
+                    rng: np.random.Generator | int | None = None, norm: str = "asinh") -> Iterator[dict]:
     """Endless training samples cropped (``config.crop`` px) from consecutive frame pairs of
     the sidereal sequences under a dataset root (frames, ``gt.csv`` and ``masks/``)."""
     rng = np.random.default_rng(rng)
@@ -215,15 +310,15 @@ def dataset_samples(root: str | Path, config: DataConfig = DataConfig(), *,
         t = int(rng.integers(1, len(seq)))
         y0, x0 = int(rng.integers(ny - config.crop + 1)), int(rng.integers(nx - config.crop + 1))
         prev, cur = (_crop_frame(seq_dir, seq, gt, i, y0, x0, config.crop) for i in (t - 1, t))
-        yield make_sample(prev, cur, config=config, rng=rng)
+        yield make_sample(prev, cur, config=config, rng=rng, norm=norm)
 
 
-def training_samples(config: DataConfig = DataConfig(), *, rng: np.random.Generator | int | None = None
-                     ) -> Iterator[dict]:
+def training_samples(config: DataConfig = DataConfig(), *, rng: np.random.Generator | int | None = None,
+                     norm: str = "asinh") -> Iterator[dict]:
     """:func:`dataset_samples` when ``config.dataset`` is set, else :func:`simulated_samples`."""
     if config.dataset:
-        return dataset_samples(config.dataset, config, rng=rng)
-    return simulated_samples(config, rng=rng)
+        return dataset_samples(config.dataset, config, rng=rng, norm=norm)
+    return simulated_samples(config, rng=rng, norm=norm)
 
 
 def collate(samples: list[dict], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

@@ -50,6 +50,9 @@ class ModelConfig:
                 "centre: CenterTrack-style centre heatmap + segment vector (Tab. 3 row a)"})
     roi_fe: bool = field(default=True, metadata={"help": "RoI-FE mask gating, [SDT] eq. 7 (off = Tab. 3 row b)"})
     offset: bool = field(default=True, metadata={"help": "debris offset module, [SDT] sec. 4.5 (off = Tab. 3 row c)"})
+    norm: str = field(default="asinh", metadata={
+        "help": "input normalisation (sdtnet/data.py normalize): asinh = local sky subtracted, noise-scaled, "
+                "asinh-compressed; zscale = [SDT] eq. 1-3 (the weights of issue 7; files without the field)"})
 
     def heads(self) -> dict[str, int]:
         """Output channels per head (CenterNet's head dict)."""

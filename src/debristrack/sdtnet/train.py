@@ -152,8 +152,9 @@ def load_init(model: SDTNet, path: str | Path) -> None:
     except (KeyError, TypeError, RuntimeError, OSError, EOFError) as exc:
         raise InputError(f"{path}: not an SDT-Net weights file ({type(exc).__name__})") from None
     mine = dataclasses.asdict(model.config)
-    stored = {**dataclasses.asdict(ModelConfig()), **stored}  # older files lack newer fields
-    diff = sorted(k for k in mine if list(np.atleast_1d(mine[k])) != list(np.atleast_1d(stored[k])))
+    stored = {**dataclasses.asdict(ModelConfig()), "norm": "zscale", **stored}  # older files lack newer fields
+    # the architecture must match; the input normalisation may change (fine-tuning adapts to it)
+    diff = sorted(k for k in mine if k != "norm" and list(np.atleast_1d(mine[k])) != list(np.atleast_1d(stored[k])))
     if diff:
         raise InputError(f"{path}: model config differs from this run's in {', '.join(diff)}")
     model.load_state_dict(payload["state_dict"])
@@ -236,7 +237,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
     elif config.init:
         load_init(model, config.init)
     write_json_atomic(out / "config.json", config_to_dict(config))
-    samples = training_samples(config.data, rng=data_rng)
+    samples = training_samples(config.data, rng=data_rng, norm=config.model.norm)
     t0 = time.monotonic()
     epoch = start_epoch
     for epoch in range(start_epoch, config.epochs):
