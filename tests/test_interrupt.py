@@ -25,7 +25,12 @@ def test_ctrl_c_with_dask_workers_is_one_line(tmp_path):
     for line in proc.stderr:
         lines.append(line)
         if line.startswith("dask: local cluster"):
-            time.sleep(1.0)  # the workers are busy with the first sequences
+            # the signal comes while the run is going: once the first sequence's results are written
+            # (the other 11 are still to do; a fixed sleep raced a fast machine, which finished first)
+            deadline = time.monotonic() + 120
+            while not any((tmp_path / "res").rglob("*.csv")) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert proc.poll() is None, "the run ended before the signal could be sent"
             os.killpg(proc.pid, signal.SIGINT)
             break
     _, rest = proc.communicate(timeout=120)
