@@ -13,7 +13,7 @@ from tests.conftest import REPO
 
 
 def test_ctrl_c_with_dask_workers_is_one_line(tmp_path):
-    root = simulate_dataset(tmp_path / "ds", mode="stare", sequences=12, seed=0, progress=False,
+    root = simulate_dataset(tmp_path / "ds", mode="stare", sequences=40, seed=0, progress=False,
                             overrides={"size": 256, "frames": 8})
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     cmd = [sys.executable, "-m", "debristrack.cli", "track", str(root), "--mode", "stare", "--workers", "2",
@@ -26,7 +26,7 @@ def test_ctrl_c_with_dask_workers_is_one_line(tmp_path):
         lines.append(line)
         if line.startswith("dask: local cluster"):
             # the signal comes while the run is going: once the first sequence's results are written
-            # (the other 11 are still to do; a fixed sleep raced a fast machine, which finished first)
+            # (39 are still to do, seconds of work: a fixed sleep, and 12 sequences, raced a fast machine)
             deadline = time.monotonic() + 120
             while not any((tmp_path / "res").rglob("*.csv")) and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
