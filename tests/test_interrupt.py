@@ -19,8 +19,11 @@ def test_ctrl_c_with_dask_workers_is_one_line(tmp_path):
     cmd = [sys.executable, "-m", "debristrack.cli", "track", str(root), "--mode", "stare", "--workers", "2",
            "-o", str(tmp_path / "res")]
     # a session of its own: the signal goes to the whole process group, as a terminal's Ctrl-C does
+    # and SIGINT at its default: an ignored SIGINT is inherited through exec, and pytest's process can
+    # hold one (the full suite on CI did), with which the child never sees the Ctrl-C
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in proc.stderr:
         lines.append(line)
