@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from debristrack.sdtnet.decode import Streaks
-from debristrack.track.offset import OffsetTracker, plausible_one_frame_trail
+from debristrack.track.offset import OffsetTracker
+from debristrack.track.physical import plausible_one_frame_trail
 
 
 def _physical_streaks(frames, *, speed, angle, exptime=5.0, cadence=6.0, start=(100.0, 150.0), shape=(512, 512)):

@@ -32,8 +32,8 @@ from ..detect.streaks.validate import ValidatorParams, validated
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
 from ..sdtnet.options import SdtnetConfig
-from ..track.offset import OffsetTracker, plausible_one_frame_trail
-from ..track.physical import PhysicalLinker, PhysicalParams, rows_table
+from ..track.offset import OffsetTracker
+from ..track.physical import PhysicalLinker, PhysicalParams, plausible_one_frame_trail, rows_table
 from ..track.segments import TRACKERS, TrackerParams
 from .loop import run_method
 

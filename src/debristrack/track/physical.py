@@ -273,34 +273,44 @@ def _inside(track: _Track, t_start: float, exptime: float, shape, p: PhysicalPar
     return bool(np.any((pts[:, 0] >= 0) & (pts[:, 0] <= nx - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= ny - 1)))
 
 
-def _seen_again_expected(track: _Track, starts, exptimes, shape, p: PhysicalParams) -> bool:
-    """Whether a one-detection track is physically implausible: for both signs of motion, at
-    the rate ``L / EXPTIME`` its streak in the previous or next exposure would lie mostly
-    inside the field, so it should have been seen again. A real one-frame trail (a LEO, a
-    meteor) leaves the field before the next exposure. A streak cut by the frame edge only
-    bounds the rate from below, so it is never judged; nor is a frame without neighbours."""
-    t, seg, ts, e = track.dets[0]
-    ends = (seg[0:2], seg[2:4])
-    if any(_clipped(q, shape, p.edge) for q in ends):
-        return False
-    u, length = _axis(seg)
-    rate = length / max(e, 1e-9)
+def plausible_one_frame_trail(seg, index: int, starts, exptimes, shape: tuple[int, int], *,
+                              edge: float = 3.0) -> bool:
+    """Whether a streak seen in frame ``index`` only can be a real one-frame trail (a LEO
+    crossing the field within one exposure, a meteor): moving at its own rate ``L / EXPTIME``
+    one way or the other, its streak in the previous and the next exposure lies mostly outside
+    the field. A streak cut by the frame edge only bounds the rate from below and is kept, as
+    is one in a frame without neighbours. Used by both the classical physical linker and the
+    SDT-Net tracker (pipeline/sidereal.py).
+
+    ``seg`` (4,) x1, y1, x2, y2 px; ``starts``, ``exptimes`` (T,) s of every frame (start times)."""
     ny, nx = shape
-    neighbours = [k for k in (t - 1, t + 1) if 0 <= k < len(starts)]
-    if not neighbours:
-        return False
-    for sgn in (+1, -1):
-        tail, lead = (ends[0], ends[1]) if sgn > 0 else (ends[1], ends[0])
+    a, b = np.asarray(seg[0:2], float), np.asarray(seg[2:4], float)
+    neighbours = [k for k in (index - 1, index + 1) if 0 <= k < len(starts)]
+    if _clipped(a, shape, edge) or _clipped(b, shape, edge) or not neighbours:
+        return True
+    u, length = _axis(np.asarray(seg, float))
+    t, e = starts[index], exptimes[index]
+    rate = length / max(e, 1e-9)
+    for tail, lead, sgn in ((a, b, 1.0), (b, a, -1.0)):
         seen = False
         for k in neighbours:
-            a = lead + sgn * u * rate * (starts[k] - ts - e) if k > t else tail + sgn * u * rate * (starts[k] - ts)
-            b = a + sgn * u * rate * exptimes[k] if k > t else a - sgn * u * rate * exptimes[k]
-            pts = np.linspace(a, b, 11)
-            inside = np.mean((pts[:, 0] >= 0) & (pts[:, 0] <= nx - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= ny - 1))
-            seen |= inside >= 0.5
+            if k > index:  # the next streak starts beyond the leading end, a gap later
+                p = lead + sgn * u * rate * (starts[k] - t - e)
+                q = p + sgn * u * rate * exptimes[k]
+            else:  # the previous one ended behind the trailing end, a gap earlier
+                q = tail - sgn * u * rate * (t - starts[k] - exptimes[k])
+                p = q - sgn * u * rate * exptimes[k]
+            pts = np.linspace(p, q, 11)
+            seen |= np.mean((pts[:, 0] >= 0) & (pts[:, 0] <= nx - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= ny - 1)) >= 0.5
         if not seen:
-            return False  # moving this way it left the field: a plausible one-frame trail
-    return True
+            return True  # moving this way it was outside the field in both neighbouring exposures
+    return False
+
+
+def _seen_again_expected(track: _Track, starts, exptimes, shape, p: PhysicalParams) -> bool:
+    """Whether a one-detection track should have been seen again (not a one-frame trail)."""
+    t, seg, _, _ = track.dets[0]
+    return not plausible_one_frame_trail(seg, t, starts, exptimes, shape, edge=p.edge)
 
 
 def same_pixels(s: np.ndarray, s2: np.ndarray, *, dist: float = 3.0, angle: float = 3.0,
