@@ -44,7 +44,7 @@ def reference(frames, window: int, shifts=None) -> list[np.ndarray | None]:
         for j in others:
             img = subs[j][0]
             if shifts is not None:
-                img = ndimage.shift(img, (0.0, shifts[i] - shifts[j]), order=1, mode="nearest")
+                img = ndimage.shift(img, (0.0, shifts[i] - shifts[j]), order=1, mode="grid-constant")
             stack.append(img)
         stack = np.stack(stack)
         k = (len(others) - 1) // 2

@@ -175,13 +175,16 @@ def _source_rows(ny: int, dy: float, y0: int, y1: int) -> tuple[int, int]:
 
 def _shifted_rows(block: np.ndarray, dx: float, dy: float, y0: int, y1: int) -> np.ndarray:
     """Rows ``y0:y1`` (counted from the block's first row) of a frame shifted by ``(dx, dy)`` px
-    (``out(y, x) = img(y - dy, x - dx)``, bilinear, edges repeated: ``scipy.ndimage.shift(
-    order=1, mode="nearest")``), from ``block``, the rows of the frame that :func:`_source_rows`
+    (``out(y, x) = img(y - dy, x - dx)``, bilinear: ``scipy.ndimage.shift(order=1,
+    mode="grid-constant")``), from ``block``, the rows of the frame that :func:`_source_rows`
     names (the block starts at the frame's top or far enough above, so its edges are the
-    frame's)."""
+    frame's). Where the shifted frame did not see the sky it reads 0, the sky level of a
+    background-subtracted frame: repeating the edge pixels instead drew each edge pixel's
+    noise as a line as long as the shift (a Seestar re-pointing of 25 px made a 27 px false
+    trail at the field's edge)."""
     m = np.float32([[1, 0, -dx], [0, 1, y0 - dy]])
     return cv2.warpAffine(np.ascontiguousarray(block, dtype=np.float32), m, (block.shape[1], y1 - y0),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
 
 @dataclass(frozen=True)
