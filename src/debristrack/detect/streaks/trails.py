@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from .clean import prepare, robust_sigma
-from .geometry import as_segments, empty_segments
+from .geometry import as_segments, empty_segments, merge_collinear
 from .validate import ValidatorParams, curved_chains, validated
 
 
@@ -73,8 +73,9 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
     sigma = robust_sigma(prepared[::2, ::2])
     if static_residual is not None:  # the stars are gone: a long faint line integral means something
         extra = long_lines(prepared, mask, sigma, known=segs)
-        if len(extra):
-            segs = np.vstack([as_segments(segs), extra]) if len(segs) else extra
+        if len(extra):  # a line integral's stretch can continue a piece the detector found: one trail
+            segs = merge_collinear(np.vstack([as_segments(segs), extra]), angle_tol=2.0, dist_tol=2.5,
+                                   max_gap=10.0) if len(segs) else extra
     if len(segs) == 0:
         return empty_segments(), empty_segments(), Counter()
     kept, verdicts = validated(image, mask, segs, saturation=saturation, default_fwhm=default_fwhm, params=params,
