@@ -255,7 +255,8 @@ def inject(frames: list[Frame], seed: int) -> tuple[list[Frame], Table]:
     out, truth = [], []
     for k, f in enumerate(frames):
         signal = np.zeros((ny, nx), np.float32)
-        labels, _ = draw_debris(signal, debris, k, fwhm=fwhm, psf="gaussian", beta=2.5, brightness_noise=0.25,
+        # the motion follows the headers' start times (the frames need not be evenly spaced)
+        labels, _ = draw_debris(signal, debris, (starts[k] - starts[0]) / cadence, fwhm=fwhm, psf="gaussian", beta=2.5, brightness_noise=0.25,
                                 gap_prob=0.0, rng=rng)
         out.append(Frame(k, f.name, (f.data + signal).astype(np.float32), f.header, f.time))
         truth.append(Table({"frame": np.full(len(labels["id"]), k, np.int64), "id": labels["id"].astype(np.int64),
