@@ -126,3 +126,26 @@ def test_nuisance_preset_labels_only_the_meteor():
     data = frames[0].data
     assert (data >= scene.saturate).any()          # saturated star cores
     assert (data == 0).all(axis=1).any()           # a dead row
+
+
+def test_short_candidates_make_a_track_only_three_frames_in_a_row_where_the_physics_puts_them():
+    # a slow object: 12 px streaks (too short for a trail alone), 14 px apart start to start
+    starts, e = np.arange(5) * 7.0, np.full(5, 6.0)
+    slow = [_streak(t, 6.0, vx=2.0, vy=0.0)[None, :] for t in starts]
+    none = [np.zeros((0, 5)) for _ in starts]
+    flags = [np.ones(1, bool) for _ in starts]
+    table = link_physical(none, starts, e, SHAPE, soft=slow, short=flags)
+    assert sorted(table["frame"]) == [0, 1, 2, 3, 4] and len(set(table["id"])) == 1
+    # online: the chain's rows come once its third candidate is seen, the rest at their frames
+    linker = PhysicalLinker(SHAPE)
+    written = [{r[0] for r in linker.step(t, none[t], starts[t], e[t], slow[t], flags[t])} for t in range(5)]
+    assert written == [set(), set(), {0, 1, 2}, {3}, {4}]
+    # two in a row are not enough; rejected for another reason (not short) they never start one
+    assert len(link_physical(none[:2], starts[:2], e[:2], SHAPE, soft=slow[:2], short=flags[:2])) == 0
+    assert len(link_physical(none, starts, e, SHAPE, soft=slow, short=[np.zeros(1, bool)] * 5)) == 0
+    # short candidates that do not move as their length says (here: 30 px apart) are no track
+    wrong = [_streak(t, 6.0, x0=50.0 + 2.3 * t, vx=2.0, vy=0.0)[None, :] for t in starts]
+    assert len(link_physical(none, starts, e, SHAPE, soft=wrong, short=flags)) == 0
+    # the same short streak on the same pixels every frame is sky
+    fixed = [_streak(0.0, 6.0, vx=2.0, vy=0.0)[None, :] for _ in starts]
+    assert len(link_physical(none, starts, e, SHAPE, soft=fixed, short=flags)) == 0

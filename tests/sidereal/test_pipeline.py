@@ -173,3 +173,19 @@ def test_bench_quick_run_with_an_extra_row_source(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="--sequences must be at least 1"):
         bench.run(argparse.Namespace(quick=False, sequences=0, seed=5, output=str(out), workers=1, scheduler=None,
                                      classical_only=False, sets="debris", section="sidereal"))
+
+
+def test_a_slow_object_too_short_for_a_trail_is_tracked_by_its_motion(tmp_path):
+    # 14 px per 6 s cadence, 5 s exposures: ~12 px streaks, under the 15 px a trail needs in one frame
+    scene = make_scene("sidereal", "debris", size=256, frames=6, objects=(1, 1), snr=(20.0, 20.0),
+                       speed=(14.0, 14.0), leo_prob=0.0, gap_prob=0.0)
+    seq = simulate_sequence(tmp_path / "slow", scene, seed=5)
+    gt = read_table(seq / "gt.csv")
+    assert np.median(np.hypot(gt["x2"] - gt["x1"], gt["y2"] - gt["y1"])) < 15.0
+    out = tmp_path / "slow.csv"
+    assert main(["track", str(seq), "--mode", "sidereal", "-o", str(out)]) == 0
+    figures = evaluate_tracks(gt, read_table(out), fwhm=2.5)
+    assert figures["MOTA"] > 0.6 and figures["IDS"] == 0
+    # without the short candidates (searched only down to a trail's length) it is not found
+    assert main(["track", str(seq), "--mode", "sidereal", "--trail-short-length", "15", "-o", str(out)]) == 0
+    assert len(read_table(out)) == 0

@@ -26,6 +26,7 @@ from astropy.table import Table, vstack
 
 from ..config import check_ranges
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
+from ..detect.streaks.geometry import as_segments, lengths
 from ..detect.streaks.static_sky import Measured, Sky, StaticSky, measure, pack_mask, unpack_mask
 from ..detect.streaks.trails import detect_candidates
 from ..detect.streaks.validate import ValidatorParams, validated
@@ -218,27 +219,36 @@ class StreakMethod:
         the static sky window gives for it, :class:`~debristrack.detect.streaks.static_sky.Sky`)."""
         return self.detect_soft(frame, sky)[0]
 
-    def detect_soft(self, frame, sky: Sky | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """:meth:`detect`'s trails and the validator's rejected candidates (None without the
-        real-sky front end), for the physical linker."""
+    def detect_soft(self, frame, sky: Sky | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """:meth:`detect`'s trails, the validator's rejected candidates and which of them are
+        only short (both None without the real-sky front end), for the physical linker."""
         p = self.config.matched
         stars = None
         if sky is not None and sky.median is not None:
             stars = star_mask(sky.median, sky.bad, p)
         if not self.real_sky:
             if self.detector == "matched":
-                return detect_matched(frame.clean, frame.mask, static_stars=stars, params=p), None
-            return detect_lsd(frame.clean, frame.mask, params=self.config.lsd), None
+                return detect_matched(frame.clean, frame.mask, static_stars=stars, params=p), None, None
+            return detect_lsd(frame.clean, frame.mask, params=self.config.lsd), None, None
         static = sky.residual if sky is not None else None
         # on a static-sky residual the stars are gone already: masking them would only hide trail
         stars = stars if static is None else None
-        segs, soft, reasons = detect_candidates(
-            frame.clean, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=p),
+        # slow objects' streaks are searched down to trail.short_length; under the detector's
+        # min_length they only count as short candidates (a track when 3 frames show them moving)
+        search = dataclasses.replace(p, min_length=min(p.min_length, self.config.trail.short_length))
+        segs, soft, reasons, short = detect_candidates(
+            frame.clean, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=search),
             static_residual=static, saturation=_saturation(frame), default_fwhm=p.fwhm,
             params=self.config.trail)
+        brief = lengths(segs) < p.min_length if len(segs) else np.zeros(0, bool)
+        if brief.any():
+            soft = np.vstack([as_segments(soft), segs[brief]])
+            short = np.concatenate([short, np.ones(int(brief.sum()), bool)])
+            segs = segs[~brief]
+            reasons["short"] += int(brief.sum())
         if self.rejections is not None:
             self.rejections.update(reasons)
-        return segs, soft
+        return segs, soft, short
 
     def prepare(self, frame):
         """The static sky window's work on ``frame`` that needs no state (its background and
@@ -364,11 +374,11 @@ class PhysicalMethod(StreakMethod):
         if self.linker is None:
             self.shape = self.shape or frame.clean.shape
             self.linker = PhysicalLinker(self.shape, self.config.physical)
-        segs, soft = self.detect_soft(frame, sky)
+        segs, soft, short = self.detect_soft(frame, sky)
         if self.out is not None:
             self.out.append(segs)
         start, exptime = self._exposure(index, frame)
-        return rows_table(self.linker.step(index, segs, start, exptime, soft))
+        return rows_table(self.linker.step(index, segs, start, exptime, soft, short))
 
     def finish(self) -> Table:
         early = [self._frame(i, f, s) for i, f, s in self._drain()]

@@ -55,6 +55,7 @@ class _Track:
     id: int | None = None  # given when the track's first row is written
     hidden: int = 0  # leading detections decided not to be written (a one-detection track dropped)
     tentative: bool = False  # a rejected candidate: lives one frame, written only if a trail continues it
+    chain: bool = False  # started by a short candidate: short ones may continue it (CHAIN frames in a row)
 
 
 def _axis(seg):
@@ -339,6 +340,7 @@ def _repeated(segs: np.ndarray, others, max_shift: float) -> np.ndarray:
 
 ROW = tuple[int, int, float, float, float, float, float, int]  # frame, id, x1, y1, x2, y2, score, single
 STATIC_WINDOW = 8  # earlier frames a detection is compared with to call it static sky
+CHAIN = 3  # short candidates in consecutive frames, each where the last ones' motion predicts it, that make a track
 
 
 class PhysicalLinker:
@@ -357,6 +359,12 @@ class PhysicalLinker:
     continue one the physics predicts them on, or, held for one frame, are written when a
     trail of the next frame continues them (a trail's first streak cut short by the frame
     edge, a faint or crossed piece).
+
+    ``short`` candidates (rejected only for being short: a ridge of the PSF's width under a
+    few widths long, which one frame cannot tell from a galaxy) are the streaks of slow
+    objects. They start a track when :data:`CHAIN` of them in consecutive frames lie where
+    the physics predicts each from the ones before (their own rate ``L / EXPTIME``, along
+    their own line); the chain's rows are written then, up to two frames late.
     """
 
     def __init__(self, shape: tuple[int, int], params: PhysicalParams | None = None):
@@ -373,9 +381,10 @@ class PhysicalLinker:
         return [(f, tr.id, *(float(v) for v in seg[:5]), single) for f, seg, _, _ in dets]
 
     def step(self, t: int, dets: np.ndarray, t_start: float, exptime: float,
-             soft: np.ndarray | None = None) -> list[ROW]:
+             soft: np.ndarray | None = None, short: np.ndarray | None = None) -> list[ROW]:
         """Frame ``t`` (0, 1, 2, ... in order): its streaks ``(N, 5)``, exposure start (s, any
-        origin) and time (s), and the validator's rejected candidates ``soft`` ``(M, 5)``.
+        origin) and time (s), the validator's rejected candidates ``soft`` ``(M, 5)`` and which
+        of them were rejected only for being short (``short`` (M,) bool).
         Returns the rows decided now."""
         p, shape = self.p, self.shape
         self.starts.append(float(t_start))
@@ -385,20 +394,23 @@ class PhysicalLinker:
         earlier = [s for _, segs in self.recent for s in segs]
         self.recent.append((t, np.vstack([hard[:, :5], soft[:, :5]])))
         hard = hard[~_repeated(hard, earlier, p.pos_tol)] if len(hard) else hard
+        short = np.zeros(len(soft), bool) if short is None or not len(soft) else np.asarray(short, bool)
         if len(soft):  # sky, or a piece of a trail of this frame
-            soft = soft[~(_repeated(soft, earlier, p.pos_tol) | _repeated(soft, hard, np.inf))]
+            fresh = ~(_repeated(soft, earlier, p.pos_tol) | _repeated(soft, hard, np.inf))
+            soft, short = soft[fresh], short[fresh]
         # a track started in the previous frame whose streak this frame repeats was sky
         self.active = [tr for tr in self.active if tr.id is not None or tr.hidden or len(tr.dets) > 1
                        or not _repeated(tr.dets[0][1][None], hard, p.pos_tol)[0]]
         cand = np.vstack([hard[:, :5], soft[:, :5]]) if len(soft) else hard[:, :5]
         n_hard = len(hard)
+        chained = np.concatenate([np.zeros(n_hard, bool), short])
         cost = np.full((len(self.active), len(cand)), np.inf)
         sign = np.zeros(cost.shape, int)
         model = np.full(cost.shape, "physical", dtype=object)
         for i, tr in enumerate(self.active):
             for j, sg in enumerate(cand):
-                if tr.tentative and j >= n_hard:
-                    continue  # two rejected candidates do not make a track
+                if tr.tentative and j >= n_hard and not (tr.chain and chained[j]):
+                    continue  # two rejected candidates do not make a track, short ones in a row may
                 c, sign[i, j], model[i, j] = _link(tr, sg, t_start, exptime, shape, p)
                 # prefer a trail to a rejected candidate, a written track to a held candidate
                 cost[i, j] = c + (1.0 if j >= n_hard else 0.0) + (0.5 if tr.tentative else 0.0)
@@ -415,16 +427,21 @@ class PhysicalLinker:
                     tr.sign = int(np.sign(u0 @ (_axis(tr.dets[-1][1])[0] * sign[i, j])) or 1)
                     tr.model = model[i, j]
                 tr.dets.append((t, cand[j], float(t_start), float(exptime)))
-                tr.misses, tr.tentative = 0, False
-                rows += self._rows(tr, tr.dets[tr.hidden:] if tr.id is None else tr.dets[-1:])
                 matched_t.add(i)
                 matched_d.add(j)
+                if tr.tentative and j >= n_hard and len(tr.dets) < CHAIN:
+                    continue  # a chain of short candidates, not long enough yet
+                tr.misses, tr.tentative = 0, False
+                rows += self._rows(tr, tr.dets[tr.hidden:] if tr.id is None else tr.dets[-1:])
         still = []
         for i, tr in enumerate(self.active):
             if i in matched_t:
                 still.append(tr)
+            elif tr.tentative and not (tr.chain and len(tr.dets) >= 2 and tr.misses == 0):
+                continue  # a chain of short candidates may miss one frame (a knot masked as a star, say)
             elif tr.tentative:
-                continue
+                tr.misses += 1
+                still.append(tr)
             elif tr.id is None and not tr.hidden and len(tr.dets) == 1:  # started last frame, not continued
                 if not _seen_again_expected(tr, self.starts, self.exptimes, shape, p):
                     rows += self._rows(tr, tr.dets, single=1)  # a one-frame trail: it left the field
@@ -435,8 +452,8 @@ class PhysicalLinker:
                 tr.misses += 1
                 if tr.misses <= p.max_miss and _inside(tr, t_start, exptime, shape, p):
                     still.append(tr)
-        self.active = still + [_Track(dets=[(t, cand[j], float(t_start), float(exptime))], tentative=j >= n_hard)
-                               for j in range(len(cand)) if j not in matched_d]
+        self.active = still + [_Track(dets=[(t, cand[j], float(t_start), float(exptime))], tentative=j >= n_hard,
+                                      chain=bool(chained[j])) for j in range(len(cand)) if j not in matched_d]
         return rows
 
     def finish(self) -> list[ROW]:
@@ -463,7 +480,8 @@ def rows_table(rows: list[ROW]) -> Table:
 
 
 def link_physical(detections: list[np.ndarray], starts: np.ndarray, exptimes: np.ndarray, shape: tuple[int, int],
-                  params: PhysicalParams | None = None, soft: list[np.ndarray] | None = None) -> Table:
+                  params: PhysicalParams | None = None, soft: list[np.ndarray] | None = None,
+                  short: list[np.ndarray] | None = None) -> Table:
     """Link per-frame streaks into tracks by their physics (module docstring):
     :class:`PhysicalLinker` over the whole sequence.
 
@@ -473,6 +491,7 @@ def link_physical(detections: list[np.ndarray], starts: np.ndarray, exptimes: np
     starts : (T,) exposure start times, s (any origin). exptimes : (T,) exposure times, s.
     shape : (ny, nx) of the frames.
     soft : per frame, the validator's rejected candidates ``(M_t, 5)`` (or None).
+    short : per frame, ``(M_t,)`` bool: which of ``soft`` were rejected only for being short.
 
     Returns
     -------
@@ -482,5 +501,6 @@ def link_physical(detections: list[np.ndarray], starts: np.ndarray, exptimes: np
     linker = PhysicalLinker(shape, params)
     rows = []
     for t, dets in enumerate(detections):
-        rows += linker.step(t, dets, float(starts[t]), float(exptimes[t]), None if soft is None else soft[t])
+        rows += linker.step(t, dets, float(starts[t]), float(exptimes[t]), None if soft is None else soft[t],
+                            None if short is None else short[t])
     return rows_table(rows + linker.finish())

@@ -35,7 +35,7 @@ def detect_trails(image: np.ndarray, mask: np.ndarray | None, detector: Callable
                   **kw) -> tuple[np.ndarray, Counter]:
     """Validated trails of one frame and the rejection reasons (:func:`detect_candidates`
     without the rejected candidates)."""
-    kept, _, counts = detect_candidates(image, mask, detector, **kw)
+    kept, _, counts, _ = detect_candidates(image, mask, detector, **kw)
     return kept, counts
 
 
@@ -60,14 +60,16 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
     Returns
     -------
     (M, 5) trails ``x1, y1, x2, y2, score``, (K, 5) rejected candidates (for a linker that
-    accepts them only where a moving object's physics predicts them) and a Counter of the
-    rejection reasons.
+    accepts them only where a moving object's physics predicts them), a Counter of the
+    rejection reasons and (K,) bool: which candidates were rejected only for being short
+    (``blob``: the streak of a slow object looks so in one frame; its motion over a few
+    frames tells).
     """
     # a saturated or dead frame: nothing in it can be measured (at the frame maximum = saturated, even
     # where the plateau is most of the frame and the bad-pixel mask does not call it one)
     bad = np.asarray(image) >= np.max(image) if mask is None else mask | (np.asarray(image) >= np.max(image))
     if bad.mean() > max_bad:
-        return empty_segments(), empty_segments(), Counter({"unusable_frame": 1})
+        return empty_segments(), empty_segments(), Counter({"unusable_frame": 1}), np.zeros(0, bool)
     prepared, _ = prepare(image if static_residual is None else static_residual, mask)
     segs = detector(prepared, mask)
     sigma = robust_sigma(prepared[::2, ::2])
@@ -77,17 +79,19 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
             segs = merge_collinear(np.vstack([as_segments(segs), extra]), angle_tol=2.0, dist_tol=2.5,
                                    max_gap=10.0) if len(segs) else extra
     if len(segs) == 0:
-        return empty_segments(), empty_segments(), Counter()
+        return empty_segments(), empty_segments(), Counter(), np.zeros(0, bool)
     kept, verdicts = validated(image, mask, segs, saturation=saturation, default_fwhm=default_fwhm, params=params,
                                residual=(prepared, sigma))
     counts = verdicts.counts()
     rejected = as_segments(segs)[~verdicts.keep]
+    short = verdicts.reason[~verdicts.keep] == "blob"
     bent = curved_chains(kept)
     if bent.any():
         counts["curved"] += int(bent.sum())
         rejected = np.vstack([rejected, kept[bent]])
+        short = np.concatenate([short, np.zeros(int(bent.sum()), bool)])
         kept = kept[~bent]
-    return kept, rejected, counts
+    return kept, rejected, counts, short
 
 
 def long_lines(residual: np.ndarray, mask: np.ndarray | None, sigma: float, *, known: np.ndarray | None = None,

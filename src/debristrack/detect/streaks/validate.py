@@ -52,7 +52,7 @@ class ValidatorParams:
     RANGES = {  # valid interval of each parameter (config.check_ranges)
         "min_width": "[0, inf)", "min_contrast": "[0, 1]", "min_crest_snr": "[0, inf)", "max_knot": "(0, 1]",
         "min_filled": "[0, 1]", "min_aspect": "[0, inf)", "halo_scale": "(0, inf)", "max_bend": "[0, inf)",
-        "axis_tol": "[0, 45]"}
+        "axis_tol": "[0, 45]", "short_length": "[0, inf)"}
 
     min_width: float = field(default=0.6, metadata={
         "help": "validator: smallest cross-profile FWHM, in units of the frame's PSF FWHM"})
@@ -71,6 +71,9 @@ class ValidatorParams:
         "help": "validator: largest crest offset from the straight line along the length, px (plus a quarter width)"})
     axis_tol: float = field(default=1.0, metadata={
         "help": "validator: degrees from a row/column within which bleed and bad-line tests apply"})
+    short_length: float = field(default=8.0, metadata={
+        "help": "shortest candidate searched for slow objects, px: under the detector's min_length (or "
+                "under min_aspect widths) it is 'short', a track only when 3 frames in a row show it moving"})
 
 
 @dataclass(frozen=True)
