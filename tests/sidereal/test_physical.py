@@ -149,3 +149,48 @@ def test_short_candidates_make_a_track_only_three_frames_in_a_row_where_the_phys
     # the same short streak on the same pixels every frame is sky
     fixed = [_streak(0.0, 6.0, vx=2.0, vy=0.0)[None, :] for _ in starts]
     assert len(link_physical(none, starts, e, SHAPE, soft=fixed, short=flags)) == 0
+
+
+def _painted(segs, shape=SHAPE, value=8.0):
+    """A residual in noise units: unit Gaussian noise plus ``value`` on each segment's pixels."""
+    z = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    for s in segs:
+        t = np.linspace(0.0, 1.0, int(np.hypot(s[2] - s[0], s[3] - s[1]) * 4) + 2)
+        x, y = np.round(s[0] + t * (s[2] - s[0])).astype(int), np.round(s[1] + t * (s[3] - s[1])).astype(int)
+        ok = (x >= 0) & (x < shape[1]) & (y >= 0) & (y < shape[0])
+        z[y[ok], x[ok]] = value
+    return z
+
+
+def test_linker_looks_where_a_track_predicts_its_streak():
+    from debristrack.detect.streaks.geometry import line_median_snr
+
+    starts, e = np.arange(5) * 9.5, np.full(5, 6.5)
+    # enters the field during frame 0 (a 20 px piece at the left edge), crossed by nothing
+    truth = [_streak(t, 6.5, x0=-32.0) for t in starts]
+    images = [_painted([s]) for s in truth]
+
+    def probe(k, segs):
+        return line_median_snr(images[k], segs)
+
+    dets = [s[None, :] for s in truth]
+    dets[0] = np.zeros((0, 5))  # the detector missed the edge piece of frame 0 ...
+    dets[3] = np.zeros((0, 5))  # ... and frame 3's streak
+    table = link_physical(dets, starts, e, SHAPE)
+    assert sorted(table["frame"]) == [1, 2, 4]
+    linker = PhysicalLinker(SHAPE)
+    rows = [r for t in range(5) for r in linker.step(t, dets[t], starts[t], e[t], probe=probe)] + linker.finish()
+    table = sorted(rows)
+    assert [r[0] for r in table] == [0, 1, 2, 3, 4] and len({r[1] for r in table}) == 1
+    got = {r[0]: np.array(r[2:6]) for r in table}
+    for k in (0, 3):  # the looked-for streaks lie on the true ones, clipped to the field at frame 0
+        want = truth[k][:4].copy()
+        if k == 0:
+            want[0:2] = [0.0, truth[0][1] + (truth[0][3] - truth[0][1]) * 32.0 / 52.0]
+        assert np.allclose(np.sort(got[k][[0, 2]]), np.sort(want[[0, 2]]), atol=1.5)
+    # where the pixels hold only noise nothing is added
+    blank = [_painted([]) for _ in starts]
+    linker = PhysicalLinker(SHAPE)
+    rows = [r for t in range(5) for r in linker.step(t, dets[t], starts[t], e[t],
+                                                     probe=lambda k, s: line_median_snr(blank[k], s))]
+    assert sorted(r[0] for r in rows + linker.finish()) == [1, 2, 4]

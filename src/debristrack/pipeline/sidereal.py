@@ -28,7 +28,8 @@ from ..config import check_ranges
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
 from ..detect.streaks.geometry import as_segments, lengths
 from ..detect.streaks.static_sky import Measured, Sky, StaticSky, measure, pack_mask, unpack_mask
-from ..detect.streaks.trails import detect_candidates
+from ..detect.streaks.geometry import line_median_snr
+from ..detect.streaks.trails import Candidates, detect_candidates
 from ..detect.streaks.validate import ValidatorParams, validated
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
@@ -219,36 +220,39 @@ class StreakMethod:
         the static sky window gives for it, :class:`~debristrack.detect.streaks.static_sky.Sky`)."""
         return self.detect_soft(frame, sky)[0]
 
-    def detect_soft(self, frame, sky: Sky | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """:meth:`detect`'s trails, the validator's rejected candidates and which of them are
-        only short (both None without the real-sky front end), for the physical linker."""
+    def detect_soft(self, frame, sky: Sky | None = None) -> Candidates:
+        """:meth:`detect`'s trails, the validator's rejected candidates, which of them are only
+        short, and the residual searched (:class:`Candidates`; without the real-sky front end
+        only the trails), for the physical linker."""
         p = self.config.matched
         stars = None
         if sky is not None and sky.median is not None:
             stars = star_mask(sky.median, sky.bad, p)
         if not self.real_sky:
             if self.detector == "matched":
-                return detect_matched(frame.clean, frame.mask, static_stars=stars, params=p), None, None
-            return detect_lsd(frame.clean, frame.mask, params=self.config.lsd), None, None
+                segs = detect_matched(frame.clean, frame.mask, static_stars=stars, params=p)
+            else:
+                segs = detect_lsd(frame.clean, frame.mask, params=self.config.lsd)
+            return Candidates(segs, None, collections.Counter(), None, None, 0.0)
         static = sky.residual if sky is not None else None
         # on a static-sky residual the stars are gone already: masking them would only hide trail
         stars = stars if static is None else None
         # slow objects' streaks are searched down to trail.short_length; under the detector's
         # min_length they only count as short candidates (a track when 3 frames show them moving)
         search = dataclasses.replace(p, min_length=min(p.min_length, self.config.trail.short_length))
-        segs, soft, reasons, short = detect_candidates(
+        found = detect_candidates(
             frame.clean, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=search),
             static_residual=static, saturation=_saturation(frame), default_fwhm=p.fwhm,
             params=self.config.trail)
+        segs = found.trails
         brief = lengths(segs) < p.min_length if len(segs) else np.zeros(0, bool)
         if brief.any():
-            soft = np.vstack([as_segments(soft), segs[brief]])
-            short = np.concatenate([short, np.ones(int(brief.sum()), bool)])
-            segs = segs[~brief]
-            reasons["short"] += int(brief.sum())
+            found = found._replace(trails=segs[~brief], rejected=np.vstack([as_segments(found.rejected), segs[brief]]),
+                                   short=np.concatenate([found.short, np.ones(int(brief.sum()), bool)]))
+            found.reasons["short"] += int(brief.sum())
         if self.rejections is not None:
-            self.rejections.update(reasons)
-        return segs, soft, short
+            self.rejections.update(found.reasons)
+        return found
 
     def prepare(self, frame):
         """The static sky window's work on ``frame`` that needs no state (its background and
@@ -358,6 +362,9 @@ class PhysicalMethod(StreakMethod):
         self.linker: PhysicalLinker | None = None
         self.t0 = None  # the first frame's (start time, EXPTIME) from its header, for frames without ``times``
         self.out: list[np.ndarray] | None = None  # each frame's trails, kept only when asked (bench real)
+        # the last frames' residuals in noise units, float16: where a track predicts a streak the
+        # linker looks (this frame, and the one before a new track's first)
+        self.seen: collections.deque = collections.deque(maxlen=3)
 
     def _exposure(self, index: int, frame) -> tuple[float, float]:
         start, exptime = _exposure(getattr(frame, "header", None))
@@ -374,11 +381,19 @@ class PhysicalMethod(StreakMethod):
         if self.linker is None:
             self.shape = self.shape or frame.clean.shape
             self.linker = PhysicalLinker(self.shape, self.config.physical)
-        segs, soft, short = self.detect_soft(frame, sky)
+        found = self.detect_soft(frame, sky)
         if self.out is not None:
-            self.out.append(segs)
+            self.out.append(found.trails)
+        if found.residual is not None and found.sigma > 0:
+            self.seen.append((index, np.divide(found.residual, found.sigma, dtype=np.float32).astype(np.float16)))
         start, exptime = self._exposure(index, frame)
-        return rows_table(self.linker.step(index, segs, start, exptime, soft, short))
+        return rows_table(self.linker.step(index, found.trails, start, exptime, found.rejected, found.short,
+                                           probe=self._probe))
+
+    def _probe(self, index: int, segs: np.ndarray) -> np.ndarray | None:
+        """Robust SNRs along ``segs`` in frame ``index``'s residual, None when it is not held."""
+        z = next((z for k, z in self.seen if k == index), None)
+        return None if z is None else line_median_snr(z, segs)
 
     def finish(self) -> Table:
         early = [self._frame(i, f, s) for i, f, s in self._drain()]

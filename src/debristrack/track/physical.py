@@ -28,6 +28,7 @@ from astropy.table import Table
 from scipy.optimize import linear_sum_assignment
 
 from ..detect.streaks.geometry import as_segments
+from ..geometry import clip_segment
 from ..io.tables import empty_table, normalize_streaks
 
 
@@ -252,6 +253,24 @@ def physical_cost(track: _Track, seg: np.ndarray, t_start: float, exptime: float
     return best
 
 
+def predicted_streak(track: _Track, t_start: float, exptime: float, shape, p: PhysicalParams) -> np.ndarray | None:
+    """Where the track's fitted motion (:func:`_fit`) puts its streak in the exposure from
+    ``t_start`` for ``exptime`` s: ``(x1, y1, x2, y2)`` clipped to the field, None without a
+    fit ([SDT] eq. 5 tracks have none), or with under 3 px of it inside."""
+    if track.model != "physical":
+        return None
+    fit = _fit(track, shape, p)
+    if fit is None:
+        return None
+    x0, vel, t0 = fit
+    a, b = x0 + vel * (t_start - t0), x0 + vel * (t_start + exptime - t0)
+    x1, y1, x2, y2, ok = clip_segment(np.array([a[0]]), np.array([a[1]]), np.array([b[0]]), np.array([b[1]]), shape)
+    seg = np.array([x1[0], y1[0], x2[0], y2[0]])
+    if not ok[0] or np.hypot(seg[2] - seg[0], seg[3] - seg[1]) < 3.0:
+        return None
+    return seg
+
+
 def _inside(track: _Track, t_start: float, exptime: float, shape, p: PhysicalParams) -> bool:
     """Whether the track can still be in the field at this exposure (False once it left)."""
     if track.model == "overlap":
@@ -341,6 +360,7 @@ def _repeated(segs: np.ndarray, others, max_shift: float) -> np.ndarray:
 ROW = tuple[int, int, float, float, float, float, float, int]  # frame, id, x1, y1, x2, y2, score, single
 STATIC_WINDOW = 8  # earlier frames a detection is compared with to call it static sky
 CHAIN = 3  # short candidates in consecutive frames, each where the last ones' motion predicts it, that make a track
+PROBE_Z = 5.0  # robust SNR along a predicted streak (line_median_snr) that counts as seeing it there
 
 
 class PhysicalLinker:
@@ -365,6 +385,14 @@ class PhysicalLinker:
     objects. They start a track when :data:`CHAIN` of them in consecutive frames lie where
     the physics predicts each from the ones before (their own rate ``L / EXPTIME``, along
     their own line); the chain's rows are written then, up to two frames late.
+
+    With a ``probe`` (``probe(frame, segments) -> robust SNRs``, None for a frame no longer
+    held), a track whose motion is known looks where it predicts its streak when no candidate
+    is there: in this frame, for a written track that found none (a piece too short at the
+    frame edge, a stretch crossed by another trail; not where a candidate of the frame lies
+    on those pixels), and in the frame before its first one when a new track is written (the
+    piece where it entered). A median SNR of :data:`PROBE_Z` along the predicted streak is a
+    detection (written with that score).
     """
 
     def __init__(self, shape: tuple[int, int], params: PhysicalParams | None = None):
@@ -381,11 +409,11 @@ class PhysicalLinker:
         return [(f, tr.id, *(float(v) for v in seg[:5]), single) for f, seg, _, _ in dets]
 
     def step(self, t: int, dets: np.ndarray, t_start: float, exptime: float,
-             soft: np.ndarray | None = None, short: np.ndarray | None = None) -> list[ROW]:
+             soft: np.ndarray | None = None, short: np.ndarray | None = None, probe=None) -> list[ROW]:
         """Frame ``t`` (0, 1, 2, ... in order): its streaks ``(N, 5)``, exposure start (s, any
-        origin) and time (s), the validator's rejected candidates ``soft`` ``(M, 5)`` and which
-        of them were rejected only for being short (``short`` (M,) bool).
-        Returns the rows decided now."""
+        origin) and time (s), the validator's rejected candidates ``soft`` ``(M, 5)``, which
+        of them were rejected only for being short (``short`` (M,) bool), and the ``probe`` of
+        the frames' pixels (class docstring). Returns the rows decided now."""
         p, shape = self.p, self.shape
         self.starts.append(float(t_start))
         self.exptimes.append(float(exptime))
@@ -432,7 +460,19 @@ class PhysicalLinker:
                 if tr.tentative and j >= n_hard and len(tr.dets) < CHAIN:
                     continue  # a chain of short candidates, not long enough yet
                 tr.misses, tr.tentative = 0, False
+                if tr.id is None and not tr.hidden:
+                    self._look_back(tr, probe)
                 rows += self._rows(tr, tr.dets[tr.hidden:] if tr.id is None else tr.dets[-1:])
+        for i, tr in enumerate(self.active):
+            if i not in matched_t and tr.id is not None and not tr.tentative and len(tr.dets) > 1 and probe is not None:
+                seen = self._look(tr, t, float(t_start), float(exptime), probe)
+                # a candidate on those pixels explains their light (another track's, or one the
+                # gates refused because this track's motion is off): looking would copy it
+                if seen is not None and not (len(cand) and _repeated(seen[1][None], cand, np.inf)[0]):
+                    tr.dets.append(seen)
+                    tr.misses = 0
+                    rows += self._rows(tr, tr.dets[-1:])
+                    matched_t.add(i)
         still = []
         for i, tr in enumerate(self.active):
             if i in matched_t:
@@ -455,6 +495,30 @@ class PhysicalLinker:
         self.active = still + [_Track(dets=[(t, cand[j], float(t_start), float(exptime))], tentative=j >= n_hard,
                                       chain=bool(chained[j])) for j in range(len(cand)) if j not in matched_d]
         return rows
+
+    def _look(self, tr: _Track, k: int, t_start: float, exptime: float, probe):
+        """The detection ``(k, segment, t_start, exptime)`` that the probe sees where ``tr``
+        predicts its streak in frame ``k``, or None."""
+        seg = predicted_streak(tr, t_start, exptime, self.shape, self.p)
+        if seg is None:
+            return None
+        z = probe(k, seg[None, :])
+        if z is None or not z[0] >= PROBE_Z:
+            return None
+        return (k, np.array([*seg, float(z[0])]), t_start, exptime)
+
+    def _look_back(self, tr: _Track, probe) -> None:
+        """A new track's streak in the frame before its first, where the probe sees it and no
+        candidate of that frame lies (it would be another track's)."""
+        k = tr.dets[0][0] - 1
+        if probe is None or k < 0 or len(tr.dets) < 2:
+            return
+        seen = self._look(tr, k, self.starts[k], self.exptimes[k], probe)
+        there = [s for f, segs in self.recent if f == k for s in segs]  # that frame's candidates
+        if seen is not None and not (there and _repeated(seen[1][None], there, np.inf)[0]):
+            motion = _axis(tr.dets[0][1])[0] * tr.sign
+            tr.dets.insert(0, seen)
+            tr.sign = 1 if _axis(seen[1])[0] @ motion >= 0 else -1  # the sign is relative to the first streak's axis
 
     def finish(self) -> list[ROW]:
         """The rows of the last frame's new tracks (one-frame trails where plausible)."""

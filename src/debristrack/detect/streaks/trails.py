@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -31,19 +32,34 @@ from .geometry import as_segments, empty_segments, merge_collinear
 from .validate import ValidatorParams, curved_chains, validated
 
 
+class Candidates(NamedTuple):
+    """One frame's :func:`detect_candidates`: validated ``trails`` (M, 5), the ``rejected``
+    candidates (K, 5), the rejection ``reasons``, which rejected ones are only ``short``
+    (K,) bool, and the ``residual`` the detector searched (the cleaned static-sky residual or
+    frame; None for an unusable frame) with its noise ``sigma``, for measurements where a
+    track predicts a streak."""
+
+    trails: np.ndarray
+    rejected: np.ndarray
+    reasons: Counter
+    short: np.ndarray
+    residual: np.ndarray | None
+    sigma: float
+
+
 def detect_trails(image: np.ndarray, mask: np.ndarray | None, detector: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
                   **kw) -> tuple[np.ndarray, Counter]:
     """Validated trails of one frame and the rejection reasons (:func:`detect_candidates`
     without the rejected candidates)."""
-    kept, _, counts, _ = detect_candidates(image, mask, detector, **kw)
-    return kept, counts
+    found = detect_candidates(image, mask, detector, **kw)
+    return found.trails, found.reasons
 
 
 def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
                       detector: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
                       *, static_residual: np.ndarray | None = None, saturation: float | None = None,
                       default_fwhm: float = 2.5, params: ValidatorParams | None = None,
-                      max_bad: float = 0.5) -> tuple[np.ndarray, np.ndarray, Counter]:
+                      max_bad: float = 0.5) -> Candidates:
     """Validated trails of one frame, the candidates the validator rejected, and the reasons.
 
     Parameters
@@ -59,17 +75,18 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
 
     Returns
     -------
-    (M, 5) trails ``x1, y1, x2, y2, score``, (K, 5) rejected candidates (for a linker that
-    accepts them only where a moving object's physics predicts them), a Counter of the
-    rejection reasons and (K,) bool: which candidates were rejected only for being short
-    (``blob``: the streak of a slow object looks so in one frame; its motion over a few
-    frames tells).
+    :class:`Candidates`: (M, 5) trails ``x1, y1, x2, y2, score``, (K, 5) rejected candidates
+    (for a linker that accepts them only where a moving object's physics predicts them), a
+    Counter of the rejection reasons, (K,) bool: which candidates were rejected only for
+    being short (``blob``: the streak of a slow object looks so in one frame; its motion over
+    a few frames tells), and the residual searched with its noise.
     """
     # a saturated or dead frame: nothing in it can be measured (at the frame maximum = saturated, even
     # where the plateau is most of the frame and the bad-pixel mask does not call it one)
     bad = np.asarray(image) >= np.max(image) if mask is None else mask | (np.asarray(image) >= np.max(image))
     if bad.mean() > max_bad:
-        return empty_segments(), empty_segments(), Counter({"unusable_frame": 1}), np.zeros(0, bool)
+        return Candidates(empty_segments(), empty_segments(), Counter({"unusable_frame": 1}), np.zeros(0, bool),
+                          None, 0.0)
     prepared, _ = prepare(image if static_residual is None else static_residual, mask)
     segs = detector(prepared, mask)
     sigma = robust_sigma(prepared[::2, ::2])
@@ -79,7 +96,7 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
             segs = merge_collinear(np.vstack([as_segments(segs), extra]), angle_tol=2.0, dist_tol=2.5,
                                    max_gap=10.0) if len(segs) else extra
     if len(segs) == 0:
-        return empty_segments(), empty_segments(), Counter(), np.zeros(0, bool)
+        return Candidates(empty_segments(), empty_segments(), Counter(), np.zeros(0, bool), prepared, sigma)
     kept, verdicts = validated(image, mask, segs, saturation=saturation, default_fwhm=default_fwhm, params=params,
                                residual=(prepared, sigma))
     counts = verdicts.counts()
@@ -91,7 +108,7 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
         rejected = np.vstack([rejected, kept[bent]])
         short = np.concatenate([short, np.zeros(int(bent.sum()), bool)])
         kept = kept[~bent]
-    return kept, rejected, counts, short
+    return Candidates(kept, rejected, counts, short, prepared, sigma)
 
 
 def long_lines(residual: np.ndarray, mask: np.ndarray | None, sigma: float, *, known: np.ndarray | None = None,
