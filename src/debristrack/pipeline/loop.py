@@ -12,16 +12,29 @@ Frames are read one ahead in a worker thread (:func:`read_ahead`): reading a FIT
 ``prepare`` release the GIL, so on two cores they overlap the method's work on the previous
 frame. A method keeps only what its window needs, so the same loop serves a finished
 sequence (``debristrack track``) and frames arriving one at a time (:func:`feed`, for
-``watch``).
+``watch``). Work that holds the GIL (``sep``'s extraction, target mode) gains nothing from a
+thread; :func:`prepare_shared` shares it with helper processes instead.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import pickle
+import queue
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from astropy.table import Table, vstack
+
+from ..errors import one_line
+from ..io.sequence import FrameSequence
+from ..parallel import children_ignore_ctrl_c
+
+# A helper process costs about 1.5 s of a core to start (spawn imports the package), so
+# helpers start only when the frames after the first would take longer than this here alone.
+HELPERS_AFTER_S = 4.0
 
 
 def read_ahead(frames: Iterable[Any], prepare: Callable[[Any], Any] | None = None) -> Iterator[Any]:
@@ -43,6 +56,106 @@ def read_ahead(frames: Iterable[Any], prepare: Callable[[Any], Any] | None = Non
             yield item
 
 
+class _Failed:
+    """An exception raised by ``prepare`` on a frame, passed on when that frame's turn comes."""
+
+    def __init__(self, exc: BaseException):
+        try:
+            pickle.dumps(exc)
+        except Exception:  # a queue drops what it cannot pickle: send its text instead
+            exc = RuntimeError(one_line(f"{type(exc).__name__}: {exc}"))
+        self.exc = exc
+
+
+def _claim(counter, n: int) -> int | None:
+    """The next frame no process has taken, or None when all are taken."""
+    with counter.get_lock():
+        k = counter.value
+        if k >= n:
+            return None
+        counter.value = k + 1
+        return k
+
+
+def _attempt(prepare, frames, k: int):
+    try:
+        return prepare(frames[k])
+    except Exception as exc:
+        return _Failed(exc)
+
+
+def _help(frames, prepare, counter, results) -> None:
+    """A helper process: prepare frames claimed from ``counter`` until none is left."""
+    while (k := _claim(counter, len(frames))) is not None:
+        results.put((k, _attempt(prepare, frames, k)))
+
+
+def prepare_shared(frames: FrameSequence, prepare: Callable[[Any], Any], helpers: int, *,
+                   after_s: float | None = None) -> Iterator[Any]:
+    """Yield ``prepare(frames[k])`` for k = 0, 1, ... in order, the work shared between this
+    process and up to ``helpers`` helper processes (for ``prepare`` that holds the GIL).
+
+    Each process reads the frames it claims from a shared counter itself (``frames`` and
+    ``prepare`` are pickled once per helper; only what ``prepare`` returns comes back), so the
+    results are ``prepare``'s own whichever process made them, and this process never waits
+    for a helper that is still starting. Helpers start after the first frame, when the rest
+    would take more than ``after_s`` seconds here (None: :data:`HELPERS_AFTER_S`); otherwise the frames go through
+    :func:`read_ahead`. An exception raised on a frame is raised at that frame's turn; a
+    helper that dies leaves its frame to this process.
+    """
+    n = len(frames)
+    if n == 0:
+        return
+    after_s = HELPERS_AFTER_S if after_s is None else after_s
+    t0 = time.perf_counter()
+    first = _attempt(prepare, frames, 0)
+    if helpers < 1 or n < 3 or (n - 1) * (time.perf_counter() - t0) <= after_s:
+        yield _unwrap(first)
+        yield from read_ahead((frames[k] for k in range(1, n)), prepare)
+        return
+    ctx = multiprocessing.get_context("spawn")  # not fork: this process may run threads
+    counter, results = ctx.Value("q", 1), ctx.Queue()
+    procs = [ctx.Process(target=_help, args=(frames, prepare, counter, results), daemon=True)
+             for _ in range(helpers)]
+    with children_ignore_ctrl_c():
+        for p in procs:
+            p.start()
+    done = {0: first}
+    try:
+        for k in range(n):
+            while k not in done:
+                j = _claim(counter, n)
+                if j is not None:
+                    done[j] = _attempt(prepare, frames, j)
+                else:  # every frame is taken: wait for the helpers'
+                    try:
+                        j, value = results.get(timeout=1.0)
+                    except queue.Empty:
+                        if not all(p.is_alive() for p in procs):
+                            done[k] = _attempt(prepare, frames, k)  # its helper may have died on it
+                        continue
+                    done.setdefault(j, value)
+                while True:  # the helpers' results that are in already
+                    try:
+                        j, value = results.get_nowait()
+                    except queue.Empty:
+                        break
+                    if j >= k:
+                        done.setdefault(j, value)
+            yield _unwrap(done.pop(k))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.join()
+
+
+def _unwrap(value):
+    if isinstance(value, _Failed):
+        raise value.exc
+    return value
+
+
 def feed(method, index: int, frame: Any) -> Table | None:
     """One frame arriving on its own (``watch``): ``prepare`` then ``step``, no read-ahead."""
     prepare = getattr(method, "prepare", None)
@@ -51,7 +164,8 @@ def feed(method, index: int, frame: Any) -> Table | None:
 
 def run_method(method, frames: Iterable[Any], *, total: int | None = None,
                progress: Callable[[int, int], None] | None = None,
-               timings: list[float] | None = None) -> Table:
+               timings: list[float] | None = None, workers: int = 1,
+               helpers_after_s: float | None = None) -> Table:
     """Drive ``method`` over ``frames`` and return all its rows (steps' then finish's).
 
     Parameters
@@ -60,13 +174,20 @@ def run_method(method, frames: Iterable[Any], *, total: int | None = None,
     frames : iterable of frames in time order (e.g. a :class:`~debristrack.io.sequence.FrameSequence`).
     total : number of frames, for ``progress(done, total)`` (default ``len(frames)`` when it has one).
     timings : if given, receives the seconds of each ``step`` then of ``finish`` (benchmarks).
+    workers : processes that prepare the frames, this one included (:func:`prepare_shared`);
+        only for a :class:`~debristrack.io.sequence.FrameSequence` and a method whose
+        ``prepare`` pickles and returns little (target mode). Other frames: the read-ahead thread.
+    helpers_after_s : :func:`prepare_shared`'s ``after_s`` (benchmarks: 0 starts the helpers at once).
     """
-    import time
-
     if total is None and hasattr(frames, "__len__"):
         total = len(frames)
     parts: list[Table] = []
-    for index, frame in enumerate(read_ahead(frames, getattr(method, "prepare", None))):
+    prepare = getattr(method, "prepare", None)
+    if workers > 1 and prepare is not None and isinstance(frames, FrameSequence):
+        items = prepare_shared(frames, prepare, workers - 1, after_s=helpers_after_s)
+    else:
+        items = read_ahead(frames, prepare)
+    for index, frame in enumerate(items):
         t0 = time.perf_counter()
         rows = method.step(index, frame)
         if timings is not None:
