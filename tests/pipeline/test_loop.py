@@ -119,12 +119,12 @@ def test_frames_shared_with_a_helper_process_give_the_same_sources_in_order(star
     import os
 
     from debristrack.io.sequence import open_sequence
-    from debristrack.pipeline.loop import prepare_shared
+    from debristrack.pipeline.loop import share_work
     from debristrack.pipeline.target import Config, ExtractFrame
 
     seq = open_sequence(star_field_folder)
     alone = [ExtractFrame(Config())(frame) for frame in seq]
-    shared = list(prepare_shared(seq, SlowExtract(), 1, after_s=0))  # the helper starts at once
+    shared = list(share_work(seq, SlowExtract(), 1, after_s=0))  # the helper starts at once
     assert [s[0][0] for s in shared] == seq.names
     for (_, a, _), ((_, b, _), _) in zip(alone, shared):
         assert len(a) > 20 and np.array_equal(a.x, b.x) and np.array_equal(a.flux, b.flux)
@@ -134,14 +134,14 @@ def test_frames_shared_with_a_helper_process_give_the_same_sources_in_order(star
 
 def test_a_bad_frame_fails_at_its_turn_whoever_read_it(star_field_folder):
     from debristrack.io.sequence import open_sequence
-    from debristrack.pipeline.loop import prepare_shared
+    from debristrack.pipeline.loop import share_work
     from debristrack.pipeline.target import Config, ExtractFrame
 
     seq = open_sequence(star_field_folder)
     (star_field_folder / "003.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 50)  # cut short
     got = []
     with pytest.raises(InputError, match="003.fits"):
-        for name, _, _ in prepare_shared(seq, ExtractFrame(Config()), 1, after_s=0):
+        for name, _, _ in share_work(seq, ExtractFrame(Config()), 1, after_s=0):
             got.append(name)
     assert got == ["000.fits", "001.fits", "002.fits"]
 

@@ -222,7 +222,7 @@ def speed_run(size: int, stars: int, frames: int, seed: int, config: Config) -> 
     the next frame); ``cpu``: its CPU seconds per frame (all threads); ``assoc``: its finish
     per frame (matching, lists, clustering, and the forced measurements, which read the frames
     again); ``shared``: wall seconds per frame with a helper process sharing the frames
-    (:func:`~debristrack.pipeline.loop.prepare_shared`, started at once: the 2-core figure);
+    (:func:`~debristrack.pipeline.loop.share_work`, started at once: the 2-core figure);
     ``read``: reading one frame (median), the unit that scales with the machine and its load;
     ``load``: the 1-minute load average after the runs (other work on the machine).
     """

@@ -6,14 +6,17 @@ A *method* is an object with
   and return the rows it can decide now (None or an empty table: none yet);
 - ``finish() -> Table``: the remaining rows, once no frame follows;
 - optionally ``prepare(frame)``: per-frame work that needs no state (e.g. the min rule's
-  local maximum), run in the read-ahead thread; ``step`` then receives what it returns.
+  local maximum), run in the read-ahead thread; ``step`` then receives what it returns;
+- or ``frame_work(frame)``: per-frame work that needs no state but holds the GIL (``sep``'s
+  extraction, target mode), so a thread would only wait for it: run in this thread, or shared
+  with helper processes (:func:`share_work`, ``workers > 1``); it pickles; ``step`` receives
+  what it returns.
 
 Frames are read one ahead in a worker thread (:func:`read_ahead`): reading a FITS frame and
 ``prepare`` release the GIL, so on two cores they overlap the method's work on the previous
 frame. A method keeps only what its window needs, so the same loop serves a finished
 sequence (``debristrack track``) and frames arriving one at a time (:func:`feed`, for
-``watch``). Work that holds the GIL (``sep``'s extraction, target mode) gains nothing from a
-thread; :func:`prepare_shared` shares it with helper processes instead.
+``watch``).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def read_ahead(frames: Iterable[Any], prepare: Callable[[Any], Any] | None = Non
 
 
 class _Failed:
-    """An exception raised by ``prepare`` on a frame, passed on when that frame's turn comes."""
+    """An exception raised by ``work`` on a frame, passed on when that frame's turn comes."""
 
     def __init__(self, exc: BaseException):
         try:
@@ -77,30 +80,30 @@ def _claim(counter, n: int) -> int | None:
         return k
 
 
-def _attempt(prepare, frames, k: int):
+def _attempt(work, frames, k: int):
     try:
-        return prepare(frames[k])
+        return work(frames[k])
     except Exception as exc:
         return _Failed(exc)
 
 
-def _help(frames, prepare, counter, results) -> None:
-    """A helper process: prepare frames claimed from ``counter`` until none is left."""
+def _help(frames, work, counter, results) -> None:
+    """A helper process: work on the frames claimed from ``counter`` until none is left."""
     while (k := _claim(counter, len(frames))) is not None:
-        results.put((k, _attempt(prepare, frames, k)))
+        results.put((k, _attempt(work, frames, k)))
 
 
-def prepare_shared(frames: FrameSequence, prepare: Callable[[Any], Any], helpers: int, *,
+def share_work(frames: FrameSequence, work: Callable[[Any], Any], helpers: int, *,
                    after_s: float | None = None) -> Iterator[Any]:
-    """Yield ``prepare(frames[k])`` for k = 0, 1, ... in order, the work shared between this
-    process and up to ``helpers`` helper processes (for ``prepare`` that holds the GIL).
+    """Yield ``work(frames[k])`` for k = 0, 1, ... in order, the work shared between this
+    process and up to ``helpers`` helper processes (for ``work`` that holds the GIL).
 
     Each process reads the frames it claims from a shared counter itself (``frames`` and
-    ``prepare`` are pickled once per helper; only what ``prepare`` returns comes back), so the
-    results are ``prepare``'s own whichever process made them, and this process never waits
+    ``work`` are pickled once per helper; only what ``work`` returns comes back), so the
+    results are ``work``'s own whichever process made them, and this process never waits
     for a helper that is still starting. Helpers start after the first frame, when the rest
-    would take more than ``after_s`` seconds here (None: :data:`HELPERS_AFTER_S`); otherwise the frames go through
-    :func:`read_ahead`. An exception raised on a frame is raised at that frame's turn; a
+    would take more than ``after_s`` seconds here (None: :data:`HELPERS_AFTER_S`); otherwise
+    this process does them all, the next frame read in the read-ahead thread. An exception raised on a frame is raised at that frame's turn; a
     helper that dies leaves its frame to this process.
     """
     n = len(frames)
@@ -108,14 +111,15 @@ def prepare_shared(frames: FrameSequence, prepare: Callable[[Any], Any], helpers
         return
     after_s = HELPERS_AFTER_S if after_s is None else after_s
     t0 = time.perf_counter()
-    first = _attempt(prepare, frames, 0)
+    first = _attempt(work, frames, 0)
     if helpers < 1 or n < 3 or (n - 1) * (time.perf_counter() - t0) <= after_s:
         yield _unwrap(first)
-        yield from read_ahead((frames[k] for k in range(1, n)), prepare)
+        for frame in read_ahead(frames[k] for k in range(1, n)):
+            yield work(frame)
         return
     ctx = multiprocessing.get_context("spawn")  # not fork: this process may run threads
     counter, results = ctx.Value("q", 1), ctx.Queue()
-    procs = [ctx.Process(target=_help, args=(frames, prepare, counter, results), daemon=True)
+    procs = [ctx.Process(target=_help, args=(frames, work, counter, results), daemon=True)
              for _ in range(helpers)]
     with children_ignore_ctrl_c():
         for p in procs:
@@ -126,13 +130,13 @@ def prepare_shared(frames: FrameSequence, prepare: Callable[[Any], Any], helpers
             while k not in done:
                 j = _claim(counter, n)
                 if j is not None:
-                    done[j] = _attempt(prepare, frames, j)
+                    done[j] = _attempt(work, frames, j)
                 else:  # every frame is taken: wait for the helpers'
                     try:
                         j, value = results.get(timeout=1.0)
                     except queue.Empty:
                         if not all(p.is_alive() for p in procs):
-                            done[k] = _attempt(prepare, frames, k)  # its helper may have died on it
+                            done[k] = _attempt(work, frames, k)  # its helper may have died on it
                         continue
                     done.setdefault(j, value)
                 while True:  # the helpers' results that are in already
@@ -157,9 +161,11 @@ def _unwrap(value):
 
 
 def feed(method, index: int, frame: Any) -> Table | None:
-    """One frame arriving on its own (``watch``): ``prepare`` then ``step``, no read-ahead."""
-    prepare = getattr(method, "prepare", None)
-    return method.step(index, prepare(frame) if prepare is not None else frame)
+    """One frame arriving on its own (``watch``): ``prepare`` or ``frame_work``, then ``step``, no read-ahead."""
+    for name in ("prepare", "frame_work"):
+        if (func := getattr(method, name, None)) is not None:
+            frame = func(frame)
+    return method.step(index, frame)
 
 
 def run_method(method, frames: Iterable[Any], *, total: int | None = None,
@@ -174,19 +180,20 @@ def run_method(method, frames: Iterable[Any], *, total: int | None = None,
     frames : iterable of frames in time order (e.g. a :class:`~debristrack.io.sequence.FrameSequence`).
     total : number of frames, for ``progress(done, total)`` (default ``len(frames)`` when it has one).
     timings : if given, receives the seconds of each ``step`` then of ``finish`` (benchmarks).
-    workers : processes that prepare the frames, this one included (:func:`prepare_shared`);
-        only for a :class:`~debristrack.io.sequence.FrameSequence` and a method whose
-        ``prepare`` pickles and returns little (target mode). Other frames: the read-ahead thread.
-    helpers_after_s : :func:`prepare_shared`'s ``after_s`` (benchmarks: 0 starts the helpers at once).
+    workers : processes that do the method's ``frame_work``, this one included (:func:`share_work`);
+        only for a :class:`~debristrack.io.sequence.FrameSequence`. Otherwise it runs here.
+    helpers_after_s : :func:`share_work`'s ``after_s`` (benchmarks: 0 starts the helpers at once).
     """
     if total is None and hasattr(frames, "__len__"):
         total = len(frames)
     parts: list[Table] = []
-    prepare = getattr(method, "prepare", None)
-    if workers > 1 and prepare is not None and isinstance(frames, FrameSequence):
-        items = prepare_shared(frames, prepare, workers - 1, after_s=helpers_after_s)
+    work = getattr(method, "frame_work", None)
+    if work is not None and workers > 1 and isinstance(frames, FrameSequence):
+        items = share_work(frames, work, workers - 1, after_s=helpers_after_s)
     else:
-        items = read_ahead(frames, prepare)
+        items = read_ahead(frames, getattr(method, "prepare", None))
+        if work is not None:  # here: the read-ahead thread reads the next frame meanwhile
+            items = map(work, items)
     for index, frame in enumerate(items):
         t0 = time.perf_counter()
         rows = method.step(index, frame)

@@ -148,10 +148,10 @@ class SequencePixels:
 
 @dataclass(frozen=True)
 class ExtractFrame:
-    """:attr:`TargetMethod.prepare`: ``(name, sources, pixels or None)`` of one frame. It needs
-    nothing but the frame and ``config`` (and pickles), so the frame loop can run it in its
-    read-ahead thread or in helper processes (:func:`~.loop.prepare_shared`). ``hold``: also
-    return the frame's clean pixels, for a method that keeps them for the finish."""
+    """:attr:`TargetMethod.frame_work`: ``(name, sources, pixels or None)`` of one frame. It needs
+    nothing but the frame and ``config`` (and pickles), so the frame loop can share it with
+    helper processes (:func:`~.loop.share_work`; sep holds the GIL, a thread would not help).
+    ``hold``: also return the frame's clean pixels, for a method that keeps them for the finish."""
 
     config: Config
     hold: bool = False
@@ -162,7 +162,7 @@ class ExtractFrame:
 
 
 class TargetMethod:
-    """The frame loop's method for target-tracking mode: ``prepare`` extracts the frame's
+    """The frame loop's method for target-tracking mode: ``frame_work`` extracts the frame's
     sources (:class:`ExtractFrame`, [TRK] sec. 4.2), ``step`` keeps the catalogue; ``finish``
     associates them (:func:`track_catalogues`: the motion lists need every frame's list) and
     measures the objects on the pixels where the catalogues missed them.
@@ -180,7 +180,7 @@ class TargetMethod:
                  pixels=None):
         self.method, self.config, self.shape, self.k_max = method, config, shape, k_max
         self.pixels = pixels
-        self.prepare = ExtractFrame(config, hold=pixels is None and method == "motionlist")
+        self.frame_work = ExtractFrame(config, hold=pixels is None and method == "motionlist")
         self.catalogues: list[Sources] = []
         self.names: list[str] = []
         self._held: list[np.ndarray] = []
@@ -228,7 +228,7 @@ def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = Non
     progress : None or ``progress(done_frames, total_frames)``, called after each frame.
     workers : processes that extract the frames, this one included (``sep`` holds the GIL, so
         threads would not help); helpers start only when the frames are slow enough to repay
-        their start-up (:func:`~.loop.prepare_shared`). The results do not depend on it.
+        their start-up (:func:`~.loop.share_work`). The results do not depend on it.
 
     Returns
     -------
