@@ -94,14 +94,15 @@ def star_field_folder(tmp_path):
     return tmp_path
 
 
-class SlowExtract:
-    """Target mode's extraction, and who ran it; slow in the test's own process, so that a
-    helper still starting (spawn imports the package) gets frames left to take."""
+class SharedExtract:
+    """Target mode's extraction, and who ran it. A helper process leaves ``marker``; this
+    process waits for it before its second frame (so that a helper, which spawn starts in a
+    second or two, does take frames)."""
 
-    def __init__(self):
+    def __init__(self, marker):
         import os
 
-        self.main = os.getpid()
+        self.main, self.marker = os.getpid(), marker
 
     def __call__(self, frame):
         import os
@@ -109,12 +110,17 @@ class SlowExtract:
 
         from debristrack.pipeline.target import Config, ExtractFrame
 
-        if os.getpid() == self.main:
-            time.sleep(1.0)
+        if os.getpid() != self.main:
+            self.marker.touch()
+        elif not frame.name.startswith("000"):
+            for _ in range(300):
+                if self.marker.exists():
+                    break
+                time.sleep(0.1)
         return ExtractFrame(Config())(frame), os.getpid()
 
 
-def test_frames_shared_with_a_helper_process_give_the_same_sources_in_order(star_field_folder):
+def test_frames_shared_with_a_helper_process_give_the_same_sources_in_order(star_field_folder, tmp_path):
     import multiprocessing
     import os
 
@@ -124,7 +130,7 @@ def test_frames_shared_with_a_helper_process_give_the_same_sources_in_order(star
 
     seq = open_sequence(star_field_folder)
     alone = [ExtractFrame(Config())(frame) for frame in seq]
-    shared = list(share_work(seq, SlowExtract(), 1, after_s=0))  # the helper starts at once
+    shared = list(share_work(seq, SharedExtract(tmp_path / "helper-ran"), 1, after_s=0))  # helper at once
     assert [s[0][0] for s in shared] == seq.names
     for (_, a, _), ((_, b, _), _) in zip(alone, shared):
         assert len(a) > 20 and np.array_equal(a.x, b.x) and np.array_equal(a.flux, b.flux)
@@ -158,3 +164,38 @@ def test_small_frames_start_no_helper(star_field_folder, monkeypatch):
     seq = open_sequence(star_field_folder)
     assert len(target.track_sequence(seq, workers=2)) == len(target.track_sequence(seq, workers=1))
     assert not started  # six 256x256 frames take far less than HELPERS_AFTER_S: all here
+
+
+class DiesOnHelper:
+    """Target mode's extraction; a helper process dies on the first frame it takes, after
+    leaving ``marker``; this process waits for the marker (so a helper does take a frame)."""
+
+    def __init__(self, marker):
+        import os
+
+        self.main, self.marker = os.getpid(), marker
+
+    def __call__(self, frame):
+        import os
+        import time
+
+        from debristrack.pipeline.target import Config, ExtractFrame
+
+        if os.getpid() != self.main:
+            self.marker.touch()
+            os._exit(9)
+        for _ in range(300):
+            if self.marker.exists() or frame.name.startswith("000"):
+                break
+            time.sleep(0.1)
+        return ExtractFrame(Config())(frame)
+
+
+def test_a_frame_whose_helper_died_is_done_here(star_field_folder, tmp_path):
+    from debristrack.io.sequence import open_sequence
+    from debristrack.pipeline.loop import share_work
+
+    seq = open_sequence(star_field_folder)
+    marker = tmp_path / "helper-died"
+    got = [name for name, _, _ in share_work(seq, DiesOnHelper(marker), 1, after_s=0)]
+    assert marker.exists() and got == seq.names

@@ -94,7 +94,7 @@ def _help(frames, work, counter, results) -> None:
 
 
 def share_work(frames: FrameSequence, work: Callable[[Any], Any], helpers: int, *,
-                   after_s: float | None = None) -> Iterator[Any]:
+               after_s: float | None = None) -> Iterator[Any]:
     """Yield ``work(frames[k])`` for k = 0, 1, ... in order, the work shared between this
     process and up to ``helpers`` helper processes (for ``work`` that holds the GIL).
 
@@ -103,8 +103,9 @@ def share_work(frames: FrameSequence, work: Callable[[Any], Any], helpers: int, 
     results are ``work``'s own whichever process made them, and this process never waits
     for a helper that is still starting. Helpers start after the first frame, when the rest
     would take more than ``after_s`` seconds here (None: :data:`HELPERS_AFTER_S`); otherwise
-    this process does them all, the next frame read in the read-ahead thread. An exception raised on a frame is raised at that frame's turn; a
-    helper that dies leaves its frame to this process.
+    this process does them all, the next frame read in the read-ahead thread. An exception
+    raised on a frame is raised at that frame's turn; a helper that dies leaves its frame to
+    this process.
     """
     n = len(frames)
     if n == 0:
@@ -135,10 +136,12 @@ def share_work(frames: FrameSequence, work: Callable[[Any], Any], helpers: int, 
                     try:
                         j, value = results.get(timeout=1.0)
                     except queue.Empty:
-                        if not all(p.is_alive() for p in procs):
+                        died = any(p.exitcode not in (None, 0) for p in procs)
+                        if died or not any(p.is_alive() for p in procs):
                             done[k] = _attempt(work, frames, k)  # its helper may have died on it
                         continue
-                    done.setdefault(j, value)
+                    if j >= k:  # not a frame already passed on (done twice after a helper died)
+                        done.setdefault(j, value)
                 while True:  # the helpers' results that are in already
                     try:
                         j, value = results.get_nowait()
@@ -161,7 +164,8 @@ def _unwrap(value):
 
 
 def feed(method, index: int, frame: Any) -> Table | None:
-    """One frame arriving on its own (``watch``): ``prepare`` or ``frame_work``, then ``step``, no read-ahead."""
+    """One frame arriving on its own (``watch``): ``prepare`` or ``frame_work``, then ``step``
+    (no read-ahead)."""
     for name in ("prepare", "frame_work"):
         if (func := getattr(method, name, None)) is not None:
             frame = func(frame)
