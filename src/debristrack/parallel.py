@@ -104,7 +104,7 @@ def run_tasks(tasks: Sequence[Task], *, workers: int | None = None, scheduler: s
     cluster = None
     if scheduler is None:
         n = min(workers or default_workers(), total)
-        with _workers_ignore_ctrl_c():
+        with children_ignore_ctrl_c():
             # silence_logs: the workers' own log lines (heartbeats lost while the cluster closes);
             # a task's failure comes back as its TaskResult, a lost worker from future.result()
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -143,7 +143,7 @@ def run_tasks(tasks: Sequence[Task], *, workers: int | None = None, scheduler: s
 
 
 @contextlib.contextmanager
-def _workers_ignore_ctrl_c():
+def children_ignore_ctrl_c():
     """Start processes with SIGINT ignored (inherited by the Dask nanny and worker processes).
 
     Ctrl-C goes to the whole foreground process group; each worker would print its own

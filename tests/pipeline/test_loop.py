@@ -80,3 +80,122 @@ def test_stacking_holds_one_window_of_frames():
     method.finish()
     assert max(h for h, _ in held) == 3 and max(p for _, p in held) == 3
     assert method.starts == [0, 3, 6]  # three blocks, as track makes of 9 frames
+
+
+@pytest.fixture()
+def star_field_folder(tmp_path):
+    """Six 256x256 target-mode frames (crowded stars, a followed object) as FITS files."""
+    from astropy.io import fits
+
+    from debristrack.bench.target import _scene
+
+    for sim in iter_frames(_scene(7000, 1.5, 256, 6), seed=4):
+        fits.PrimaryHDU(sim.data, sim.header).writeto(tmp_path / f"{sim.index:03d}.fits")
+    return tmp_path
+
+
+class SharedExtract:
+    """Target mode's extraction, and who ran it. A helper process leaves ``marker``; this
+    process waits for it before its second frame (so that a helper, which spawn starts in a
+    second or two, does take frames)."""
+
+    def __init__(self, marker):
+        import os
+
+        self.main, self.marker = os.getpid(), marker
+
+    def __call__(self, frame):
+        import os
+        import time
+
+        from debristrack.pipeline.target import Config, ExtractFrame
+
+        if os.getpid() != self.main:
+            self.marker.touch()
+        elif not frame.name.startswith("000"):
+            for _ in range(300):
+                if self.marker.exists():
+                    break
+                time.sleep(0.1)
+        return ExtractFrame(Config())(frame), os.getpid()
+
+
+def test_frames_shared_with_a_helper_process_give_the_same_sources_in_order(star_field_folder, tmp_path):
+    import multiprocessing
+    import os
+
+    from debristrack.io.sequence import open_sequence
+    from debristrack.pipeline.loop import share_work
+    from debristrack.pipeline.target import Config, ExtractFrame
+
+    seq = open_sequence(star_field_folder)
+    alone = [ExtractFrame(Config())(frame) for frame in seq]
+    shared = list(share_work(seq, SharedExtract(tmp_path / "helper-ran"), 1, after_s=0))  # helper at once
+    assert [s[0][0] for s in shared] == seq.names
+    for (_, a, _), ((_, b, _), _) in zip(alone, shared):
+        assert len(a) > 20 and np.array_equal(a.x, b.x) and np.array_equal(a.flux, b.flux)
+    assert {pid for _, pid in shared} - {os.getpid()}  # the helper made some of them
+    assert not multiprocessing.active_children()  # and is gone once the frames are done
+
+
+def test_a_bad_frame_fails_at_its_turn_whoever_read_it(star_field_folder):
+    from debristrack.io.sequence import open_sequence
+    from debristrack.pipeline.loop import share_work
+    from debristrack.pipeline.target import Config, ExtractFrame
+
+    seq = open_sequence(star_field_folder)
+    (star_field_folder / "003.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 50)  # cut short
+    got = []
+    with pytest.raises(InputError, match="003.fits"):
+        for name, _, _ in share_work(seq, ExtractFrame(Config()), 1, after_s=0):
+            got.append(name)
+    assert got == ["000.fits", "001.fits", "002.fits"]
+
+
+def test_small_frames_start_no_helper(star_field_folder, monkeypatch):
+    import multiprocessing
+
+    from debristrack.io.sequence import open_sequence
+    from debristrack.pipeline import target
+
+    started = []
+    monkeypatch.setattr(multiprocessing.get_context("spawn"), "Process",
+                        lambda *a, **k: started.append(1), raising=False)
+    seq = open_sequence(star_field_folder)
+    assert len(target.track_sequence(seq, workers=2)) == len(target.track_sequence(seq, workers=1))
+    assert not started  # six 256x256 frames take far less than HELPERS_AFTER_S: all here
+
+
+class DiesOnHelper:
+    """Target mode's extraction; a helper process dies on the first frame it takes, after
+    leaving ``marker``; this process waits for the marker (so a helper does take a frame)."""
+
+    def __init__(self, marker):
+        import os
+
+        self.main, self.marker = os.getpid(), marker
+
+    def __call__(self, frame):
+        import os
+        import time
+
+        from debristrack.pipeline.target import Config, ExtractFrame
+
+        if os.getpid() != self.main:
+            self.marker.touch()
+            os._exit(9)
+        for _ in range(300):
+            if self.marker.exists() or frame.name.startswith("000"):
+                break
+            time.sleep(0.1)
+        return ExtractFrame(Config())(frame)
+
+
+def test_a_frame_whose_helper_died_is_done_here(star_field_folder, tmp_path):
+    from debristrack.io.sequence import open_sequence
+    from debristrack.pipeline.loop import share_work
+
+    seq = open_sequence(star_field_folder)
+    marker = tmp_path / "helper-died"
+    got = [name for name, _, _ in share_work(seq, DiesOnHelper(marker), 1, after_s=0)]
+    assert marker.exists() and got == seq.names

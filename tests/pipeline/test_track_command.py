@@ -94,3 +94,20 @@ def test_demo_simulates_tracks_and_scores_every_mode(tmp_path, capsys, monkeypat
                                                        ["target", "motionlist"]]
     for mode in ("sidereal", "stare", "target"):
         assert len(read_table(tmp_path / "demo-tracks" / mode / "seq0000.csv")) > 0
+
+
+def test_one_target_sequence_passes_workers_to_the_frame_extraction(tmp_path, monkeypatch):
+    root = _dataset(tmp_path / "data")
+    seen = []
+    real = target.track_sequence
+
+    def recording(seq, **kwargs):
+        seen.append(kwargs.get("workers"))
+        return real(seq, **kwargs)
+
+    monkeypatch.setattr(target, "track_sequence", recording)
+    seq = root / "target" / "seq0000"
+    assert main(["track", str(seq), "--mode", "target", "--workers", "2", "-o", str(tmp_path / "a.csv")]) == 0
+    assert main(["track", str(seq), "--mode", "target", "-o", str(tmp_path / "b.csv")]) == 0
+    assert seen == [2, 1]  # one sequence: helpers only when asked for
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()

@@ -14,12 +14,19 @@ def test_benchmark_pieces_produce_the_report(tmp_path):
     for m, (pred, secs) in results.items():
         tallies[m].add(gt, pred, secs, 6)
     assert tallies["motionlist"].figures.n_true == len(gt)
-    speed = bench.speed_run(256, 30, 3, 1, Config())
-    assert speed["end_to_end"] > 0 and speed["sources"] > 0
+    speed = bench.speed_run(256, 30, 3, 1, Config())  # also checks the 2-process run gives the same table
+    assert speed["end_to_end"] > 0 and speed["shared"] > 0 and speed["read"] > 0 and speed["sources"] > 0
     args = argparse.Namespace(quick=True)
     text = bench._report(args, tallies, [(7000, 1.5, tallies)], speed, 256, 6, 1)
     assert "| `motionlist` |" in text and "| `nearest` |" in text and "s per frame" in text
     assert bench._k_max(0.5) == 2.0 and bench._k_max(3.0) == 6.0
+    # --speed-only rewrites the speed paragraph of the section and nothing else
+    out = tmp_path / "B.md"
+    out.write_text("<!-- bench:target -->\n" + text + "<!-- /bench:target -->\n")
+    assert bench._replace_speed_line(out, "Speed (new): 9 s.")
+    assert out.read_text() == "<!-- bench:target -->\n" + text.replace(bench.speed_line(speed), "Speed (new): 9 s.") \
+        + "<!-- /bench:target -->\n"
+    assert not bench._replace_speed_line(tmp_path / "missing.md", "Speed: 1 s.")
 
 
 def test_local_background_extraction_costs_no_more_than_the_64px_mesh():

@@ -3,7 +3,8 @@
 Each observing mode is a module ``debristrack.pipeline.<mode>`` exposing ``Config`` (a
 frozen dataclass: every parameter of the mode's methods, with ``validate(where)``),
 ``METHODS`` (the first is the default) and ``track_sequence(seq, *, method, config,
-progress) -> Table``, which runs the mode's method in the frame loop. The mode's ``Config``
+progress) -> Table``, which runs the mode's method in the frame loop (target mode's also
+takes ``workers``: processes that extract the frames of one sequence). The mode's ``Config``
 fields become flags, so they are parsed after ``--mode`` is known:
 ``debristrack track --mode stare --help`` lists them.
 """
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             with progress_bar(f"{where} ({method})") as update:
                 n_rows, n_ids = track_path(args.mode, root, out, method=method, config=config, wcs_file=full.wcs,
                                            progress=update, read=replace(read, ccd=ccd), solve=solve,
-                                           identify=identify)
+                                           identify=identify, workers=full.workers or 1)
             say(f"{where}: {n_ids} track(s), {n_rows} row(s) -> {out}")
         return 0
 
@@ -197,7 +198,7 @@ def source_of(seq_path: Path, mode: str, *, method: str, config, wcs_file: Path 
 
 def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs_file: Path | None = None,
                progress=None, seq=None, read: ReadOptions = ReadOptions(), solve: SolveConfig | None = None,
-               identify: dict | None = None) -> tuple[int, int]:
+               identify: dict | None = None, workers: int = 1) -> tuple[int, int]:
     """Track one sequence and write its table atomically; returns (rows, distinct ids).
 
     The table gains ``time`` and sky coordinates where the frames (or ``wcs_file``) allow.
@@ -205,6 +206,8 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
     ``solve``: plate-solve the frames without a WCS first (sidecar ``.wcs`` files).
     With ``identify`` (``tle``, ``site``, ``config``) it also gains ``norad,name,designator``
     and ``<out>-unseen.csv`` lists the catalogue objects predicted in the field but not tracked.
+    ``workers``: target mode extracts the frames in up to this many processes (one sequence
+    given with ``--workers N``; a Dask task keeps 1, the cluster already has a process per core).
     A top-level function of plain arguments, so it runs in a Dask worker as well.
     """
     module = load_mode(mode)
@@ -218,7 +221,8 @@ def track_path(mode: str, seq_path: Path, out: Path, *, method: str, config, wcs
         notes += [r.message for r in solved if r.solved_here or r.sidecar is None]
         if any(r.sidecar for r in solved):
             seq = read.open(seq_path)  # read again: the frames now have their sidecars
-    table = module.track_sequence(seq, method=method, config=config, progress=progress)
+    shared = {"workers": workers} if mode == "target" else {}  # sep holds the GIL: processes, not threads
+    table = module.track_sequence(seq, method=method, config=config, progress=progress, **shared)
     # what reading did to the frames (crops, overscan), solving, and the bad frames the mode masked
     notes = list(seq.notes) + notes + list(table.meta.get("notes", []))
     if len(table) == 0 and table.meta.get("note"):

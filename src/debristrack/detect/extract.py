@@ -106,7 +106,8 @@ def extract_sources(image: np.ndarray, *, mask: np.ndarray | None = None, thresh
     if data.ndim != 2:
         raise ValueError(f"expected a 2-D image, got shape {data.shape}")
     if mask is not None:
-        mask = np.ascontiguousarray(mask, dtype=bool)
+        # no bad pixel: no mask, the same sources without sep's per-pixel mask tests
+        mask = np.ascontiguousarray(mask, dtype=bool) if mask.any() else None
     bkg = sep.Background(data, mask=mask, bw=bkg_box, bh=bkg_box, fw=bkg_filter, fh=bkg_filter)
     bkg.subfrom(data)
     rms = float(bkg.globalrms)

@@ -43,7 +43,7 @@ from .calibrate import Calibration, load_calibration
 from .header import plate_scale as header_plate_scale
 from .header import pointing as header_pointing
 from .header import wcs_kind
-from .masks import bad_pixel_mask, invalid_mask
+from .masks import invalid_mask, saturation_mask
 from .raw import Layout, apply_layout, cfa_pattern, common_area, layout_header, plan_layout
 from .times import end_time, exposure_time, mid_time, start_time, time_problem
 from .wcs import read_wcs
@@ -102,7 +102,8 @@ class Frame:
             level = float(level) if level is not None else None
         except (TypeError, ValueError):
             level = None
-        return bad_pixel_mask(self.data, saturation=level) | self.invalid
+        # io.masks.bad_pixel_mask, reusing the invalid pixels already found for ``clean``
+        return saturation_mask(self.data, level=level) | self.invalid
 
     @cached_property
     def clean(self) -> np.ndarray:

@@ -146,9 +146,24 @@ class SequencePixels:
         return self.seq[k].clean
 
 
+@dataclass(frozen=True)
+class ExtractFrame:
+    """:attr:`TargetMethod.frame_work`: ``(name, sources, pixels or None)`` of one frame. It needs
+    nothing but the frame and ``config`` (and pickles), so the frame loop can share it with
+    helper processes (:func:`~.loop.share_work`; sep holds the GIL, a thread would not help).
+    ``hold``: also return the frame's clean pixels, for a method that keeps them for the finish."""
+
+    config: Config
+    hold: bool = False
+
+    def __call__(self, frame) -> tuple[str, Sources, np.ndarray | None]:
+        sources = extract_frame(frame.clean, frame.mask, self.config)
+        return frame.name, sources, frame.clean if self.hold else None
+
+
 class TargetMethod:
-    """The frame loop's method for target-tracking mode: ``step`` extracts the frame's
-    sources (:func:`extract_frame`, [TRK] sec. 4.2) and keeps the catalogue; ``finish``
+    """The frame loop's method for target-tracking mode: ``frame_work`` extracts the frame's
+    sources (:class:`ExtractFrame`, [TRK] sec. 4.2), ``step`` keeps the catalogue; ``finish``
     associates them (:func:`track_catalogues`: the motion lists need every frame's list) and
     measures the objects on the pixels where the catalogues missed them.
 
@@ -165,15 +180,17 @@ class TargetMethod:
                  pixels=None):
         self.method, self.config, self.shape, self.k_max = method, config, shape, k_max
         self.pixels = pixels
+        self.frame_work = ExtractFrame(config, hold=pixels is None and method == "motionlist")
         self.catalogues: list[Sources] = []
         self.names: list[str] = []
         self._held: list[np.ndarray] = []
 
-    def step(self, index: int, frame) -> None:
-        self.catalogues.append(extract_frame(frame.clean, frame.mask, self.config))
-        self.names.append(frame.name)
-        if self.pixels is None and self.method == "motionlist":
-            self._held.append(frame.clean)
+    def step(self, index: int, prepared) -> None:
+        name, sources, clean = prepared
+        self.catalogues.append(sources)
+        self.names.append(name)
+        if clean is not None:
+            self._held.append(clean)
 
     def _pixels(self, k: int) -> np.ndarray:
         return self._held[k] if self.pixels is None else self.pixels(k, self.names[k])
@@ -199,7 +216,8 @@ def make_method(seq, method: str, config: Config, *, where: str | None = None) -
     return TargetMethod(method, config, shape=seq.shape, k_max=k_max, pixels=SequencePixels(seq))
 
 
-def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = None, progress=None) -> Table:
+def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = None, progress=None,
+                   workers: int = 1) -> Table:
     """Find the followed object(s) of a target-tracking sequence.
 
     Parameters
@@ -208,6 +226,9 @@ def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = Non
     method : one of :data:`METHODS`.
     config : :class:`Config`; None = defaults.
     progress : None or ``progress(done_frames, total_frames)``, called after each frame.
+    workers : processes that extract the frames, this one included (``sep`` holds the GIL, so
+        threads would not help); helpers start only when the frames are slow enough to repay
+        their start-up (:func:`~.loop.share_work`). The results do not depend on it.
 
     Returns
     -------
@@ -222,7 +243,7 @@ def track_sequence(seq, *, method: str = METHODS[0], config: Config | None = Non
         ``k_max_arcsec`` without a plate scale.
     """
     config = config or Config()
-    return run_method(make_method(seq, method, config), seq, progress=progress)
+    return run_method(make_method(seq, method, config), seq, progress=progress, workers=workers)
 
 
 def track_catalogues(catalogues: list[Sources], *, shape: tuple[int, int], method: str = METHODS[0],
