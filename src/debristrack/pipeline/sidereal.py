@@ -27,7 +27,7 @@ from astropy.table import Table, vstack
 from ..config import check_ranges
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
 from ..detect.streaks.static_sky import Measured, Sky, StaticSky, measure, pack_mask, unpack_mask
-from ..detect.streaks.trails import detect_candidates
+from ..detect.streaks.trails import FrameFacts, detect_candidates, frame_facts
 from ..detect.streaks.validate import ValidatorParams, validated
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
@@ -235,16 +235,24 @@ class StreakMethod:
         segs, soft, reasons = detect_candidates(
             frame.clean, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=p),
             static_residual=static, saturation=_saturation(frame), default_fwhm=p.fwhm,
-            params=self.config.trail)
+            params=self.config.trail, facts=getattr(frame, "facts", None))
         if self.rejections is not None:
             self.rejections.update(reasons)
         return segs, soft
 
     def prepare(self, frame):
-        """The static sky window's work on ``frame`` that needs no state (its background and
-        sources, :func:`~debristrack.detect.streaks.static_sky.measure`), in the frame loop's
-        read-ahead thread while ``step`` works on the previous frame."""
-        return _Prepared(frame, measure(frame.clean, frame.mask)) if self.sky is not None else frame
+        """The work on ``frame`` that needs no state, in the frame loop's read-ahead thread while
+        ``step`` works on the previous frame: the static sky window's (its background and
+        sources, :func:`~debristrack.detect.streaks.static_sky.measure`) and, with the real-sky
+        front end, what the trail validator needs of the frame itself (:func:`frame_facts`, from
+        that same background)."""
+        measured = measure(frame.clean, frame.mask) if self.sky is not None else None
+        facts = None
+        if self.real_sky:
+            own = (measured.sub, measured.sigma) if measured is not None else None
+            facts = frame_facts(frame.clean, frame.mask, own=own, saturation=_saturation(frame),
+                                default_fwhm=self.config.matched.fwhm)
+        return _Prepared(frame, measured, facts)
 
     def step(self, index: int, frame) -> Table | None:
         return _joined([self._frame(i, f, s) for i, f, s in self._ready(index, frame)])
@@ -252,11 +260,12 @@ class StreakMethod:
     def _ready(self, index: int, frame) -> list[tuple[int, object, Sky | None]]:
         """``(index, frame, sky)`` of the frames whose window is complete now that ``frame``
         came (just ``frame`` without a sky window)."""
-        measured = None
+        measured = facts = None
         if isinstance(frame, _Prepared):
-            frame, measured = frame.frame, frame.measured
+            frame, measured, facts = frame.frame, frame.measured, frame.facts
         if self.sky is None:
-            return [(index, frame, None)]
+            held = frame if facts is None else _Held(frame.clean, frame.mask, getattr(frame, "header", None), facts)
+            return [(index, held, None)]
         header = getattr(frame, "header", None)
         start = _exposure(header)[0] if header is not None else None
         if start is not None and self._start is not None and (start - self._start).to_value("s") <= 0:
@@ -265,7 +274,8 @@ class StreakMethod:
             self.sky = None
             return waiting + [(index, frame, None)]
         self._start = start if start is not None else self._start
-        held = _Held(frame.clean, pack_mask(frame.mask), header)  # only what detection needs, while the window fills
+        # only what detection needs, while the window fills (the bad-pixel mask as bits)
+        held = _Held(frame.clean, pack_mask(frame.mask), header, facts)
         return [(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, held), measured=measured)]
 
     def _drain(self) -> list[tuple[int, object, Sky | None]]:
@@ -305,21 +315,24 @@ class _Prepared:
     """A frame and its :meth:`StreakMethod.prepare` work."""
 
     frame: object
-    measured: Measured
+    measured: Measured | None
+    facts: FrameFacts | None
 
 
 @dataclass(frozen=True)
 class _Held:
-    """What detection needs of a frame waiting in the static sky window (not its raw data;
-    the bad-pixel mask as bits)."""
+    """What detection needs of a frame (not its raw data): ``clean``, the bad-pixel mask (as
+    bits, :func:`pack_mask`, while it waits in the static sky window), header and
+    :class:`FrameFacts`."""
 
     clean: np.ndarray
-    packed: tuple | None
+    packed: tuple | np.ndarray | None
     header: object
+    facts: FrameFacts | None = None
 
     @property
     def mask(self) -> np.ndarray | None:
-        return unpack_mask(self.packed)
+        return self.packed if not isinstance(self.packed, tuple) else unpack_mask(self.packed)
 
 
 def _joined(parts) -> Table | None:

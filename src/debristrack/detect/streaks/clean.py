@@ -127,13 +127,13 @@ def destripe(residual: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray
     return out
 
 
-def skewed_noise(residual: np.ndarray, *, k: float = 3.0) -> bool:
+def skewed_noise(residual: np.ndarray, *, k: float = 3.0, sigma: float | None = None) -> bool:
     """True when far more pixels lie ``k`` sigma above the sky than below it: noise made of
     hot pixels and clumps (a dark-current-limited CCD) rather than Gaussian. Gaussian noise
     has 0.13 % of its pixels on each side at 3 sigma; stars and trails add a few tenths of a
-    percent above."""
+    percent above. ``sigma``: ``robust_sigma(residual[::2, ::2])``, when known."""
     r = np.asarray(residual)[::2, ::2]
-    s = robust_sigma(r)
+    s = robust_sigma(r) if sigma is None else sigma
     hi = float(np.mean(r > k * s))
     lo = float(np.mean(r < -k * s))
     return hi > 0.02 and hi > 10.0 * lo
@@ -155,11 +155,13 @@ def prepare(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarr
     """The frame as the streak detector should see it: background-subtracted, impulses
     removed (:func:`remove_impulses`), 3 x 3 median-filtered when its noise is skewed
     (:func:`skewed_noise`), destriped (:func:`destripe`). Returns the float32 image and
-    ``{"impulses": n, "median": bool}``."""
+    ``{"impulses": n, "median": bool, "sigma": its robust_sigma of every other pixel}``."""
     img, n = remove_impulses(image, mask)
     residual, _ = subtract_background(img, mask)
     residual = destripe(residual, mask)
-    skewed = skewed_noise(residual)
+    sigma = robust_sigma(residual[::2, ::2])
+    skewed = skewed_noise(residual, sigma=sigma)
     if skewed:
         residual = median_clean(residual)
-    return residual, {"impulses": n, "median": skewed}
+        sigma = robust_sigma(residual[::2, ::2])
+    return residual, {"impulses": n, "median": skewed, "sigma": sigma}
