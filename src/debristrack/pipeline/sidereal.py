@@ -232,8 +232,11 @@ class StreakMethod:
         static = sky.residual if sky is not None else None
         # on a static-sky residual the stars are gone already: masking them would only hide trail
         stars = stars if static is None else None
+        image = frame.clean
+        if image is None and static is None:  # a held frame without its pixels: the window's copy
+            image = sky.own
         segs, soft, reasons = detect_candidates(
-            frame.clean, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=p),
+            image, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=p),
             static_residual=static, saturation=_saturation(frame), default_fwhm=p.fwhm,
             params=self.config.trail, facts=getattr(frame, "facts", None))
         if self.rejections is not None:
@@ -270,12 +273,16 @@ class StreakMethod:
         start = _exposure(header)[0] if header is not None else None
         if start is not None and self._start is not None and (start - self._start).to_value("s") <= 0:
             # start times that do not increase (the CCDs of one mosaic exposure): no static sky
-            waiting = [(i, f, None) for _, (i, f) in self.sky.pending]
+            waiting = [(i, f if f.clean is not None else dataclasses.replace(f, clean=self.sky.own(pos)), None)
+                       for pos, (i, f) in self.sky.pending]
             self.sky = None
             return waiting + [(index, frame, None)]
         self._start = start if start is not None else self._start
-        # only what detection needs, while the window fills (the bad-pixel mask as bits)
-        held = _Held(frame.clean, pack_mask(frame.mask), header, facts)
+        # only what detection needs, while the window fills: the bad-pixel mask as bits, and the
+        # pixels only without the real-sky front end (its frames' facts are measured, the
+        # residual comes from the window)
+        held = _Held(frame.clean if facts is None else None, pack_mask(frame.mask), header, facts,
+                     frame.clean.shape)
         return [(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, held), measured=measured)]
 
     def _drain(self) -> list[tuple[int, object, Sky | None]]:
@@ -321,14 +328,15 @@ class _Prepared:
 
 @dataclass(frozen=True)
 class _Held:
-    """What detection needs of a frame (not its raw data): ``clean``, the bad-pixel mask (as
-    bits, :func:`pack_mask`, while it waits in the static sky window), header and
-    :class:`FrameFacts`."""
+    """What detection needs of a frame (not its raw data): ``clean`` (None while it waits in
+    the static sky window with the real-sky front end), the bad-pixel mask (as bits,
+    :func:`pack_mask`, while it waits in the window), header, :class:`FrameFacts` and shape."""
 
-    clean: np.ndarray
+    clean: np.ndarray | None
     packed: tuple | np.ndarray | None
     header: object
     facts: FrameFacts | None = None
+    shape: tuple[int, int] | None = None
 
     @property
     def mask(self) -> np.ndarray | None:
@@ -375,7 +383,7 @@ class PhysicalMethod(StreakMethod):
     def _frame(self, index: int, frame, sky) -> Table:
         """One frame whose static sky window is complete: detect, link; the rows decided now."""
         if self.linker is None:
-            self.shape = self.shape or frame.clean.shape
+            self.shape = self.shape or getattr(frame, "shape", None) or frame.clean.shape
             self.linker = PhysicalLinker(self.shape, self.config.physical)
         segs, soft = self.detect_soft(frame, sky)
         if self.out is not None:
