@@ -255,6 +255,8 @@ class StreakMethod:
             own = (measured.sub, measured.sigma) if measured is not None else None
             facts = frame_facts(frame.clean, frame.mask, own=own, saturation=_saturation(frame),
                                 default_fwhm=self.config.matched.fwhm)
+            if measured is not None:  # the window has what it needs: the frame's pixels go now
+                frame = _Held(None, pack_mask(frame.mask), getattr(frame, "header", None), facts, frame.clean.shape)
         return _Prepared(frame, measured, facts)
 
     def step(self, index: int, frame) -> Table | None:
@@ -265,10 +267,14 @@ class StreakMethod:
         came (just ``frame`` without a sky window)."""
         measured = facts = None
         if isinstance(frame, _Prepared):
-            frame, measured, facts = frame.frame, frame.measured, frame.facts
+            frame, measured, facts = frame.take()
         if self.sky is None:
-            held = frame if facts is None else _Held(frame.clean, frame.mask, getattr(frame, "header", None), facts)
-            return [(index, held, None)]
+            if isinstance(frame, _Held) and frame.clean is None:
+                # prepared for a window given up since (the read-ahead ran first): its background-subtracted pixels
+                frame = dataclasses.replace(frame, clean=measured.sub)
+            elif facts is not None and not isinstance(frame, _Held):
+                frame = _Held(frame.clean, frame.mask, getattr(frame, "header", None), facts)
+            return [(index, frame, None)]
         header = getattr(frame, "header", None)
         start = _exposure(header)[0] if header is not None else None
         if start is not None and self._start is not None and (start - self._start).to_value("s") <= 0:
@@ -276,14 +282,17 @@ class StreakMethod:
             waiting = [(i, f if f.clean is not None else dataclasses.replace(f, clean=self.sky.own(pos)), None)
                        for pos, (i, f) in self.sky.pending]
             self.sky = None
+            if frame.clean is None:  # its pixels went in the read-ahead: its background-subtracted ones
+                frame = dataclasses.replace(frame, clean=measured.sub)
             return waiting + [(index, frame, None)]
         self._start = start if start is not None else self._start
         # only what detection needs, while the window fills: the bad-pixel mask as bits, and the
         # pixels only without the real-sky front end (its frames' facts are measured, the
         # residual comes from the window)
-        held = _Held(frame.clean if facts is None else None, pack_mask(frame.mask), header, facts,
-                     frame.clean.shape)
-        return [(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, held), measured=measured)]
+        if not isinstance(frame, _Held):
+            frame = _Held(frame.clean if facts is None else None, pack_mask(frame.mask), header, facts,
+                          frame.clean.shape)
+        return [(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, frame), measured=measured)]
 
     def _drain(self) -> list[tuple[int, object, Sky | None]]:
         """The frames still waiting for their window, at the end of the night."""
@@ -317,13 +326,20 @@ class StreakMethod:
         return _joined(early + [self._decide(list(self.open))])
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Prepared:
-    """A frame and its :meth:`StreakMethod.prepare` work."""
+    """A frame and its :meth:`StreakMethod.prepare` work, handed over once (:meth:`take`): the
+    frame loop keeps a reference to what it passed to ``step`` for as long as the step runs,
+    which must not keep the frame's pixels alive while earlier frames are detected."""
 
     frame: object
     measured: Measured | None
     facts: FrameFacts | None
+
+    def take(self) -> tuple[object, Measured | None, FrameFacts | None]:
+        out = (self.frame, self.measured, self.facts)
+        self.frame = self.measured = self.facts = None
+        return out
 
 
 @dataclass(frozen=True)

@@ -447,7 +447,7 @@ def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
     if binned:  # binned pixel (i, j) is full pixels 2i, 2i + 1: its centre is at 2i + 0.5
         cands[:, :4] = 2.0 * cands[:, :4] + 0.5
     cands = merge_collinear(cands, angle_tol=p.angle_tol, dist_tol=p.dist_tol, max_gap=p.max_gap)
-    zres = np.clip(residual, -p.clip_snr * sigma, p.clip_snr * sigma)
+    zres = np.clip(residual, -p.clip_snr * sigma, p.clip_snr * sigma, out=residual)  # not needed unclipped any more
     hidden = stars if mask is None else stars | mask
     segs = refine_endpoints(zres, sigma, cands, p, hidden=hidden.astype(np.float32))
     if len(segs) == 0:
