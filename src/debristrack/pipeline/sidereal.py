@@ -190,7 +190,10 @@ class StreakMethod:
     2`` frames later for a centred window, at once for a past-only one), so ``step`` may
     detect an earlier frame than the one it was given, and ``finish`` detects the frames still
     waiting. The window gives the frame its static-sky residual (real-sky front end) or the
-    median its static-star mask comes from (``--real-sky false``).
+    median its static-star mask comes from (``--real-sky false``). A centred window's work on
+    a frame (registration, order statistics) runs in a thread while the frames it made ready
+    the step before are detected (the second core), so those come one ``step`` later; a
+    past-only window (live frames) works at once.
 
     Parameters
     ----------
@@ -208,6 +211,9 @@ class StreakMethod:
         self.frames = 0
         self.open: dict[int, list[np.ndarray]] = {}  # track id -> its rows (frame, id, x1, y1, x2, y2, score)
         self._start = None  # the last frame's start time: a static sky needs them increasing
+        self._overlap = sky is not None and sky.after > 0  # the window in a thread (centred windows)
+        self._pool = None
+        self._window = None  # the window's work on the last frame (a Future of _ready's list)
 
     @property
     def real_sky(self) -> bool:
@@ -260,7 +266,22 @@ class StreakMethod:
         return _Prepared(frame, measured, facts)
 
     def step(self, index: int, frame) -> Table | None:
-        return _joined([self._frame(i, f, s) for i, f, s in self._ready(index, frame)])
+        if not self._overlap:
+            return _joined([self._frame(i, f, s) for i, f, s in self._ready(index, frame)])
+        ready = self._waited()
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1)
+        self._window = self._pool.submit(self._ready, index, frame)  # only this thread touches the window
+        return _joined([self._frame(i, f, s) for i, f, s in ready])
+
+    def _waited(self) -> list[tuple[int, object, Sky | None]]:
+        """What the window's work on the last frame made ready (waiting for it to end)."""
+        if self._window is None:
+            return []
+        ready, self._window = self._window.result(), None
+        return ready
 
     def _ready(self, index: int, frame) -> list[tuple[int, object, Sky | None]]:
         """``(index, frame, sky)`` of the frames whose window is complete now that ``frame``
@@ -296,7 +317,11 @@ class StreakMethod:
 
     def _drain(self) -> list[tuple[int, object, Sky | None]]:
         """The frames still waiting for their window, at the end of the night."""
-        return [] if self.sky is None else [(*s.payload, s) for s in self.sky.flush()]
+        ready = self._waited()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        return ready + ([] if self.sky is None else [(*s.payload, s) for s in self.sky.flush()])
 
     def _frame(self, index: int, frame, sky: Sky | None) -> Table | None:
         """One frame whose window is complete: detect, link; the rows of the tracks that ended."""
