@@ -20,14 +20,20 @@ from scipy import ndimage
 
 from tests.conftest import REPO
 
+# the child's own high-water mark: ru_maxrss would start at pytest's peak (kept across vfork + exec)
 CHILD = """
 import resource, sys
 from debristrack.io.sequence import open_sequence
 from debristrack.pipeline.sidereal import track_sequence
+def hwm():
+    try:
+        return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) * 1024
+    except OSError:  # not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 seq = open_sequence(sys.argv[1])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+base = hwm()
 table = track_sequence(seq)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = hwm()
 print(len(set(table["id"])) if len(table) else 0, (peak - base) / (seq.shape[0] * seq.shape[1]))
 """
 

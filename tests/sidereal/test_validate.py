@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from debristrack.detect.streaks.background import subtract_background
-from debristrack.detect.streaks.clean import prepare, remove_impulses, skewed_noise
+from debristrack.detect.streaks.clean import (masked_median_rows, median_columns, median_rows, prepare,
+                                               remove_impulses, skewed_noise)
 from debristrack.detect.streaks.validate import (curved_chains, frame_fwhm, saturated_cores,
                                                   suppress_duplicates, validate_trails, validated)
 
@@ -102,6 +103,27 @@ def test_prepare_removes_hot_pixels_and_keeps_the_trail():
     segs = np.array([[20, 60, 180, 140, 0.0]])
     kept, v = validated(img, None, segs, residual=(prepared, float(np.std(prepared[:40, 150:]))))
     assert len(kept) == 1, v.reason
+
+
+def test_fast_medians_give_numpys_numbers():
+    """destripe's medians: the values of np.median / np.nanmedian (NaN on the masked pixels, 0
+    for a fully masked row), for even and odd row lengths and masked counts."""
+    import warnings
+
+    rng = np.random.default_rng(4)
+    for shape in [(1, 1), (3, 1), (2, 2), (5, 7), (6, 8), (40, 64), (33, 601)]:
+        a = rng.normal(size=shape).astype(np.float32)
+        a[rng.random(shape) < 0.3] = 0.5  # ties
+        assert np.array_equal(median_rows(a), np.median(a, axis=1))
+        assert np.array_equal(median_columns(a), np.median(a, axis=0))
+        for fraction in (0.0, 0.1, 0.5, 0.95, 1.0):
+            mask = rng.random(shape) < fraction
+            mask[0] = True
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                want = np.nan_to_num(np.nanmedian(np.where(mask, np.nan, a), axis=1))
+            got = masked_median_rows(a, mask)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (shape, fraction)
 
 
 def test_edge_column_and_full_exact_row_are_bad_lines():

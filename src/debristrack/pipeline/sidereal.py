@@ -29,7 +29,7 @@ from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matche
 from ..detect.streaks.geometry import as_segments, lengths
 from ..detect.streaks.static_sky import Measured, Sky, StaticSky, measure, pack_mask, unpack_mask
 from ..detect.streaks.geometry import line_median_snr
-from ..detect.streaks.trails import Candidates, detect_candidates
+from ..detect.streaks.trails import Candidates, FrameFacts, detect_candidates, frame_facts
 from ..detect.streaks.validate import ValidatorParams, validated
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
@@ -192,7 +192,10 @@ class StreakMethod:
     2`` frames later for a centred window, at once for a past-only one), so ``step`` may
     detect an earlier frame than the one it was given, and ``finish`` detects the frames still
     waiting. The window gives the frame its static-sky residual (real-sky front end) or the
-    median its static-star mask comes from (``--real-sky false``).
+    median its static-star mask comes from (``--real-sky false``). A centred window's work on
+    a frame (registration, order statistics) runs in a thread while the frames it made ready
+    the step before are detected (the second core), so those come one ``step`` later; a
+    past-only window (live frames) works at once.
 
     Parameters
     ----------
@@ -210,6 +213,9 @@ class StreakMethod:
         self.frames = 0
         self.open: dict[int, list[np.ndarray]] = {}  # track id -> its rows (frame, id, x1, y1, x2, y2, score)
         self._start = None  # the last frame's start time: a static sky needs them increasing
+        self._overlap = sky is not None and sky.after > 0  # the window in a thread (centred windows)
+        self._pool = None
+        self._window = None  # the window's work on the last frame (a Future of _ready's list)
 
     @property
     def real_sky(self) -> bool:
@@ -237,13 +243,16 @@ class StreakMethod:
         static = sky.residual if sky is not None else None
         # on a static-sky residual the stars are gone already: masking them would only hide trail
         stars = stars if static is None else None
+        image = frame.clean
+        if image is None and static is None:  # a held frame without its pixels: the window's copy
+            image = sky.own
         # slow objects' streaks are searched down to trail.short_length; under the detector's
         # min_length they only count as short candidates (a track when 3 frames show them moving)
         search = dataclasses.replace(p, min_length=min(p.min_length, self.config.trail.short_length))
         found = detect_candidates(
-            frame.clean, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=search),
+            image, frame.mask, lambda img, m: detect_matched(img, m, static_stars=stars, params=search),
             static_residual=static, saturation=_saturation(frame), default_fwhm=p.fwhm,
-            params=self.config.trail)
+            params=self.config.trail, facts=getattr(frame, "facts", None))
         segs = found.trails
         brief = lengths(segs) < p.min_length if len(segs) else np.zeros(0, bool)
         if brief.any():
@@ -255,36 +264,78 @@ class StreakMethod:
         return found
 
     def prepare(self, frame):
-        """The static sky window's work on ``frame`` that needs no state (its background and
-        sources, :func:`~debristrack.detect.streaks.static_sky.measure`), in the frame loop's
-        read-ahead thread while ``step`` works on the previous frame."""
-        return _Prepared(frame, measure(frame.clean, frame.mask)) if self.sky is not None else frame
+        """The work on ``frame`` that needs no state, in the frame loop's read-ahead thread while
+        ``step`` works on the previous frame: the static sky window's (its background and
+        sources, :func:`~debristrack.detect.streaks.static_sky.measure`) and, with the real-sky
+        front end, what the trail validator needs of the frame itself (:func:`frame_facts`, from
+        that same background)."""
+        measured = measure(frame.clean, frame.mask) if self.sky is not None else None
+        facts = None
+        if self.real_sky:
+            own = (measured.sub, measured.sigma) if measured is not None else None
+            facts = frame_facts(frame.clean, frame.mask, own=own, saturation=_saturation(frame),
+                                default_fwhm=self.config.matched.fwhm)
+            if measured is not None:  # the window has what it needs: the frame's pixels go now
+                frame = _Held(None, pack_mask(frame.mask), getattr(frame, "header", None), facts, frame.clean.shape)
+        return _Prepared(frame, measured, facts)
 
     def step(self, index: int, frame) -> Table | None:
-        return _joined([self._frame(i, f, s) for i, f, s in self._ready(index, frame)])
+        if not self._overlap:
+            return _joined([self._frame(i, f, s) for i, f, s in self._ready(index, frame)])
+        ready = self._waited()
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1)
+        self._window = self._pool.submit(self._ready, index, frame)  # only this thread touches the window
+        return _joined([self._frame(i, f, s) for i, f, s in ready])
+
+    def _waited(self) -> list[tuple[int, object, Sky | None]]:
+        """What the window's work on the last frame made ready (waiting for it to end)."""
+        if self._window is None:
+            return []
+        ready, self._window = self._window.result(), None
+        return ready
 
     def _ready(self, index: int, frame) -> list[tuple[int, object, Sky | None]]:
         """``(index, frame, sky)`` of the frames whose window is complete now that ``frame``
         came (just ``frame`` without a sky window)."""
-        measured = None
+        measured = facts = None
         if isinstance(frame, _Prepared):
-            frame, measured = frame.frame, frame.measured
+            frame, measured, facts = frame.take()
         if self.sky is None:
+            if isinstance(frame, _Held) and frame.clean is None:
+                # prepared for a window given up since (the read-ahead ran first): its background-subtracted pixels
+                frame = dataclasses.replace(frame, clean=measured.sub)
+            elif facts is not None and not isinstance(frame, _Held):
+                frame = _Held(frame.clean, frame.mask, getattr(frame, "header", None), facts)
             return [(index, frame, None)]
         header = getattr(frame, "header", None)
         start = _exposure(header)[0] if header is not None else None
         if start is not None and self._start is not None and (start - self._start).to_value("s") <= 0:
             # start times that do not increase (the CCDs of one mosaic exposure): no static sky
-            waiting = [(i, f, None) for _, (i, f) in self.sky.pending]
+            waiting = [(i, f if f.clean is not None else dataclasses.replace(f, clean=self.sky.own(pos)), None)
+                       for pos, (i, f) in self.sky.pending]
             self.sky = None
+            if frame.clean is None:  # its pixels went in the read-ahead: its background-subtracted ones
+                frame = dataclasses.replace(frame, clean=measured.sub)
             return waiting + [(index, frame, None)]
         self._start = start if start is not None else self._start
-        held = _Held(frame.clean, pack_mask(frame.mask), header)  # only what detection needs, while the window fills
-        return [(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, held), measured=measured)]
+        # only what detection needs, while the window fills: the bad-pixel mask as bits, and the
+        # pixels only without the real-sky front end (its frames' facts are measured, the
+        # residual comes from the window)
+        if not isinstance(frame, _Held):
+            frame = _Held(frame.clean if facts is None else None, pack_mask(frame.mask), header, facts,
+                          frame.clean.shape)
+        return [(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, frame), measured=measured)]
 
     def _drain(self) -> list[tuple[int, object, Sky | None]]:
         """The frames still waiting for their window, at the end of the night."""
-        return [] if self.sky is None else [(*s.payload, s) for s in self.sky.flush()]
+        ready = self._waited()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        return ready + ([] if self.sky is None else [(*s.payload, s) for s in self.sky.flush()])
 
     def _frame(self, index: int, frame, sky: Sky | None) -> Table | None:
         """One frame whose window is complete: detect, link; the rows of the tracks that ended."""
@@ -314,26 +365,37 @@ class StreakMethod:
         return _joined(early + [self._decide(list(self.open))])
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Prepared:
-    """A frame and its :meth:`StreakMethod.prepare` work."""
+    """A frame and its :meth:`StreakMethod.prepare` work, handed over once (:meth:`take`): the
+    frame loop keeps a reference to what it passed to ``step`` for as long as the step runs,
+    which must not keep the frame's pixels alive while earlier frames are detected."""
 
     frame: object
-    measured: Measured
+    measured: Measured | None
+    facts: FrameFacts | None
+
+    def take(self) -> tuple[object, Measured | None, FrameFacts | None]:
+        out = (self.frame, self.measured, self.facts)
+        self.frame = self.measured = self.facts = None
+        return out
 
 
 @dataclass(frozen=True)
 class _Held:
-    """What detection needs of a frame waiting in the static sky window (not its raw data;
-    the bad-pixel mask as bits)."""
+    """What detection needs of a frame (not its raw data): ``clean`` (None while it waits in
+    the static sky window with the real-sky front end), the bad-pixel mask (as bits,
+    :func:`pack_mask`, while it waits in the window), header, :class:`FrameFacts` and shape."""
 
-    clean: np.ndarray
-    packed: tuple | None
+    clean: np.ndarray | None
+    packed: tuple | np.ndarray | None
     header: object
+    facts: FrameFacts | None = None
+    shape: tuple[int, int] | None = None
 
     @property
     def mask(self) -> np.ndarray | None:
-        return unpack_mask(self.packed)
+        return self.packed if not isinstance(self.packed, tuple) else unpack_mask(self.packed)
 
 
 def _joined(parts) -> Table | None:
@@ -379,7 +441,7 @@ class PhysicalMethod(StreakMethod):
     def _frame(self, index: int, frame, sky) -> Table:
         """One frame whose static sky window is complete: detect, link; the rows decided now."""
         if self.linker is None:
-            self.shape = self.shape or frame.clean.shape
+            self.shape = self.shape or getattr(frame, "shape", None) or frame.clean.shape
             self.linker = PhysicalLinker(self.shape, self.config.physical)
         found = self.detect_soft(frame, sky)
         if self.out is not None:

@@ -154,17 +154,39 @@ def noise_gain(z: np.ndarray, kernel: np.ndarray) -> float:
     return max(1.0, 1.4826 * mad)
 
 
-def filter_response(z: np.ndarray, kernels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Best response over orientations and its angle index, both (ny, nx)."""
+def _best_of(z: np.ndarray, kernels: list[np.ndarray], first: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best response over ``kernels`` (angle indices from ``first``) and its angle index; the
+    first kernel wins a tie."""
     best = np.full(z.shape, -np.inf, dtype=np.float32)
     angle = np.zeros(z.shape, dtype=np.int16)
     r = np.empty_like(best)  # reused for every orientation: memory stays at a few frames' worth
     better = np.empty(z.shape, dtype=bool)
-    for k, kern in enumerate(kernels):
+    for k, kern in enumerate(kernels, start=first):
         cv2.filter2D(z, cv2.CV_32F, kern, dst=r, borderType=cv2.BORDER_CONSTANT)
         np.greater(r, best, out=better)
         np.copyto(best, r, where=better)
         np.copyto(angle, np.int16(k), where=better)
+    return best, angle
+
+
+def filter_response(z: np.ndarray, kernels: list[np.ndarray], *, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Best response over orientations and its angle index, both (ny, nx).
+
+    The orientations are split between ``threads`` threads (OpenCV and numpy release the GIL;
+    OpenCV's DFT-based filter2D runs on one core), each keeping its own best; merged in order,
+    a later share winning only when strictly better: the numbers of one loop over all angles."""
+    shares = [(k, kernels[k:k + -(-len(kernels) // threads)]) for k in range(0, len(kernels), -(-len(kernels) // threads))]
+    if len(shares) < 2 or z.size < 256 * 256:  # a small frame: threads cost more than they save
+        return _best_of(z, kernels, 0)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+        parts = list(pool.map(lambda share: _best_of(z, share[1], share[0]), shares))
+    best, angle = parts[0]
+    for b, a in parts[1:]:
+        better = b > best
+        np.copyto(best, b, where=better)
+        np.copyto(angle, a, where=better)
     return best, angle
 
 
@@ -425,7 +447,7 @@ def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
     if binned:  # binned pixel (i, j) is full pixels 2i, 2i + 1: its centre is at 2i + 0.5
         cands[:, :4] = 2.0 * cands[:, :4] + 0.5
     cands = merge_collinear(cands, angle_tol=p.angle_tol, dist_tol=p.dist_tol, max_gap=p.max_gap)
-    zres = np.clip(residual, -p.clip_snr * sigma, p.clip_snr * sigma)
+    zres = np.clip(residual, -p.clip_snr * sigma, p.clip_snr * sigma, out=residual)  # not needed unclipped any more
     hidden = stars if mask is None else stars | mask
     segs = refine_endpoints(zres, sigma, cands, p, hidden=hidden.astype(np.float32))
     if len(segs) == 0:

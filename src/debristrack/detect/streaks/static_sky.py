@@ -265,14 +265,17 @@ class _Held:
 @dataclass(frozen=True)
 class Sky:
     """What :class:`StaticSky` gives for one frame: the caller's ``payload``, the frame minus
-    its static sky (``residual``, float32, bad pixels 0; None with fewer than 2 others), and
-    when asked for (``median=True``) the plain median of the frame and its others (``median``)
-    with the union of their bad pixels (``bad``), for a static-star mask."""
+    its static sky (``residual``, float32, bad pixels 0; None with fewer than 2 others, and
+    ``own`` is then the frame's background-subtracted pixels as the window holds them, for a
+    caller that kept no copy), and when asked for (``median=True``) the plain median of the
+    frame and its others (``median``) with the union of their bad pixels (``bad``), for a
+    static-star mask."""
 
     payload: Any
     residual: np.ndarray | None
     median: np.ndarray | None = None
     bad: np.ndarray | None = None
+    own: np.ndarray | None = None
 
 
 class StaticSky:
@@ -306,6 +309,12 @@ class StaticSky:
     @property
     def held(self) -> int:
         return len(self.frames)
+
+    def own(self, position: int) -> np.ndarray:
+        """Frame ``position``'s pixels as the window holds them (float32): background-subtracted
+        (to steps of sigma / 8 on big frames) with ``residuals``, else as pushed."""
+        me = next(f for f in self.frames if f.position == position)
+        return me.rows(0, me.sub.shape[0])
 
     def push(self, image: np.ndarray, mask: np.ndarray | None, payload: Any = None, *,
              measured: Measured | None = None) -> list[Sky]:
@@ -355,7 +364,7 @@ class StaticSky:
                         key=lambda f: (abs(f.position - position), f.position))[: self.window]
         others.sort(key=lambda f: f.position)
         if len(others) < 2:
-            return Sky(payload, None)
+            return Sky(payload, None, own=me.rows(0, me.sub.shape[0]))
         shape = me.sub.shape
 
         def rows(group):

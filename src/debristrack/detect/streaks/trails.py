@@ -22,14 +22,46 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
 
+from .background import subtract_background
 from .clean import prepare, robust_sigma
 from .geometry import as_segments, empty_segments, merge_collinear
-from .validate import ValidatorParams, curved_chains, validated
+from .validate import ValidatorParams, curved_chains, frame_fwhm, saturated_cores, validated
+
+
+@dataclass(frozen=True)
+class FrameFacts:
+    """What the front end needs of the frame itself rather than of its residual, measured once
+    (:func:`frame_facts`; in a sequence in the frame loop's read-ahead thread, from the
+    background the static sky window computed for the frame): whether it is unusable (mostly
+    saturated or dead), its PSF FWHM from its own stars and its saturated cores ``(K, 3)``."""
+
+    unusable: bool
+    fwhm: float
+    saturated: np.ndarray
+
+
+def unusable_frame(image: np.ndarray, mask: np.ndarray | None, max_bad: float = 0.5) -> bool:
+    """More than ``max_bad`` of the frame bad (masked, or at the frame maximum = saturated, even
+    where the plateau is most of the frame and the bad-pixel mask does not call it one)."""
+    top = np.asarray(image) >= np.max(image)
+    return bool((top if mask is None else mask | top).mean() > max_bad)
+
+
+def frame_facts(image: np.ndarray, mask: np.ndarray | None, *, own: tuple[np.ndarray, float] | None = None,
+                saturation: float | None = None, default_fwhm: float = 2.5, max_bad: float = 0.5) -> FrameFacts:
+    """:class:`FrameFacts` of one frame (``frame.clean``); ``own``: its background-subtracted
+    pixels and noise (:func:`.background.subtract_background`) when computed already."""
+    if unusable_frame(image, mask, max_bad):
+        return FrameFacts(True, float(default_fwhm), np.zeros((0, 3)))
+    sub, sigma = own if own is not None else subtract_background(image, mask)
+    return FrameFacts(False, frame_fwhm(sub, sigma, mask=mask, default=default_fwhm),
+                      saturated_cores(image, saturation))
 
 
 class Candidates(NamedTuple):
@@ -59,7 +91,7 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
                       detector: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
                       *, static_residual: np.ndarray | None = None, saturation: float | None = None,
                       default_fwhm: float = 2.5, params: ValidatorParams | None = None,
-                      max_bad: float = 0.5) -> Candidates:
+                      max_bad: float = 0.5, facts: FrameFacts | None = None) -> Candidates:
     """Validated trails of one frame, the candidates the validator rejected, and the reasons.
 
     Parameters
@@ -72,6 +104,8 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
     default_fwhm : PSF FWHM when the frame has too few stars to measure it.
     max_bad : a frame with more than this fraction of bad (saturated, dead) pixels gives no
         trail (reason ``unusable_frame``: the sky of a NEOSSat sequence climbs to saturation).
+    facts : the frame's :func:`frame_facts`, when measured already (then ``image`` is not read
+        when ``static_residual`` is given, and may be None).
 
     Returns
     -------
@@ -81,15 +115,13 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
     being short (``blob``: the streak of a slow object looks so in one frame; its motion over
     a few frames tells), and the residual searched with its noise.
     """
-    # a saturated or dead frame: nothing in it can be measured (at the frame maximum = saturated, even
-    # where the plateau is most of the frame and the bad-pixel mask does not call it one)
-    bad = np.asarray(image) >= np.max(image) if mask is None else mask | (np.asarray(image) >= np.max(image))
-    if bad.mean() > max_bad:
+    # a saturated or dead frame: nothing in it can be measured
+    if facts.unusable if facts is not None else unusable_frame(image, mask, max_bad):
         return Candidates(empty_segments(), empty_segments(), Counter({"unusable_frame": 1}), np.zeros(0, bool),
                           None, 0.0)
-    prepared, _ = prepare(image if static_residual is None else static_residual, mask)
+    prepared, info = prepare(image if static_residual is None else static_residual, mask)
     segs = detector(prepared, mask)
-    sigma = robust_sigma(prepared[::2, ::2])
+    sigma = info["sigma"]
     if static_residual is not None:  # the stars are gone: a long faint line integral means something
         extra = long_lines(prepared, mask, sigma, known=segs)
         if len(extra):  # a line integral's stretch can continue a piece the detector found: one trail
@@ -97,8 +129,9 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
                                    max_gap=10.0) if len(segs) else extra
     if len(segs) == 0:
         return Candidates(empty_segments(), empty_segments(), Counter(), np.zeros(0, bool), prepared, sigma)
+    known = dict(fwhm=facts.fwhm, saturated=facts.saturated) if facts is not None else {}
     kept, verdicts = validated(image, mask, segs, saturation=saturation, default_fwhm=default_fwhm, params=params,
-                               residual=(prepared, sigma))
+                               residual=(prepared, sigma), **known)
     counts = verdicts.counts()
     rejected = as_segments(segs)[~verdicts.keep]
     short = verdicts.reason[~verdicts.keep] == "blob"

@@ -401,23 +401,30 @@ def suppress_duplicates(segs: np.ndarray, width: np.ndarray, crest: np.ndarray, 
     return np.asarray(kept, dtype=int)
 
 
-def validated(image: np.ndarray, mask: np.ndarray | None, segs: np.ndarray, *, saturation: float | None = None,
-              default_fwhm: float = 2.5, params: ValidatorParams | None = None,
-              residual: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, Verdicts]:
+def validated(image: np.ndarray | None, mask: np.ndarray | None, segs: np.ndarray, *,
+              saturation: float | None = None, default_fwhm: float = 2.5, params: ValidatorParams | None = None,
+              residual: tuple[np.ndarray, float] | None = None, fwhm: float | None = None,
+              saturated: np.ndarray | None = None) -> tuple[np.ndarray, Verdicts]:
     """The candidates of one frame that pass :func:`validate_trails`, without duplicates.
 
     ``image`` is the frame (``frame.clean``): its stars give the PSF FWHM and its saturated
-    pixels the saturated cores. The candidates are measured on ``residual``
+    pixels the saturated cores (or they are given: ``fwhm``, ``saturated``, measured once per
+    frame, :func:`debristrack.detect.streaks.trails.frame_facts`; ``image`` may then be None
+    when ``residual`` is given). The candidates are measured on ``residual``
     ``(image, sigma)`` when given (in a sequence: the frame minus its static sky), else on
     the background-subtracted ``image``. Returns the kept ``(M, 5)`` segments and the
     verdicts of all candidates (duplicates counted as reason ``duplicate``).
     """
     segs = as_segments(segs)
-    own, own_sigma = subtract_background(image, mask)
-    fwhm = frame_fwhm(own, own_sigma, mask=mask, default=default_fwhm)
-    res, sigma = residual if residual is not None else (own, own_sigma)
-    v = validate_trails(res, sigma, segs, fwhm=fwhm, saturated=saturated_cores(image, saturation),
-                        hidden=mask, params=params)
+    own = None
+    if fwhm is None or residual is None:
+        own = subtract_background(image, mask)
+    if fwhm is None:
+        fwhm = frame_fwhm(*own, mask=mask, default=default_fwhm)
+    if saturated is None:
+        saturated = saturated_cores(image, saturation)
+    res, sigma = residual if residual is not None else own
+    v = validate_trails(res, sigma, segs, fwhm=fwhm, saturated=saturated, hidden=mask, params=params)
     ok = np.flatnonzero(v.keep)
     keep = ok[suppress_duplicates(segs[ok], v.width[ok], v.crest[ok], fwhm=fwhm)] if len(ok) else ok
     reason = v.reason.copy()
