@@ -447,7 +447,8 @@ class PhysicalMethod(StreakMethod):
         if self.out is not None:
             self.out.append(found.trails)
         if found.residual is not None and found.sigma > 0:
-            self.seen.append((index, np.divide(found.residual, found.sigma, dtype=np.float32).astype(np.float16)))
+            z = np.empty(found.residual.shape, np.float16)  # no float32 copy of the frame on the way
+            self.seen.append((index, np.divide(found.residual, found.sigma, out=z, casting="unsafe")))
         start, exptime = self._exposure(index, frame)
         return rows_table(self.linker.step(index, found.trails, start, exptime, found.rejected, found.short,
                                            probe=self._probe))

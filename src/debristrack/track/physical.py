@@ -465,10 +465,8 @@ class PhysicalLinker:
                 rows += self._rows(tr, tr.dets[tr.hidden:] if tr.id is None else tr.dets[-1:])
         for i, tr in enumerate(self.active):
             if i not in matched_t and tr.id is not None and not tr.tentative and len(tr.dets) > 1 and probe is not None:
-                seen = self._look(tr, t, float(t_start), float(exptime), probe)
-                # a candidate on those pixels explains their light (another track's, or one the
-                # gates refused because this track's motion is off): looking would copy it
-                if seen is not None and not (len(cand) and _repeated(seen[1][None], cand, np.inf)[0]):
+                seen = self._look(tr, t, float(t_start), float(exptime), probe, cand)
+                if seen is not None:
                     tr.dets.append(seen)
                     tr.misses = 0
                     rows += self._rows(tr, tr.dets[-1:])
@@ -496,16 +494,21 @@ class PhysicalLinker:
                                       chain=bool(chained[j])) for j in range(len(cand)) if j not in matched_d]
         return rows
 
-    def _look(self, tr: _Track, k: int, t_start: float, exptime: float, probe):
+    def _look(self, tr: _Track, k: int, t_start: float, exptime: float, probe, there):
         """The detection ``(k, segment, t_start, exptime)`` that the probe sees where ``tr``
-        predicts its streak in frame ``k``, or None."""
+        predicts its streak in frame ``k``, or None; None too where one of ``there`` (that
+        frame's candidates) lies on those pixels: it explains their light (another track's, or
+        one the gates refused because this track's motion is off), and looking would copy it."""
         seg = predicted_streak(tr, t_start, exptime, self.shape, self.p)
         if seg is None:
             return None
         z = probe(k, seg[None, :])
         if z is None or not z[0] >= PROBE_Z:
             return None
-        return (k, np.array([*seg, float(z[0])]), t_start, exptime)
+        seen = np.array([*seg, float(z[0])])
+        if len(there) and _repeated(seen[None], there, np.inf)[0]:
+            return None
+        return (k, seen, t_start, exptime)
 
     def _look_back(self, tr: _Track, probe) -> None:
         """A new track's streak in the frame before its first, where the probe sees it and no
@@ -513,9 +516,9 @@ class PhysicalLinker:
         k = tr.dets[0][0] - 1
         if probe is None or k < 0 or len(tr.dets) < 2:
             return
-        seen = self._look(tr, k, self.starts[k], self.exptimes[k], probe)
-        there = [s for f, segs in self.recent if f == k for s in segs]  # that frame's candidates
-        if seen is not None and not (there and _repeated(seen[1][None], there, np.inf)[0]):
+        seen = self._look(tr, k, self.starts[k], self.exptimes[k], probe,
+                          [s for f, segs in self.recent if f == k for s in segs])
+        if seen is not None:
             motion = _axis(tr.dets[0][1])[0] * tr.sign
             tr.dets.insert(0, seen)
             tr.sign = 1 if _axis(seen[1])[0] @ motion >= 0 else -1  # the sign is relative to the first streak's axis

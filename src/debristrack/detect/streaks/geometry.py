@@ -44,32 +44,26 @@ def directions(segs: np.ndarray) -> np.ndarray:
 
 
 def line_median_snr(z: np.ndarray, segs: np.ndarray) -> np.ndarray:
-    """Robust SNR of each segment's centre line in ``z`` (a residual in units of its noise):
-    the median of bilinear samples every pixel along it over the median's noise for white
-    noise, ``1.2533 / sqrt(n)``. Another streak crossing the line or a star residual on it
-    moves a median little, where it would carry a sum. ``(N,)``; 0 for a segment under 2 px."""
+    """Robust SNR of each segment's centre line in ``z`` (a residual in units of its noise, any
+    float dtype, float16 included): the median of bilinear samples every pixel along it over
+    the median's noise for white noise, ``1.2533 / sqrt(n)``. Another streak crossing the line
+    or a star residual on it moves a median little, where it would carry a sum. ``(N,)``; 0 for
+    a segment under 2 px."""
     segs = as_segments(segs)
     out = np.zeros(len(segs))
+    ny, nx = z.shape
     for i, s in enumerate(segs):
         n = int(np.ceil(float(np.hypot(s[2] - s[0], s[3] - s[1])))) + 1
         if n < 3:
             continue
+        # only the segment's box in float32 (ndimage samples no float16)
+        x0, y0 = max(0, int(np.floor(min(s[0], s[2]))) - 1), max(0, int(np.floor(min(s[1], s[3]))) - 1)
+        x1, y1 = min(nx, int(np.ceil(max(s[0], s[2]))) + 2), min(ny, int(np.ceil(max(s[1], s[3]))) + 2)
         t = np.linspace(0.0, 1.0, n)
-        vals = _bilinear(z, s[0] + t * (s[2] - s[0]), s[1] + t * (s[3] - s[1]))
+        vals = ndimage.map_coordinates(z[y0:y1, x0:x1].astype(np.float32),
+                                       [s[1] + t * (s[3] - s[1]) - y0, s[0] + t * (s[2] - s[0]) - x0],
+                                       order=1, mode="constant", cval=0.0)
         out[i] = float(np.median(vals)) * np.sqrt(n) / 1.2533
-    return out
-
-
-def _bilinear(z: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear samples of ``z`` (any float dtype, float16 included) at ``(x, y)``, 0 outside."""
-    ny, nx = z.shape
-    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
-    fx, fy = x - x0, y - y0
-    out = np.zeros(len(x))
-    for dx, dy, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
-        xi, yi = x0 + dx, y0 + dy
-        ok = (xi >= 0) & (xi < nx) & (yi >= 0) & (yi < ny)
-        out[ok] += w[ok] * z[yi[ok], xi[ok]].astype(np.float64)
     return out
 
 
