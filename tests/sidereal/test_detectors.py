@@ -121,3 +121,44 @@ def test_components_from_the_pixel_list_are_ndimage_labels():
         lab, n = _label_points(xs, ys, img.shape)
         ref, m = ndimage.label(img, structure=np.ones((3, 3), bool))
         assert n == m > 0 and np.array_equal(lab, ref[ys, xs]), k
+
+
+@pytest.mark.parametrize("shape", [(300, 200), (600, 1100)])
+def test_filter_bank_is_the_direct_correlation(shape):
+    """The tiled FFT filter bank gives each orientation's correlation with zeros outside the
+    frame (OpenCV's filter2D, BORDER_CONSTANT), the best of them and its angle (the first on
+    a tie), and the same numbers on one thread as on two."""
+    import cv2
+
+    from debristrack.detect.streaks.matched import RIDGE_TOL, filter_response, line_kernels
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=shape).astype(np.float32)
+    z[50:53, 20:190] += 2.0  # a line, and a bright corner pixel: the frame's edges matter
+    z[0, -1] = 30.0
+    kernels = line_kernels(21, 1.1, 24)
+    best, angle = filter_response(z, kernels)
+    responses = np.stack([cv2.filter2D(z, cv2.CV_32F, k, borderType=cv2.BORDER_CONSTANT) for k in kernels])
+    top = responses.max(axis=0)
+    np.testing.assert_allclose(best, top, atol=2e-5, rtol=2 * RIDGE_TOL)
+    # the angle is the first orientation within the tie tolerance of the best
+    first = np.argmax(responses >= top - 2 * RIDGE_TOL * np.abs(top) - 2e-5, axis=0)
+    assert np.all(angle >= first)
+    assert np.all(responses[angle, *np.indices(shape)] >= top - 2 * RIDGE_TOL * np.abs(top) - 2e-5)
+    assert angle[51, 100] == 0 and best[51, 100] > 5  # the horizontal line, found by the horizontal kernel
+    one = filter_response(z, kernels, threads=1)
+    assert np.array_equal(one[0], best) and np.array_equal(one[1], angle)
+
+
+def test_wide_clipped_trail_gives_its_centre_line():
+    """A trail wider than the PSF and brighter than clip_snr is a plateau of the filter bank:
+    its candidate is its centre line, not what float rounding makes of its edges."""
+    ny, nx = 300, 300
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    # a 16 px wide bar from (60, 299) to (200, 0), crest 40 sigma over noise of sigma 1
+    d = np.abs((xx - 60) * 299 + (yy - 299) * 140) / np.hypot(140, 299)
+    img = np.random.default_rng(2).normal(100.0, 1.0, (ny, nx)) + 40.0 * (d <= 8)
+    segs = detect_matched(img.astype(np.float32))
+    assert len(segs) >= 1
+    best = segs[np.argmax(segs[:, 4])]
+    assert _near(best[None], [60, 299, 200, 0], 8.0)

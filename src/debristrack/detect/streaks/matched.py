@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+import scipy.fft as sf
 import sep
 from scipy import ndimage
 
@@ -154,39 +155,70 @@ def noise_gain(z: np.ndarray, kernel: np.ndarray) -> float:
     return max(1.0, 1.4826 * mad)
 
 
-def _best_of(z: np.ndarray, kernels: list[np.ndarray], first: int) -> tuple[np.ndarray, np.ndarray]:
-    """Best response over ``kernels`` (angle indices from ``first``) and its angle index; the
-    first kernel wins a tie."""
-    best = np.full(z.shape, -np.inf, dtype=np.float32)
-    angle = np.zeros(z.shape, dtype=np.int16)
-    r = np.empty_like(best)  # reused for every orientation: memory stays at a few frames' worth
-    better = np.empty(z.shape, dtype=bool)
-    for k, kern in enumerate(kernels, start=first):
-        cv2.filter2D(z, cv2.CV_32F, kern, dst=r, borderType=cv2.BORDER_CONSTANT)
-        np.greater(r, best, out=better)
-        np.copyto(best, r, where=better)
-        np.copyto(angle, np.int16(k), where=better)
-    return best, angle
+TILE = 256  # filter bank tiles: a short FFT per tile is cheaper per pixel than one of the whole frame
+# responses closer than this (relative) are a tie: the float rounding of the filter bank is ~1e-6,
+# and on a plateau (a trail wider than the PSF, clipped at clip_snr: real/hsc_cutout's) every
+# orientation and every pixel across it tie, which rounding must not decide
+RIDGE_TOL = 1e-4
+
+
+def _strip_response(padded: np.ndarray, row: int, spectra: list[np.ndarray], size: int, step: int,
+                    best: np.ndarray, angle: np.ndarray) -> None:
+    """The filter bank on one strip of tiles (tile row ``row``), written into ``best`` and
+    ``angle`` (frame layout; strips do not overlap, so threads may share them). The strip's
+    windows of ``size`` px, ``step`` apart, are transformed once; each orientation is then one
+    product of spectra and one inverse FFT per window (overlap-save: a window's circular
+    correlation is exact on its first ``step x step`` pixels). The first kernel wins a tie
+    (:data:`RIDGE_TOL`)."""
+    ny, nx = best.shape
+    y0 = row * step
+    windows = np.lib.stride_tricks.sliding_window_view(padded[y0:y0 + size], (size, size), axis=(0, 1))[0, ::step]
+    spec = sf.rfft2(windows, workers=1)  # (tiles, size, size // 2 + 1)
+    top = np.full((len(windows), step, step), np.finfo(np.float32).min, dtype=np.float32)
+    which = np.zeros(top.shape, dtype=np.int16)
+    better = np.empty(top.shape, dtype=bool)
+    product = np.empty_like(spec)
+    for k, ks in enumerate(spectra):
+        np.multiply(spec, ks, out=product)
+        r = sf.irfft2(product, s=(size, size), workers=1, overwrite_x=True)[:, :step, :step]
+        np.greater(r, top + RIDGE_TOL * np.abs(top), out=better)
+        np.copyto(top, r, where=better)
+        np.putmask(which, better, k)
+    rows = min(step, ny - y0)
+    for dst, src in ((best, top), (angle, which)):
+        dst[y0:y0 + rows] = src.transpose(1, 0, 2).reshape(step, -1)[:rows, :nx]
 
 
 def filter_response(z: np.ndarray, kernels: list[np.ndarray], *, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Best response over orientations and its angle index, both (ny, nx).
+    """Best response over orientations and its angle index (the first kernel winning a tie),
+    both (ny, nx): the correlation of ``z`` with each kernel (zero outside the frame), as
+    products of spectra on tiles of ~:data:`TILE` px (:func:`_strip_response`: each tile is
+    transformed once for all orientations, then one inverse FFT per orientation; a direct
+    filter per orientation transforms the frame every time, twice the work).
 
-    The orientations are split between ``threads`` threads (OpenCV and numpy release the GIL;
-    OpenCV's DFT-based filter2D runs on one core), each keeping its own best; merged in order,
-    a later share winning only when strictly better: the numbers of one loop over all angles."""
-    shares = [(k, kernels[k:k + -(-len(kernels) // threads)]) for k in range(0, len(kernels), -(-len(kernels) // threads))]
-    if len(shares) < 2 or z.size < 256 * 256:  # a small frame: threads cost more than they save
-        return _best_of(z, kernels, 0)
-    from concurrent.futures import ThreadPoolExecutor
+    Strips of tiles are shared between ``threads`` threads (numpy and scipy's FFT release the
+    GIL); each pixel sees the orientations in the same order whatever the threads, so the
+    numbers are those of one loop."""
+    half = max(k.shape[0] for k in kernels) // 2
+    size = sf.next_fast_len(min(TILE, max(z.shape)) + 2 * half, real=True)
+    step = size - 2 * half
+    ny, nx = z.shape
+    rows, cols = -(-ny // step), -(-nx // step)
+    padded = np.zeros((rows * step + 2 * half, cols * step + 2 * half), dtype=np.float32)
+    padded[half:half + ny, half:half + nx] = z
+    # a kernel at the origin of its grid: a window's pixel (y, x) is the frame's (y - half, x - half)
+    spectra = [np.conj(sf.rfft2(k, s=(size, size))).astype(np.complex64) for k in kernels]
+    best = np.empty((ny, nx), dtype=np.float32)
+    angle = np.empty((ny, nx), dtype=np.int16)
+    work = [lambda r=r: _strip_response(padded, r, spectra, size, step, best, angle) for r in range(rows)]
+    if threads < 2 or rows < 2 or z.size < 256 * 256:  # a small frame: threads cost more than they save
+        for w in work:
+            w()
+    else:
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=len(shares)) as pool:
-        parts = list(pool.map(lambda share: _best_of(z, share[1], share[0]), shares))
-    best, angle = parts[0]
-    for b, a in parts[1:]:
-        better = b > best
-        np.copyto(best, b, where=better)
-        np.copyto(angle, a, where=better)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(lambda w: w(), work))
     return best, angle
 
 
@@ -195,7 +227,8 @@ def ridge_mask(response: np.ndarray, angle: np.ndarray, n_angles: int, ys: np.nd
     """Which of the pixels ``(ys, xs)`` are a maximum of ``response`` across their best line direction.
 
     Like Canny's non-maximum suppression: a pixel is kept when it is at least as strong as
-    its two neighbours along the normal of its best filter orientation (outside the frame
+    its two neighbours (to :data:`RIDGE_TOL`: across a plateau every pixel is ridge, its
+    component's axis the trail's centre) along the normal of its best filter orientation (outside the frame
     counts as -inf), which thins the wide band of high response around a bright streak to
     its centre line. Only the given pixels are tested (those above threshold: a few percent
     of a frame), so no frame-sized temporary is made. Returns a bool (n,) array.
@@ -212,7 +245,7 @@ def ridge_mask(response: np.ndarray, angle: np.ndarray, n_angles: int, ys: np.nd
         inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
         neighbour = np.full(len(ys), -np.inf, dtype=response.dtype)
         neighbour[inside] = response[yy[inside], xx[inside]]
-        keep &= value >= neighbour
+        keep &= value >= neighbour - RIDGE_TOL * np.abs(value)
     return keep
 
 
