@@ -105,6 +105,28 @@ def test_prepare_removes_hot_pixels_and_keeps_the_trail():
     assert len(kept) == 1, v.reason
 
 
+def test_prepare_keeps_the_frames_sky_model_only_under_a_few_impulses():
+    """prepare subtracts the sky model of the frame itself when its impulses are few (cosmic
+    rays: to a few hundredths of sigma rms the model of the cleaned frame) and the cleaned
+    frame's own model when they are many (hot pixels bias the frame's)."""
+    from debristrack.detect.streaks.clean import FEW_IMPULSES, destripe
+
+    rng = np.random.default_rng(5)
+    for fraction in (0.0005, 0.02):
+        img = make_frame([(20, 60, 180, 140, 60.0)], stars=False, seed=3, shape=(512, 512))
+        hits = rng.random(img.shape) < fraction
+        img[hits] += rng.uniform(200, 2000, hits.sum()).astype(np.float32)
+        prepared, info = prepare(img)
+        cleaned, n = remove_impulses(img)
+        assert info["impulses"] == n and not info["median"]
+        assert (n <= FEW_IMPULSES * img.size) == (fraction < FEW_IMPULSES)
+        diff = (prepared - destripe(subtract_background(cleaned)[0])) / SIGMA
+        if fraction < FEW_IMPULSES:
+            assert 0 < np.sqrt(np.mean(diff ** 2)) < 0.05
+        else:
+            assert np.abs(diff).max() < 1e-5
+
+
 def test_fast_medians_give_numpys_numbers():
     """destripe's medians: the values of np.median / np.nanmedian (NaN on the masked pixels, 0
     for a fully masked row), for even and odd row lengths and masked counts."""
