@@ -49,11 +49,13 @@ def median_columns(a: np.ndarray) -> np.ndarray:
 
 
 def robust_sigma(values: np.ndarray) -> float:
-    """1.4826 x the median absolute deviation (the rms of Gaussian noise, blind to outliers)."""
-    v = np.asarray(values, dtype=np.float64).ravel()
+    """1.4826 x the median absolute deviation (the rms of Gaussian noise, blind to outliers);
+    float32 values in float32 (a frame's: no float64 copy), others in float64."""
+    v = np.asarray(values)
+    v = np.ascontiguousarray(v if v.dtype == np.float32 else v.astype(np.float64)).ravel()
     if v.size == 0:
         return 1.0
-    s = 1.4826 * float(median_rows(np.abs(v - median_rows(v))))
+    s = 1.4826 * float(median_rows(np.abs(v - median_rows(v)), overwrite=True))
     return s if s > 0 else float(np.std(v)) or 1.0
 
 

@@ -174,19 +174,24 @@ def _strip_response(padded: np.ndarray, row: int, spectra: list[np.ndarray], siz
     y0 = row * step
     windows = np.lib.stride_tricks.sliding_window_view(padded[y0:y0 + size], (size, size), axis=(0, 1))[0, ::step]
     spec = sf.rfft2(windows, workers=1)  # (tiles, size, size // 2 + 1)
-    top = np.full((len(windows), step, step), np.finfo(np.float32).min, dtype=np.float32)
+    # whole windows (contiguous: masked updates of a cropped view are several times slower)
+    top = np.full((len(windows), size, size), -np.inf, dtype=np.float32)
     which = np.zeros(top.shape, dtype=np.int16)
     better = np.empty(top.shape, dtype=bool)
+    level = np.empty_like(top)
     product = np.empty_like(spec)
     for k, ks in enumerate(spectra):
         np.multiply(spec, ks, out=product)
-        r = sf.irfft2(product, s=(size, size), workers=1, overwrite_x=True)[:, :step, :step]
-        np.greater(r, top + RIDGE_TOL * np.abs(top), out=better)
-        np.copyto(top, r, where=better)
+        r = sf.irfft2(product, s=(size, size), workers=1, overwrite_x=True)
+        # a later orientation is better only beyond the tie (for the responses above 0 that
+        # make candidates; the best value is the maximum either way)
+        np.multiply(top, np.float32(1.0 + RIDGE_TOL), out=level)
+        np.greater(r, level, out=better)
         np.putmask(which, better, k)
+        np.maximum(top, r, out=top)
     rows = min(step, ny - y0)
     for dst, src in ((best, top), (angle, which)):
-        dst[y0:y0 + rows] = src.transpose(1, 0, 2).reshape(step, -1)[:rows, :nx]
+        dst[y0:y0 + rows] = src[:, :step, :step].transpose(1, 0, 2).reshape(step, -1)[:rows, :nx]
 
 
 def filter_response(z: np.ndarray, kernels: list[np.ndarray], *, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
