@@ -339,7 +339,7 @@ def refine_endpoints(residual: np.ndarray, sigma: float, segs: np.ndarray, p: Ma
     sample has noise ``sigma``) and box-smoothed over ``end_window`` samples. Runs above
     ``end_snr`` separated by at most ``max_gap`` are joined; the joined run with the most
     signal is the streak, and each end moves to the half-maximum of the run's median level.
-    ``hidden`` ((ny, nx) float, 1 = masked star or bad pixel) marks samples that are
+    ``hidden`` ((ny, nx) bool or numbers, 1 = masked star or bad pixel) marks samples that are
     interpolated from their neighbours rather than read as background, so a star sitting on
     a streak does not cut it. Returns (M, 5) with M <= N (candidates without a run are dropped).
     """
@@ -366,7 +366,8 @@ def refine_endpoints(residual: np.ndarray, sigma: float, segs: np.ndarray, p: Ma
         prof = ndimage.map_coordinates(residual, coords, order=1, mode="constant").reshape(px.shape) @ g / sigma
         if hidden is not None:
             # samples mostly on masked stars/bad pixels carry no information: bridge them
-            seen = ndimage.map_coordinates(hidden, coords, order=1, mode="constant").reshape(px.shape) @ g ** 2 < 0.5
+            seen = ndimage.map_coordinates(hidden, coords, order=1, mode="constant",
+                                           output=np.float64).reshape(px.shape) @ g ** 2 < 0.5
             if seen.any() and not seen.all():
                 prof = np.interp(np.arange(prof.size), np.flatnonzero(seen), prof[seen])
         smooth = np.convolve(prof, box, mode="same")
@@ -487,7 +488,8 @@ def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
     cands = merge_collinear(cands, angle_tol=p.angle_tol, dist_tol=p.dist_tol, max_gap=p.max_gap)
     zres = np.clip(residual, -p.clip_snr * sigma, p.clip_snr * sigma, out=residual)  # not needed unclipped any more
     hidden = stars if mask is None else stars | mask
-    segs = refine_endpoints(zres, sigma, cands, p, hidden=hidden.astype(np.float32))
+    # as bytes (a view): a float copy of the frame for a few samples along the candidates was 4 bytes a pixel
+    segs = refine_endpoints(zres, sigma, cands, p, hidden=hidden.view(np.uint8))
     if len(segs) == 0:
         return empty_segments()
     segs = clamp_endpoints(segs, image.shape)
