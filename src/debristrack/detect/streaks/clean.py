@@ -64,20 +64,28 @@ FEW_IMPULSES = 0.002  # of the pixels: under this, impulses do not move a frame'
 
 def _impulses(image: np.ndarray, mask: np.ndarray | None, snr: float,
               sharpness: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The frame (float32), its background-subtracted pixels, its 3 x 3 median and its
-    impulses (:func:`remove_impulses`)."""
+    """The frame (float32), its background-subtracted pixels, and its impulses
+    (:func:`remove_impulses`): their flat indices and the 3 x 3 median there. By bands of rows
+    (with a row of context each side, the band's 3 x 3 medians are the frame's): no frame-sized
+    median or temporary (an 8192^2 frame must fit in 3 GB, issue 16)."""
     data = np.asarray(image, dtype=np.float32)
     residual, _ = subtract_background(data, mask)  # data - local sky
     sigma = robust_sigma(residual[::4, ::4])
-    med = median3(data)
-    hit = np.empty(data.shape, dtype=bool)
     floor = np.float32(snr * sigma)
-    for y0 in range(0, data.shape[0], 256):  # data - med > max(snr sigma, sharpness residual), by bands:
-        rows = slice(y0, y0 + 256)          # no further frame-sized temporaries (an 8192^2 frame, issue 16)
-        np.greater(data[rows], np.maximum(np.float32(sharpness) * residual[rows], floor) + med[rows], out=hit[rows])
-    if mask is not None:
-        hit &= ~mask
-    return data, residual, med, hit
+    ny, nx = data.shape
+    where, values = [], []
+    for y0 in range(0, ny, 256):
+        y1 = min(y0 + 256, ny)
+        a, b = max(0, y0 - 1), min(ny, y1 + 1)
+        med = median3(data[a:b])[y0 - a:y0 - a + y1 - y0]
+        # data - med > max(snr sigma, sharpness residual)
+        hit = data[y0:y1] > np.maximum(np.float32(sharpness) * residual[y0:y1], floor) + med
+        if mask is not None:
+            hit &= ~mask[y0:y1]
+        idx = np.flatnonzero(hit)
+        where.append(idx + y0 * nx)
+        values.append(med.ravel()[idx])
+    return data, residual, np.concatenate(where), np.concatenate(values)
 
 
 def remove_impulses(image: np.ndarray, mask: np.ndarray | None = None, *, snr: float = 5.0,
@@ -87,13 +95,14 @@ def remove_impulses(image: np.ndarray, mask: np.ndarray | None = None, *, snr: f
     A pixel is an impulse when it exceeds the median of its 3 x 3 neighbourhood by more than
     ``snr`` x the frame's robust noise and by more than ``sharpness`` x its height above the
     local sky. A Gaussian PSF of FWHM >= 1.7 px keeps its neighbourhood median above ~0.4 of
-    its peak, so its peak stays (1 - 0.4 < 0.75). Returns the cleaned float32 image and the
-    number of pixels replaced.
+    its peak, so its peak stays (1 - 0.4 < 0.75). Returns the cleaned float32 image (the
+    impulses replaced by that median) and the number of pixels replaced.
     """
-    data, residual, med, hit = _impulses(image, mask, snr, sharpness)
+    data, residual, where, values = _impulses(image, mask, snr, sharpness)
     del residual
-    np.copyto(med, data, where=~hit)  # the median's buffer becomes the output: the data off the impulses
-    return med, int(np.count_nonzero(hit))
+    cleaned = np.array(data, dtype=np.float32, copy=True)
+    cleaned.ravel()[where] = values
+    return cleaned, len(where)
 
 
 def masked_median_rows(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -172,19 +181,20 @@ def prepare(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarr
     removed (:func:`remove_impulses`), 3 x 3 median-filtered when its noise is skewed
     (:func:`skewed_noise`), destriped (:func:`destripe`). Returns the float32 image and
     ``{"impulses": n, "median": bool, "sigma": its robust_sigma of every other pixel}``."""
-    data, residual, med, hit = _impulses(image, mask, 5.0, 0.75)
-    n = int(np.count_nonzero(hit))
-    if n <= FEW_IMPULSES * hit.size:
+    data, residual, where, values = _impulses(image, mask, 5.0, 0.75)
+    n = len(where)
+    if n <= FEW_IMPULSES * data.size:
         # a few impulses (cosmic rays; a static sky residual has no hot pixels left): a mesh
         # cell's clipped mode ignores them, so the frame's own sky model serves the cleaned frame
-        residual[hit] += med[hit] - data[hit]
-        del data, med, hit
+        residual.ravel()[where] += values - data.ravel()[where]
+        del data
     else:  # a frame of hot pixels (NEOSSat: 6 %) biased its sky model: the cleaned frame's own
         del residual
-        np.copyto(med, data, where=~hit)
-        del data, hit
-        residual, _ = subtract_background(med, mask)
-        del med
+        cleaned = np.array(data, dtype=np.float32, copy=True)
+        del data
+        cleaned.ravel()[where] = values
+        residual, _ = subtract_background(cleaned, mask)
+        del cleaned
     residual = destripe(residual, mask, overwrite=True)
     sigma = robust_sigma(residual[::2, ::2])
     skewed = skewed_noise(residual, sigma=sigma)

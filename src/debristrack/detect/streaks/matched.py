@@ -466,12 +466,15 @@ def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
     if static_stars is not None:
         stars |= static_stars
     residual[stars] = 0.0
-    z = np.divide(residual, sigma, dtype=np.float32)  # in place from here: one float32 frame, not three
-    np.clip(z, -p.clip_snr, p.clip_snr, out=z)
     binned = p.bin_size > 0 and min(image.shape) >= p.bin_size
-    if binned:
-        z, search = bin2(z), binned_params(p)
+    if binned:  # by bands of rows: no full-size copy of the frame on the way to the binned one
+        z, search = np.empty((residual.shape[0] // 2, residual.shape[1] // 2), np.float32), binned_params(p)
+        for y0 in range(0, 2 * z.shape[0], 512):
+            band = np.divide(residual[y0:min(y0 + 512, 2 * z.shape[0])], sigma, dtype=np.float32)
+            z[y0 // 2:y0 // 2 + band.shape[0] // 2] = bin2(np.clip(band, -p.clip_snr, p.clip_snr, out=band))
     else:
+        z = np.divide(residual, sigma, dtype=np.float32)  # in place from here: one float32 frame, not three
+        np.clip(z, -p.clip_snr, p.clip_snr, out=z)
         search = p
     kernels = line_kernels(search.kernel_length, psf_sigma(search.fwhm), p.n_angles)
     gain = noise_gain(z, kernels[0])
