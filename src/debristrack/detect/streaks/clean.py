@@ -60,6 +60,7 @@ def robust_sigma(values: np.ndarray) -> float:
 
 
 FEW_IMPULSES = 0.002  # of the pixels: under this, impulses do not move a frame's background model
+IMPULSE_SNR, IMPULSE_SHARPNESS = 5.0, 0.75  # remove_impulses' defaults, which prepare uses
 
 
 def _impulses(image: np.ndarray, mask: np.ndarray | None, snr: float,
@@ -88,8 +89,15 @@ def _impulses(image: np.ndarray, mask: np.ndarray | None, snr: float,
     return data, residual, np.concatenate(where), np.concatenate(values)
 
 
-def remove_impulses(image: np.ndarray, mask: np.ndarray | None = None, *, snr: float = 5.0,
-                    sharpness: float = 0.75) -> tuple[np.ndarray, int]:
+def _replaced(data: np.ndarray, where: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A float32 copy of ``data`` with the flat pixels ``where`` set to ``values``."""
+    out = np.array(data, dtype=np.float32, copy=True)
+    out.ravel()[where] = values
+    return out
+
+
+def remove_impulses(image: np.ndarray, mask: np.ndarray | None = None, *, snr: float = IMPULSE_SNR,
+                    sharpness: float = IMPULSE_SHARPNESS) -> tuple[np.ndarray, int]:
     """``image`` with its one-pixel impulses (hot pixels, cosmic-ray hits) replaced.
 
     A pixel is an impulse when it exceeds the median of its 3 x 3 neighbourhood by more than
@@ -100,9 +108,7 @@ def remove_impulses(image: np.ndarray, mask: np.ndarray | None = None, *, snr: f
     """
     data, residual, where, values = _impulses(image, mask, snr, sharpness)
     del residual
-    cleaned = np.array(data, dtype=np.float32, copy=True)
-    cleaned.ravel()[where] = values
-    return cleaned, len(where)
+    return _replaced(data, where, values), len(where)
 
 
 def masked_median_rows(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -181,7 +187,7 @@ def prepare(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarr
     removed (:func:`remove_impulses`), 3 x 3 median-filtered when its noise is skewed
     (:func:`skewed_noise`), destriped (:func:`destripe`). Returns the float32 image and
     ``{"impulses": n, "median": bool, "sigma": its robust_sigma of every other pixel}``."""
-    data, residual, where, values = _impulses(image, mask, 5.0, 0.75)
+    data, residual, where, values = _impulses(image, mask, IMPULSE_SNR, IMPULSE_SHARPNESS)
     n = len(where)
     if n <= FEW_IMPULSES * data.size:
         # a few impulses (cosmic rays; a static sky residual has no hot pixels left): a mesh
@@ -190,9 +196,8 @@ def prepare(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarr
         del data
     else:  # a frame of hot pixels (NEOSSat: 6 %) biased its sky model: the cleaned frame's own
         del residual
-        cleaned = np.array(data, dtype=np.float32, copy=True)
+        cleaned = _replaced(data, where, values)
         del data
-        cleaned.ravel()[where] = values
         residual, _ = subtract_background(cleaned, mask)
         del cleaned
     residual = destripe(residual, mask, overwrite=True)

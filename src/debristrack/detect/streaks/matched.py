@@ -208,22 +208,24 @@ def filter_response(z: np.ndarray, kernels: list[np.ndarray], *, threads: int = 
     size = sf.next_fast_len(min(TILE, max(z.shape)) + 2 * half, real=True)
     step = size - 2 * half
     ny, nx = z.shape
-    rows, cols = -(-ny // step), -(-nx // step)
-    padded = np.zeros((rows * step + 2 * half, cols * step + 2 * half), dtype=np.float32)
+    rows = -(-ny // step)
+    padded = np.zeros((rows * step + 2 * half, -(-nx // step) * step + 2 * half), dtype=np.float32)
     padded[half:half + ny, half:half + nx] = z
     # a kernel at the origin of its grid: a window's pixel (y, x) is the frame's (y - half, x - half)
     spectra = [np.conj(sf.rfft2(k, s=(size, size))).astype(np.complex64) for k in kernels]
     best = np.empty((ny, nx), dtype=np.float32)
     angle = np.empty((ny, nx), dtype=np.int16)
-    work = [lambda r=r: _strip_response(padded, r, spectra, size, step, best, angle) for r in range(rows)]
+    def strip(row: int) -> None:
+        _strip_response(padded, row, spectra, size, step, best, angle)
+
     if threads < 2 or rows < 2 or z.size < 256 * 256:  # a small frame: threads cost more than they save
-        for w in work:
-            w()
+        for row in range(rows):
+            strip(row)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(lambda w: w(), work))
+            list(pool.map(strip, range(rows)))
     return best, angle
 
 
