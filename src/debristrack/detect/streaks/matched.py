@@ -165,33 +165,39 @@ RIDGE_TOL = 1e-4
 def _strip_response(padded: np.ndarray, row: int, spectra: list[np.ndarray], size: int, step: int,
                     best: np.ndarray, angle: np.ndarray) -> None:
     """The filter bank on one strip of tiles (tile row ``row``), written into ``best`` and
-    ``angle`` (frame layout; strips do not overlap, so threads may share them). The strip's
-    windows of ``size`` px, ``step`` apart, are transformed once; each orientation is then one
-    product of spectra and one inverse FFT per window (overlap-save: a window's circular
-    correlation is exact on its first ``step x step`` pixels). The first kernel wins a tie
-    (:data:`RIDGE_TOL`)."""
+    ``angle`` (frame layout; strips do not overlap, so threads may share them). Each window of
+    ``size`` px, ``step`` apart, is transformed once; each orientation is then one product of
+    spectra and one inverse FFT (overlap-save: a window's circular correlation is exact on its
+    first ``step x step`` pixels). A window at a time, so its arrays stay in the CPU's cache
+    (a strip's at once were 1.7 x slower). The first kernel wins a tie (:data:`RIDGE_TOL`)."""
     ny, nx = best.shape
     y0 = row * step
     windows = np.lib.stride_tricks.sliding_window_view(padded[y0:y0 + size], (size, size), axis=(0, 1))[0, ::step]
-    spec = sf.rfft2(windows, workers=1)  # (tiles, size, size // 2 + 1)
-    # whole windows (contiguous: masked updates of a cropped view are several times slower)
-    top = np.full((len(windows), size, size), -np.inf, dtype=np.float32)
-    which = np.zeros(top.shape, dtype=np.int16)
-    better = np.empty(top.shape, dtype=bool)
-    level = np.empty_like(top)
-    product = np.empty_like(spec)
-    for k, ks in enumerate(spectra):
-        np.multiply(spec, ks, out=product)
-        r = sf.irfft2(product, s=(size, size), workers=1, overwrite_x=True)
-        # a later orientation is better only beyond the tie (for the responses above 0 that
-        # make candidates; the best value is the maximum either way)
-        np.multiply(top, np.float32(1.0 + RIDGE_TOL), out=level)
-        np.greater(r, level, out=better)
-        np.putmask(which, better, k)
-        np.maximum(top, r, out=top)
     rows = min(step, ny - y0)
-    for dst, src in ((best, top), (angle, which)):
-        dst[y0:y0 + rows] = src[:, :step, :step].transpose(1, 0, 2).reshape(step, -1)[:rows, :nx]
+    top = np.empty((size, size), np.float32)
+    which, hit = np.empty(top.shape, np.int16), np.empty(top.shape, np.int16)
+    better, level = np.empty(top.shape, bool), np.empty_like(top)
+    product = np.empty((size, size // 2 + 1), np.complex64)
+    for t, window in enumerate(windows):
+        spec = sf.rfft2(window, workers=1)
+        top.fill(-np.inf)
+        which.fill(0)
+        for k, ks in enumerate(spectra):
+            np.multiply(spec, ks, out=product)
+            r = sf.irfft2(product, s=(size, size), workers=1, overwrite_x=True)
+            # a later orientation is better only beyond the tie (for the responses above 0 that
+            # make candidates; the best value is the maximum either way)
+            np.multiply(top, np.float32(1.0 + RIDGE_TOL), out=level)
+            np.greater(r, level, out=better)
+            # k exceeds every index set so far, so the maximum sets it where better (a masked
+            # assignment was 0.7 s of a 2048^2 frame's 1.7)
+            np.multiply(better, np.int16(k), out=hit)
+            np.maximum(which, hit, out=which)
+            np.maximum(top, r, out=top)
+        x0 = t * step
+        cols = min(step, nx - x0)
+        best[y0:y0 + rows, x0:x0 + cols] = top[:rows, :cols]
+        angle[y0:y0 + rows, x0:x0 + cols] = which[:rows, :cols]
 
 
 def filter_response(z: np.ndarray, kernels: list[np.ndarray], *, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
