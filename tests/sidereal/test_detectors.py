@@ -137,13 +137,15 @@ def test_filter_bank_is_the_direct_correlation(shape):
     z[50:53, 20:190] += 2.0  # a line, and a bright corner pixel: the frame's edges matter
     z[0, -1] = 30.0
     kernels = line_kernels(21, 1.1, 24)
-    best, angle = filter_response(z, kernels)
+    first = np.full(shape, np.nan, np.float32)
+    best, angle = filter_response(z, kernels, first=first)
     responses = np.stack([cv2.filter2D(z, cv2.CV_32F, k, borderType=cv2.BORDER_CONSTANT) for k in kernels])
     top = responses.max(axis=0)
     np.testing.assert_allclose(best, top, atol=2e-5, rtol=2 * RIDGE_TOL)
+    np.testing.assert_allclose(first, responses[0], atol=2e-5)  # the first kernel's own (noise_gain's)
     # the angle is the first orientation within the tie tolerance of the best
-    first = np.argmax(responses >= top - 2 * RIDGE_TOL * np.abs(top) - 2e-5, axis=0)
-    assert np.all(angle >= first)
+    earliest = np.argmax(responses >= top - 2 * RIDGE_TOL * np.abs(top) - 2e-5, axis=0)
+    assert np.all(angle >= earliest)
     assert np.all(responses[angle, *np.indices(shape)] >= top - 2 * RIDGE_TOL * np.abs(top) - 2e-5)
     assert angle[51, 100] == 0 and best[51, 100] > 5  # the horizontal line, found by the horizontal kernel
     one = filter_response(z, kernels, threads=1)

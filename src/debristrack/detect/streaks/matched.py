@@ -141,16 +141,17 @@ def _star_mask(residual: np.ndarray, sigma: float, mask: np.ndarray | None, p: M
     return stars
 
 
-def noise_gain(z: np.ndarray, kernel: np.ndarray) -> float:
+def noise_gain(filtered: np.ndarray) -> float:
     """How much more the line filter's output scatters than white noise predicts.
 
-    ``z`` is the residual in units of the per-pixel noise; the kernel has unit norm, so for
-    white noise the filtered image has unit standard deviation. Real frames are often
-    resampled or binned, with pixel-to-pixel correlated noise, and then the line filter's
-    output (and a line's summed SNR) is wider by this factor, measured as the robust
-    standard deviation (1.4826 x MAD) of one filtered image. Never below 1.
+    ``filtered`` is the residual in units of the per-pixel noise correlated with one
+    unit-norm kernel (the bank's first, :func:`filter_response`), so for white noise it has
+    unit standard deviation. Real frames are often resampled or binned, with pixel-to-pixel
+    correlated noise, and then the line filter's output (and a line's summed SNR) is wider by
+    this factor, measured as the robust standard deviation (1.4826 x MAD) of every other
+    pixel of every other row. Never below 1.
     """
-    r = cv2.filter2D(z, cv2.CV_32F, kernel, borderType=cv2.BORDER_CONSTANT)[::2, ::2]
+    r = filtered[::2, ::2]
     mad = float(np.median(np.abs(r - np.median(r))))
     return max(1.0, 1.4826 * mad)
 
@@ -163,12 +164,13 @@ RIDGE_TOL = 1e-4
 
 
 def _strip_response(padded: np.ndarray, row: int, spectra: list[np.ndarray], size: int, step: int,
-                    best: np.ndarray, angle: np.ndarray) -> None:
+                    best: np.ndarray, angle: np.ndarray, first: np.ndarray | None = None) -> None:
     """The filter bank on one strip of tiles (tile row ``row``), written into ``best`` and
     ``angle`` (frame layout; strips do not overlap, so threads may share them). Each window of
     ``size`` px, ``step`` apart, is transformed once; each orientation is then one product of
     spectra and one inverse FFT (overlap-save: a window's circular correlation is exact on its
-    first ``step x step`` pixels). A window at a time, so its arrays stay in the CPU's cache
+    first ``step x step`` pixels); the first kernel's response also goes to ``first`` when
+    given. A window at a time, so its arrays stay in the CPU's cache
     (a strip's at once were 1.7 x slower). The first kernel wins a tie (:data:`RIDGE_TOL`)."""
     ny, nx = best.shape
     y0 = row * step
@@ -179,12 +181,16 @@ def _strip_response(padded: np.ndarray, row: int, spectra: list[np.ndarray], siz
     better, level = np.empty(top.shape, bool), np.empty_like(top)
     product = np.empty((size, size // 2 + 1), np.complex64)
     for t, window in enumerate(windows):
+        x0 = t * step
+        cols = min(step, nx - x0)
         spec = sf.rfft2(window, workers=1)
         top.fill(-np.inf)
         which.fill(0)
         for k, ks in enumerate(spectra):
             np.multiply(spec, ks, out=product)
             r = sf.irfft2(product, s=(size, size), workers=1, overwrite_x=True)
+            if k == 0 and first is not None:
+                first[y0:y0 + rows, x0:x0 + cols] = r[:rows, :cols]
             # a later orientation is better only beyond the tie (for the responses above 0 that
             # make candidates; the best value is the maximum either way)
             np.multiply(top, np.float32(1.0 + RIDGE_TOL), out=level)
@@ -194,15 +200,15 @@ def _strip_response(padded: np.ndarray, row: int, spectra: list[np.ndarray], siz
             np.multiply(better, np.int16(k), out=hit)
             np.maximum(which, hit, out=which)
             np.maximum(top, r, out=top)
-        x0 = t * step
-        cols = min(step, nx - x0)
         best[y0:y0 + rows, x0:x0 + cols] = top[:rows, :cols]
         angle[y0:y0 + rows, x0:x0 + cols] = which[:rows, :cols]
 
 
-def filter_response(z: np.ndarray, kernels: list[np.ndarray], *, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def filter_response(z: np.ndarray, kernels: list[np.ndarray], *, threads: int = 2,
+                    first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Best response over orientations and its angle index (the first kernel winning a tie),
-    both (ny, nx): the correlation of ``z`` with each kernel (zero outside the frame), as
+    both (ny, nx), and the first kernel's own response in ``first`` (float32 (ny, nx)) when
+    given (:func:`noise_gain`): the correlation of ``z`` with each kernel (zero outside the frame), as
     products of spectra on tiles of ~:data:`TILE` px (:func:`_strip_response`: each tile is
     transformed once for all orientations, then one inverse FFT per orientation; a direct
     filter per orientation transforms the frame every time, twice the work).
@@ -222,7 +228,7 @@ def filter_response(z: np.ndarray, kernels: list[np.ndarray], *, threads: int = 
     best = np.empty((ny, nx), dtype=np.float32)
     angle = np.empty((ny, nx), dtype=np.int16)
     def strip(row: int) -> None:
-        _strip_response(padded, row, spectra, size, step, best, angle)
+        _strip_response(padded, row, spectra, size, step, best, angle, first)
 
     if threads < 2 or rows < 2 or z.size < 256 * 256:  # a small frame: threads cost more than they save
         for row in range(rows):
@@ -485,11 +491,14 @@ def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
         np.clip(z, -p.clip_snr, p.clip_snr, out=z)
         search = p
     kernels = line_kernels(search.kernel_length, psf_sigma(search.fwhm), p.n_angles)
-    gain = noise_gain(z, kernels[0])
-    sigma *= gain
-    z /= np.float32(gain)
-    response, angle = filter_response(z, kernels)
+    first = np.empty(z.shape, np.float32)
+    response, angle = filter_response(z, kernels, first=first)
     del z
+    # the filters are linear: the responses of z / gain are the responses of z over gain
+    gain = noise_gain(first)
+    del first
+    sigma *= gain
+    response /= np.float32(gain)
     cands = candidate_lines(response, angle, search)
     del response, angle
     if len(cands) == 0:
