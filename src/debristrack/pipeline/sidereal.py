@@ -240,7 +240,7 @@ class StreakMethod:
             else:
                 segs = detect_lsd(frame.clean, frame.mask, params=self.config.lsd)
             return Candidates(segs, None, collections.Counter(), None, None, 0.0)
-        static = sky.residual if sky is not None else None
+        static = sky.static_residual() if sky is not None else None
         # on a static-sky residual the stars are gone already: masking them would only hide trail
         stars = stars if static is None else None
         image = frame.clean

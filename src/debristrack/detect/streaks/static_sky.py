@@ -216,6 +216,17 @@ QUANTIZE_PIXELS = 2048 * 2048
 QUANTUM = 8.0
 
 
+def quantized(a: np.ndarray, scale: float) -> np.ndarray:
+    """``a`` (float32) as int16 in steps of ``scale`` (clipped to +-32767 steps), by bands of
+    rows: no float temporaries of a frame."""
+    q = np.empty(a.shape, np.int16)
+    for y0 in range(0, a.shape[0], BAND):
+        band = np.rint(a[y0:y0 + BAND] / np.float32(scale))
+        np.clip(band, -32767, 32767, out=band)
+        q[y0:y0 + BAND] = band
+    return q
+
+
 def pack_mask(mask: np.ndarray | None) -> tuple | None:
     """A bool mask as bits (an eighth of its bytes), None for None."""
     return None if mask is None else (np.packbits(mask, axis=None), mask.shape)
@@ -248,12 +259,7 @@ class _Held:
         scale = None
         if quantize and sub.size >= QUANTIZE_PIXELS:  # (not raw frames: their sky may be far from 0)
             scale = max(float(sigma), 1e-12) / QUANTUM
-            q = np.empty(sub.shape, np.int16)
-            for y0 in range(0, sub.shape[0], BAND):  # in bands: no float temporaries of a frame
-                band = np.rint(sub[y0:y0 + BAND] / np.float32(scale))
-                np.clip(band, -32767, 32767, out=band)
-                q[y0:y0 + BAND] = band
-            sub = q
+            sub = quantized(sub, scale)
         return cls(position, sub, sigma, pack_mask(mask), shift, sources, corr, scale)
 
     def rows(self, y0: int, y1: int) -> np.ndarray:
@@ -274,13 +280,22 @@ class Sky:
     ``own`` is then the frame's background-subtracted pixels as the window holds them, for a
     caller that kept no copy), and when asked for (``median=True``) the plain median of the
     frame and its others (``median``) with the union of their bad pixels (``bad``), for a
-    static-star mask."""
+    static-star mask. The residual of a big frame is held as int16 in steps of ``scale``
+    (as the window holds its frames: a night's first frames come five at once), read as
+    float32 by :meth:`static_residual`."""
 
     payload: Any
     residual: np.ndarray | None
     median: np.ndarray | None = None
     bad: np.ndarray | None = None
     own: np.ndarray | None = None
+    scale: float | None = None
+
+    def static_residual(self) -> np.ndarray | None:
+        """The frame minus its static sky, float32 (None without one)."""
+        if self.residual is None or self.scale is None:
+            return self.residual
+        return np.multiply(self.residual, np.float32(self.scale), dtype=np.float32)
 
 
 class StaticSky:
@@ -393,6 +408,8 @@ class StaticSky:
             mask = me.mask
             if mask is not None:
                 residual[mask] = 0.0
+            if me.scale is not None:  # a big frame: held in steps of sigma / QUANTUM until detected
+                residual = quantized(residual, me.scale)
         if self.median:
             group = others + [me]
             n = len(group)
@@ -401,4 +418,4 @@ class StaticSky:
             median = parts[0] if n % 2 else 0.5 * (parts[0] + parts[1])
             masks = [m for m in (f.mask for f in group) if m is not None]
             bad = np.logical_or.reduce(masks) if masks else None
-        return Sky(payload, residual, median, bad)
+        return Sky(payload, residual, median, bad, scale=me.scale if residual is not None else None)
