@@ -13,7 +13,8 @@ table; the interpreter's start and imports are given apart):
   and bad-pixel mask, before and after tracking), since the machine may be shared; the tracks are scored against the
   simulator's ground truth (MOTA), so a fast run that finds nothing would show. A sequence
   twice as long follows; the difference of the two runs is a frame's cost once the static sky
-  window is full (a night's first frames wait for the 4 after them).
+  window is full (a night's first detection waits for its first 9 frames with the default
+  ``--star-stack 9``).
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def _tracked(size: int, frames: int, tmp: Path) -> dict:
 def sequence_row(size: int, frames: int, tmp: Path) -> tuple[str, bool, str]:
     """Issue 14 item 6: the ``frames``-frame sequence end to end, and one twice as long, whose
     extra frames give the cost of a frame once the static sky window is full (a night's
-    first frames wait for the frames after them: ``--star-stack 9`` reads 5 before the first
+    first frames wait for the frames after them: ``--star-stack 9`` reads 9 before the first
     is detected)."""
     short, long = _tracked(size, frames, tmp), _tracked(size, 2 * frames, tmp)
     rows = []
