@@ -227,6 +227,11 @@ def quantized(a: np.ndarray, scale: float) -> np.ndarray:
     return q
 
 
+def unquantized(q: np.ndarray, scale: float | None) -> np.ndarray:
+    """:func:`quantized`'s int16 steps (or a float array, ``scale`` None) as float32."""
+    return q if scale is None else np.multiply(q, np.float32(scale), dtype=np.float32)
+
+
 def pack_mask(mask: np.ndarray | None) -> tuple | None:
     """A bool mask as bits (an eighth of its bytes), None for None."""
     return None if mask is None else (np.packbits(mask, axis=None), mask.shape)
@@ -264,9 +269,7 @@ class _Held:
 
     def rows(self, y0: int, y1: int) -> np.ndarray:
         """Rows ``y0:y1`` of the background-subtracted frame, float32."""
-        if self.scale is None:
-            return self.sub[y0:y1]
-        return np.multiply(self.sub[y0:y1], np.float32(self.scale), dtype=np.float32)
+        return unquantized(self.sub[y0:y1], self.scale)
 
     @property
     def mask(self) -> np.ndarray | None:
@@ -293,9 +296,7 @@ class Sky:
 
     def static_residual(self) -> np.ndarray | None:
         """The frame minus its static sky, float32 (None without one)."""
-        if self.residual is None or self.scale is None:
-            return self.residual
-        return np.multiply(self.residual, np.float32(self.scale), dtype=np.float32)
+        return None if self.residual is None else unquantized(self.residual, self.scale)
 
 
 class StaticSky:
@@ -418,4 +419,4 @@ class StaticSky:
             median = parts[0] if n % 2 else 0.5 * (parts[0] + parts[1])
             masks = [m for m in (f.mask for f in group) if m is not None]
             bad = np.logical_or.reduce(masks) if masks else None
-        return Sky(payload, residual, median, bad, scale=me.scale if residual is not None else None)
+        return Sky(payload, residual, median, bad, scale=me.scale)
