@@ -142,3 +142,47 @@ def test_flagged_rows_survive_the_csv_round_trip(sequence, tmp_path):
     back = read_table(tmp_path / "t.csv")
     assert back["flag"][3] == "collision" and np.isnan(back["x"][3])
     assert len(detections_only(back)) == len(table) - 1
+
+
+def _rows(table):
+    return sorted((int(r["frame"]), int(r["id"]), float(r["x"]), float(r["y"]), str(r["flag"])) for r in table)
+
+
+def test_blocks_give_each_block_its_rows_at_its_last_frame(sequence):
+    """--block 5 on 12 frames: rows of frames 0-4 at frame 4, 5-9 at frame 9, 10-11 at the
+    finish (from frames 7-11); the object keeps id 1 and the batch's positions."""
+    from debristrack.pipeline.loop import feed
+    from debristrack.pipeline.target import make_method
+
+    path, truth = sequence(n_frames=12, n_stars=80)
+    seq = open_sequence(path)
+    batch = track_sequence(seq)
+    method = make_method(seq, "motionlist", Config(block=5))
+    came = {}
+    for k in range(len(seq)):
+        rows = feed(method, k, seq[k])
+        if rows is not None and len(rows):
+            came[k] = sorted(set(rows["frame"].tolist()))
+    rest = method.finish()
+    assert came == {4: [0, 1, 2, 3, 4], 9: [5, 6, 7, 8, 9]}
+    assert sorted(rest["frame"].tolist()) == [10, 11]
+    table = track_sequence(seq, config=Config(block=5))
+    assert set(table["id"]) == {1} and len(table) == 12 and (table["flag"] == "ok").all()
+    assert _rows(table) == _rows(batch)  # the same sources, block by block
+    assert len(method.catalogues) <= 5  # only the last block is kept
+
+
+def test_blocks_keep_each_object_its_id(sequence):
+    path, truth = sequence(targets=((60.0, 50.0), (180.0, 150.0)), n_frames=12)
+    table = track_sequence(open_sequence(path), config=Config(block=4))
+    assert set(table["id"]) == {1, 2} and len(table) == 24
+    for ident in (1, 2):
+        rows = table[table["id"] == ident]
+        target = int(np.argmin(np.hypot(*(truth[0] - [rows["x"][0], rows["y"][0]]).T)))
+        assert _errors(table, truth, ident, target).max() < 0.5  # every block's rows on the same object
+
+
+def test_block_of_one_or_two_frames_is_refused(sequence):
+    path, _ = sequence(n_frames=4, n_stars=5)
+    with pytest.raises(InputError, match="--block must be 0 .* or at least 3 frames"):
+        track_sequence(open_sequence(path), config=Config(block=2))

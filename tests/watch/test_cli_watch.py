@@ -55,10 +55,12 @@ def same_table(a, b) -> bool:
 # sidereal's matched detector stacks the frames before each one when live (the frames around it
 # in track), for its static sky (real-sky front end) and its static-star median: --star-stack 0
 # --real-sky false makes both use each frame alone.
-CASES = [("stare", []), ("target", []), ("sidereal", ["--star-stack", "0", "--real-sky", "false"])]
+# target --block: rows every 4 frames live, the same rows as track --block 4
+CASES = [("stare", []), ("target", []), ("target", ["--block", "4"]),
+         ("sidereal", ["--star-stack", "0", "--real-sky", "false"])]
 
 
-@pytest.mark.parametrize("mode,flags", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("mode,flags", CASES, ids=[" ".join([c[0]] + c[1]) for c in CASES])
 def test_watch_while_frames_are_written_equals_track(sequences, tmp_path, mode, flags):
     live = tmp_path / "live"
     writer = SlowWriter(frames_of(sequences[mode]), live, cadence=0.05, half_pause=0.2)
@@ -72,6 +74,10 @@ def test_watch_while_frames_are_written_equals_track(sequences, tmp_path, mode, 
     assert same_table(read_table(out / "tracks.csv"), batch)
     entries, _ = read_journal(out / "journal.csv")
     assert [e.index for e in entries if e.kind == "frame"] == list(range(10))
+    if "--block" in flags:  # the blocks' rows came at their last frames, the rest at the finish
+        per_frame = {e.index: e.rows for e in entries if e.kind == "frame"}
+        assert {k for k, n in per_frame.items() if n} == {3, 7}
+        assert per_frame[3] == per_frame[7] == 4 * len(set(batch["id"]))
     assert sorted(p.name for p in (out / "tdm").iterdir()) == [f"track-{i:04d}.tdm" for i in sorted(set(batch["id"]))]
 
 

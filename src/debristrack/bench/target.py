@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.table import vstack
+from astropy.table import Table, vstack
 
 from ..config import int_at_least
 from ..errors import InputError
@@ -54,6 +54,18 @@ REAL_CROSSINGS = ("star", "emission", "", "")  # sequence j of a field: what is 
 REAL_K_MAX = 2.0  # px: a 0.2-0.6 px peak following error moves the object at most 1.2 px per frame
 REAL_NOISE_X = 3.0  # the second real-field run: fresh noise at this many frame RMS (target_real.make_real_sequence)
 ABLATION = "motionlist --forced false"  # the same catalogues, associated without the pixels
+BLOCK = 10  # the --block row: the same catalogues associated in blocks of this many frames
+BLOCKED = f"motionlist --block {BLOCK}"
+
+
+def blocked(done: TargetMethod) -> Table:
+    """The catalogues (and held pixels) of the finished motionlist method ``done`` associated
+    again in blocks of :data:`BLOCK` frames, as ``--block`` does live (extraction not repeated)."""
+    method = TargetMethod("motionlist", replace(done.config, block=BLOCK), shape=done.shape, k_max=done.k_max)
+    held = done._held or [None] * len(done.catalogues)
+    parts = [method.step(k, item) for k, item in enumerate(zip(done.names, done.catalogues, held))]
+    parts = [p for p in parts + [method.finish()] if p is not None and len(p)]
+    return vstack(parts) if parts else method.finish()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -144,10 +156,13 @@ def run_sequence(scene, seed, config: Config, k_max: float):
         frames.append(Frame(sim.index, str(sim.index), sim.data, sim.header, None))
         truth.append(sim.truth)
     out = {}
-    for method in METHODS:
+    for name in METHODS:
         t0 = time.perf_counter()
-        pred = run_method(TargetMethod(method, config, shape=scene.shape, k_max=k_max), frames)
-        out[method] = (pred, time.perf_counter() - t0)
+        method = TargetMethod(name, config, shape=scene.shape, k_max=k_max)
+        pred = run_method(method, frames)
+        out[name] = (pred, time.perf_counter() - t0)
+        if name == "motionlist":
+            out[BLOCKED] = (blocked(method), float("nan"))
     return vstack(truth), out
 
 
@@ -169,7 +184,7 @@ def real_field_run(root: Path, n_seq: int, frames: int, seed: int, config: Confi
     ss = np.random.SeedSequence([seed, 20])
     ss_empty = np.random.SeedSequence([seed, 20, 0])
     empty = {"sequences": 0, "objects": 0, "rows": 0}
-    keys = list(methods) + ([ABLATION] if "motionlist" in methods else [])
+    keys = list(methods) + ([ABLATION, BLOCKED] if "motionlist" in methods else [])
     tallies = {m: Tally(bins=REAL_SNR_BINS) for m in keys}
     cells = []
     for fi, spec in enumerate(FIELDS):
@@ -195,6 +210,7 @@ def real_field_run(root: Path, n_seq: int, frames: int, seed: int, config: Confi
                     alone = track_catalogues(method.catalogues, shape=shape, config=replace(config, forced=False),
                                              k_max=REAL_K_MAX)
                     runs.append((ABLATION, alone, float("nan")))
+                    runs.append((BLOCKED, blocked(method), float("nan")))
                 for key, p, sec in runs:
                     for t in (cell[key], tallies[key]):
                         t.add(seq.truth, p, sec, frames)
@@ -299,14 +315,14 @@ def run(args: argparse.Namespace) -> int:
     if missing:   # checked before the simulated runs, not after them
         raise InputError(f"{args.real_dev / missing[0]}: real-dev frame not found (give --real-dev, "
                          "or --real-sequences 0 to skip the real-field set)")
-    tallies = {m: Tally() for m in METHODS}
+    tallies = {m: Tally() for m in (*METHODS, BLOCKED)}
     cells = []
     ss = np.random.SeedSequence(args.seed)
     total = len(star_counts) * len(errors) * n_seq
     done = 0
     for stars in star_counts:
         for fe in errors:
-            cell = {m: Tally() for m in METHODS}
+            cell = {m: Tally() for m in (*METHODS, BLOCKED)}
             for _ in range(n_seq):
                 scene = _scene(stars, fe, size, frames)
                 gt, results = run_sequence(scene, ss.spawn(1)[0], config, _k_max(fe))
@@ -335,6 +351,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _num(x: float) -> str:
     return "-" if not np.isfinite(x) else f"{x:.2f}"
+
+
+def _num3(x: float) -> str:
+    return "-" if not np.isfinite(x) else f"{x:.3f}"
 
 
 def _pct(x: float) -> str:
@@ -372,14 +392,16 @@ def _report(args, tallies, cells, speed, size, frames, n_seq, *, real=None, nois
              f"1.45 arcsec/px, 1-3 followed objects (SNR 3-50), 1 star collision per object on average, "
              f"{n_seq} sequence(s) per cell. Both methods use the same sep catalogues; detection figures "
              "per frame (match radius 3 px, flagged rows are not detections); `||K_max||` = "
-             "max(2, ceil(2 x peak following error)) px; objects within 5 % of the frame size of its centre.", "",
+             "max(2, ceil(2 x peak following error)) px; objects within 5 % of the frame size of its centre. "
+             f"`{BLOCKED}`: the same catalogues associated in blocks of {BLOCK} frames (rows during the night, "
+             "ids linked from block to block by position).", "",
              "| method | detection rate | SNR 3-5 | SNR 5-10 | SNR 10-50 | false detections | position RMS (px) | s/frame |",
              "|---|---|---|---|---|---|---|---|"]
     for m, t in tallies.items():
         f = t.figures
         bins = " | ".join(_pct(t.by_snr[b].detection_rate) for b in SNR_BINS)
         lines.append(f"| `{m}` | {_pct(f.detection_rate)} | {bins} | {f.n_false} of {f.n_detections} "
-                     f"({_pct(f.false_alarm_rate)}) | {_num(f.position_rms)} | {t.seconds / max(t.frames, 1):.3f} |")
+                     f"({_pct(f.false_alarm_rate)}) | {_num(f.position_rms)} | {_num3(t.seconds / max(t.frames, 1))} |")
     lines += ["", "Per cell (motionlist vs nearest):", "",
               "| stars per 4096² frame | peak following error (px) | motionlist detection | SNR >= 5 | objects found / true | false | nearest detection | nearest false |",
               "|---|---|---|---|---|---|---|---|"]
@@ -403,7 +425,8 @@ def _real_report(tallies, cells, empty, n_seq, frames, *, noisy=None) -> list[st
              "in four steers a star over the object and one its extended emission). `||K_max||` = 2 px; flagged "
              "rows count as misses, as in the simulated sets. "
              f"`{ABLATION}`: the same catalogues associated without the pixels (the method before the forced "
-             "measurements). *Fresh noise x3*: the same sequences with the fresh noise at 3 times the frame's RMS "
+             f"measurements); `{BLOCKED}`: the same catalogues in blocks of {BLOCK} frames (the last {BLOCK} "
+             "frames make the last block). *Fresh noise x3*: the same sequences with the fresh noise at 3 times the frame's RMS "
              "(the object's flux still set by its SNR): the real frame's own noise slides with its stars, so a sky "
              "template removes it too, which real frames, whose noise is all independent, do not allow; at x3 it is a "
              "tenth of the variance.", "",
@@ -415,10 +438,9 @@ def _real_report(tallies, cells, empty, n_seq, frames, *, noisy=None) -> list[st
     for label, t in rows:
         f = t.figures
         bins = " | ".join(_pct(t.by_snr[b].detection_rate) for b in REAL_SNR_BINS)
-        secs = t.seconds / max(t.frames, 1)
         lines.append(f"| {label} | {_pct(f.detection_rate)} | {bins} | {f.n_false} of {f.n_detections} "
                      f"({_pct(f.false_alarm_rate)}) | {_num(f.position_rms)} | {_flags(t.flags)} | "
-                     f"{'-' if not np.isfinite(secs) else f'{secs:.3f}'} |")
+                     f"{_num3(t.seconds / max(t.frames, 1))} |")
     lines += ["", "Per real frame (motionlist):", "",
               "| real frame | crossings steered | detection | false | objects found / true | flags (not ok) |",
               "|---|---|---|---|---|---|"]

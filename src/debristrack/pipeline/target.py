@@ -30,6 +30,7 @@ from ..config import check_ranges
 from ..detect.extract import Sources, extract_sources
 from ..errors import InputError
 from ..io.tables import empty_table
+from ..track.blocks import BlockTracker
 from ..track.forced import Stamps, measure, predict, stamp_half, star_offsets
 from ..track.motionlist import (FAINT, FOUND, FollowResult, _flag_lost_runs, _missing_reason, follow_objects,
                                 k_max_from_arcsec, stationarity)
@@ -37,6 +38,10 @@ from .loop import run_method
 
 METHODS: tuple[str, ...] = ("motionlist", "nearest")
 COLUMNS_EXTRA = ("flux", "score", "flag")
+# blocks: an object of a block is the object found before within LINK_T x T of its median
+# position (property 1 holds a trajectory within T of its line, so one object's medians in two
+# blocks lie about T apart; the rest is room for a slow drift of the mount)
+LINK_T = 3.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class Config:
         "bkg_box": "[1, inf)", "bkg_filter": "[1, inf)", "max_peak_fraction": "[0, 1]",
         "k_max_px": "(0, inf)", "k_max_arcsec": "[0, inf)", "t_px": "(0, inf)", "h_px": "(0, inf)",
         "min_fraction": "[0, 1]", "max_objects": "[1, inf)", "max_static_fraction": "[0, 1]",
-        "forced_snr": "(0, inf)", "forced_fraction": "[0, 1]"}
+        "forced_snr": "(0, inf)", "forced_fraction": "[0, 1]", "block": "[0, inf)"}
 
     thresh: float = field(default=1.0, metadata={
         "help": "extraction threshold in units of the background RMS (sep, after its 3x3 filter)"})
@@ -95,10 +100,17 @@ class Config:
     forced_fraction: float = field(default=0.5, metadata={
         "help": "a list cluster verified on the pixels must be measured in at least this "
                 "fraction of the frames"})
+    block: int = field(default=0, metadata={
+        "help": "decide the objects every BLOCK frames (at least 3): the motion lists of those frames, "
+                "ids linked from block to block by position, so rows come during the night (watch); "
+                "0 = once, over the whole sequence"})
 
     def validate(self, where: str = "track --mode target") -> None:
         """Raise :class:`InputError` naming the first flag outside its range (README table)."""
         check_ranges(self, where)
+        if self.block in (1, 2):
+            raise InputError(f"{where}: --block must be 0 (the whole sequence) or at least 3 frames "
+                             f"(the motion lists need 3), got {self.block}")
         if self.k_max_arcsec is not None and len(self.k_max_arcsec) not in (1, 2):
             raise InputError(f"{where}: --k-max-arcsec takes one or two non-negative values (total, or AZ,ALT)")
 
@@ -167,6 +179,14 @@ class TargetMethod:
     associates them (:func:`track_catalogues`: the motion lists need every frame's list) and
     measures the objects on the pixels where the catalogues missed them.
 
+    With ``config.block`` (B frames) the same is done every B frames on the catalogues of
+    those frames, so ``step`` returns the rows of each block at its last frame; a block's
+    objects are linked to the objects of the blocks before by position (:data:`LINK_T`), and
+    ``finish`` decides the frames after the last full block together with the frames before
+    them, B in all (as stare's last block), writing the new frames' rows only. Only the last
+    block's catalogues are kept. ``score`` is then the fraction of its block's frames in which
+    the object was measured.
+
     Parameters
     ----------
     method : one of :data:`METHODS`. shape : (ny, nx) of the frames.
@@ -184,21 +204,64 @@ class TargetMethod:
         self.catalogues: list[Sources] = []
         self.names: list[str] = []
         self._held: list[np.ndarray] = []
+        self.first = 0  # the frame index of catalogues[0] (blocks: the earlier ones are dropped)
+        self.done = 0   # blocks: the frames whose rows are out
+        self.note = ""  # blocks: the last block's note (why it has no object)
+        t = config.t_px if config.t_px is not None else (k_max if k_max is not None else config.k_max_px)
+        self.linker = BlockTracker(LINK_T * float(t)) if config.block else None
 
-    def step(self, index: int, prepared) -> None:
+    def step(self, index: int, prepared) -> Table | None:
         name, sources, clean = prepared
         self.catalogues.append(sources)
         self.names.append(name)
         if clean is not None:
             self._held.append(clean)
+        if self.config.block and index + 1 - self.done == self.config.block:
+            return self._block(index + 1)
+        return None
 
     def _pixels(self, k: int) -> np.ndarray:
-        return self._held[k] if self.pixels is None else self.pixels(k, self.names[k])
+        i = k - self.first
+        return self._held[i] if self.pixels is None else self.pixels(k, self.names[i])
+
+    def _track(self, start: int, end: int) -> Table:
+        """:func:`track_catalogues` on frames ``start:end`` (their local frame numbers)."""
+        forced = self.config.forced and (self.pixels is not None or self._held)
+        a, b = start - self.first, end - self.first
+        return track_catalogues(self.catalogues[a:b], shape=self.shape, method=self.method, config=self.config,
+                                k_max=self.k_max, pixels=(lambda k: self._pixels(start + k)) if forced else None)
+
+    def _block(self, end: int) -> Table:
+        """The rows of frames ``done:end``, from the block of the ``block`` frames up to ``end``,
+        their ids those of the objects found before at the same place."""
+        start = max(0, end - self.config.block)
+        table = self._track(start, end)
+        self.note = table.meta.get("note", "")
+        if len(table):
+            ids = np.unique(table["id"])
+            spots = np.array([np.nanmedian(np.column_stack([table["x"], table["y"]])[table["id"] == i], axis=0)
+                              for i in ids])
+            tracks = self.linker.update(spots)
+            number = {id(t): n for n, t in enumerate(self.linker.tracks, start=1)}
+            new = dict(zip(ids.tolist(), (number[id(t)] for t in tracks)))
+            table["frame"] += start
+            table["id"] = [new[int(i)] for i in table["id"]]
+            table = table[table["frame"] >= self.done]
+        self.done = end
+        keep = max(0, end - self.config.block - self.first)  # the last block stays, for the finish's
+        del self.catalogues[:keep], self.names[:keep], self._held[:keep]
+        self.first += keep
+        return table
 
     def finish(self) -> Table:
-        pixels = self._pixels if self.config.forced and (self.pixels is not None or self._held) else None
-        return track_catalogues(self.catalogues, shape=self.shape, method=self.method, config=self.config,
-                                k_max=self.k_max, pixels=pixels)
+        if self.config.block:
+            seen = self.first + len(self.catalogues)
+            if seen > self.done:
+                return self._block(seen)
+            table = empty_table("point", COLUMNS_EXTRA)
+            table.meta["note"] = self.note
+            return table
+        return self._track(0, len(self.catalogues))
 
 
 def make_method(seq, method: str, config: Config, *, where: str | None = None) -> TargetMethod:
