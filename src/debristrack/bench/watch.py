@@ -3,7 +3,8 @@
 1. **Latency**, per mode: one simulated sequence (default preset, ``--size``, ``--frames``) is
    copied into an empty folder by a writer thread, one frame every ``--cadence`` seconds (each
    file written in place, as a camera does), while :func:`debristrack.watch.watch` runs with the
-   mode's default method. The latency of a frame is the time from its file's last write to its
+   mode's default method (target mode with ``--block --target-block``, so its rows come during
+   the night). The latency of a frame is the time from its file's last write to its
    journal line on disk (its rows, when the method decides any, are written before it); it
    includes the ``--settle`` wait that tells a complete file from one being written. The
    finish (rows the methods decide at the end, TDM files) is timed apart.
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import sys
@@ -53,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="target mode: stars per 4096x4096 frame, the density of issue 20's speed target and of "
                              "`bench target`'s speed run (default 7000; 0 = the simulate preset's 2500 per "
                              "megapixel, ~42,000 per 4096x4096 frame)")
+    parser.add_argument("--target-block", type=int, default=10,
+                        help="target mode: --block of the watch runs (default 10: rows every 10 frames; "
+                             "0 = all rows at the finish)")
     parser.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
     parser.add_argument("--output", default="BENCHMARKS.md", help="file to update (default: BENCHMARKS.md)")
 
@@ -76,7 +81,7 @@ def _simulate(root: Path, mode: str, size: int, frames: int, seed: int, target_s
     return root / mode / "seq0000"
 
 
-def _run_watch(mode: str, live: Path, out: Path, *, settle: float, idle: float, say):
+def _run_watch(mode: str, live: Path, out: Path, *, settle: float, idle: float, say, block: int = 0):
     from ..commands.track import load_mode
     from ..config import to_dict
     from ..watch import watch
@@ -84,6 +89,8 @@ def _run_watch(mode: str, live: Path, out: Path, *, settle: float, idle: float, 
 
     module = load_mode(mode)
     method, config = module.METHODS[0], module.Config()
+    if mode == "target" and block:
+        config = dataclasses.replace(config, block=block)
     state = {"folder": str(live), "mode": mode, "method": method, "config": to_dict(config), "wcs": None}
     t0 = time.perf_counter()
     result = watch(live, out, make_method=lambda: live_method(mode, method, config, where=live), mode=mode,
@@ -113,15 +120,17 @@ def latency_run(mode: str, tmp: Path, args) -> dict:
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
-    result, _ = _run_watch(mode, live, tmp / f"out-{mode}", settle=args.settle, idle=args.cadence + 1.0, say=say)
+    result, _ = _run_watch(mode, live, tmp / f"out-{mode}", settle=args.settle, idle=args.cadence + 1.0, say=say,
+                           block=args.target_block)
     finish = time.perf_counter() - finish_started[0] if finish_started else float("nan")
     thread.join()
     entries, _ = read_journal(tmp / f"out-{mode}" / "journal.csv")
     lat = np.array([e.latency_s for e in entries if e.kind == "frame"])
+    early = sum(e.rows for e in entries if e.kind == "frame")  # rows written before the finish
     shutil.rmtree(live)
     late = lat[len(lat) // 2:]  # after the start (a method built from its first frames holds them)
     return {"mode": mode, "frames": len(lat), "median": float(np.median(lat)), "late": float(np.median(late)),
-            "max": float(lat.max()), "finish": finish, "rows": result.rows}
+            "max": float(lat.max()), "finish": finish, "rows": result.rows, "early": early}
 
 
 def memory_run(mode: str, tmp: Path, args) -> dict:
@@ -157,7 +166,8 @@ def memory_run(mode: str, tmp: Path, args) -> dict:
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
-    result, wall = _run_watch(mode, live, tmp / f"mout-{mode}", settle=args.settle, idle=3.0, say=say)
+    result, wall = _run_watch(mode, live, tmp / f"mout-{mode}", settle=args.settle, idle=3.0, say=say,
+                              block=args.target_block)
     thread.join()
     nan = float("nan")
     return {"mode": mode, "frames": result.frames, "rss50": rss.get(50, nan), "rss_end": rss.get(n, nan),
@@ -199,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
                f"--memory-size {args.memory_size} --memory-frames {args.memory_frames}")
     if args.target_stars != 7000.0:
         command += f" --target-stars {args.target_stars:g}"
+    if args.target_block != 10:
+        command += f" --target-block {args.target_block}"
     if args.modes != ",".join(MODES):
         command += f" --modes {args.modes}"
     if args.memory_modes != ",".join(MODES):
@@ -211,16 +223,19 @@ def run(args: argparse.Namespace) -> int:
              f"{args.size}x{args.size}, copied into the watched folder one every {args.cadence:g} s while "
              f"`watch --settle {args.settle:g}` runs in the same process"
              + (f" (target mode at {args.target_stars:g} stars per 4096x4096 frame, as `bench target`'s speed run)"
-                if args.target_stars > 0 else "") + ". Latency = the frame file's last write -> "
+                if args.target_stars > 0 else "")
+             + (f"; target mode with `--block {args.target_block}`, so its rows come every {args.target_block} frames"
+                if args.target_block else "") + ". Latency = the frame file's last write -> "
              "its journal line synced to disk (after its rows), so it includes the settle wait. *Finish* = the "
-             "methods' `finish()` (the rows they decide only at the end), the TDM files and the journal's last line.",
+             "methods' `finish()` (the rows they decide only at the end), the TDM files and the journal's last line. "
+             "*Rows before the finish*: of all rows, those written as their frames came.",
              "*Second half* is the median over the later half of the frames, after the start (the sidereal "
              "`matched` method holds its first 9 frames for the static-star median and then works them all).",
-             "", "| mode | frames | latency median (s) | second half (s) | max (s) | target (s) | finish (s) | rows |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "", "| mode | frames | latency median (s) | second half (s) | max (s) | target (s) | finish (s) | rows "
+             "| rows before the finish |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in lat:
         lines.append(f"| {r['mode']} | {r['frames']} | {r['median']:.2f} | {r['late']:.2f} | {r['max']:.2f} | "
-                     f"<= {TARGET_S[r['mode']]:g} | {r['finish']:.2f} | {r['rows']} |")
+                     f"<= {TARGET_S[r['mode']]:g} | {r['finish']:.2f} | {r['rows']} | {r['early']} |")
     lines += ["", f"Memory: {args.memory_frames} frames of {args.memory_size}x{args.memory_size} (a pool of "
               f"{args.pool} simulated frames written again with later DATE-OBS), watch taking them as fast as it "
               "can; resident memory of the process (watch, the writer thread and its pool).", "",
