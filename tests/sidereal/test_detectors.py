@@ -164,3 +164,17 @@ def test_wide_clipped_trail_gives_its_centre_line():
     assert len(segs) >= 1
     best = segs[np.argmax(segs[:, 4])]
     assert _near(best[None], [60, 299, 200, 0], 8.0)
+
+
+def test_prepared_frame_with_its_sky_rms_gives_the_same_streak():
+    """detect_matched on a frame prepare() has background-subtracted already, given that
+    model's noise (sky_rms), skips a second sky model and finds the same streak to 0.5 px."""
+    from debristrack.detect.streaks.clean import prepare
+
+    img = make_frame([(30, 60, 170, 130, 60)])
+    prepared, info = prepare(img)
+    assert info["sky_rms"] is not None and info["sky_rms"] > 0
+    own = detect_matched(prepared)
+    given = detect_matched(prepared, sky_rms=info["sky_rms"])
+    assert len(own) == len(given) == 1
+    assert np.abs(own[:, :4] - given[:, :4]).max() < 0.5

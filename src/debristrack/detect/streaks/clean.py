@@ -70,7 +70,7 @@ def _impulses(image: np.ndarray, mask: np.ndarray | None, snr: float,
     (with a row of context each side, the band's 3 x 3 medians are the frame's): no frame-sized
     median or temporary (an 8192^2 frame must fit in 3 GB, issue 16)."""
     data = np.asarray(image, dtype=np.float32)
-    residual, _ = subtract_background(data, mask)  # data - local sky
+    residual, rms = subtract_background(data, mask)  # data - local sky
     sigma = robust_sigma(residual[::4, ::4])
     floor = np.float32(snr * sigma)
     ny, nx = data.shape
@@ -86,7 +86,7 @@ def _impulses(image: np.ndarray, mask: np.ndarray | None, snr: float,
         idx = np.flatnonzero(hit)
         where.append(idx + y0 * nx)
         values.append(med.ravel()[idx])
-    return data, residual, np.concatenate(where), np.concatenate(values)
+    return data, (residual, rms), np.concatenate(where), np.concatenate(values)
 
 
 def _replaced(data: np.ndarray, where: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -106,8 +106,7 @@ def remove_impulses(image: np.ndarray, mask: np.ndarray | None = None, *, snr: f
     its peak, so its peak stays (1 - 0.4 < 0.75). Returns the cleaned float32 image (the
     impulses replaced by that median) and the number of pixels replaced.
     """
-    data, residual, where, values = _impulses(image, mask, snr, sharpness)
-    del residual
+    data, _, where, values = _impulses(image, mask, snr, sharpness)
     return _replaced(data, where, values), len(where)
 
 
@@ -187,7 +186,7 @@ def prepare(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarr
     removed (:func:`remove_impulses`), 3 x 3 median-filtered when its noise is skewed
     (:func:`skewed_noise`), destriped (:func:`destripe`). Returns the float32 image and
     ``{"impulses": n, "median": bool, "sigma": its robust_sigma of every other pixel}``."""
-    data, residual, where, values = _impulses(image, mask, IMPULSE_SNR, IMPULSE_SHARPNESS)
+    data, (residual, rms), where, values = _impulses(image, mask, IMPULSE_SNR, IMPULSE_SHARPNESS)
     n = len(where)
     if n <= FEW_IMPULSES * data.size:
         # a few impulses (cosmic rays; a static sky residual has no hot pixels left): a mesh
@@ -198,7 +197,7 @@ def prepare(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarr
         del residual
         cleaned = _replaced(data, where, values)
         del data
-        residual, _ = subtract_background(cleaned, mask)
+        residual, rms = subtract_background(cleaned, mask)
         del cleaned
     residual = destripe(residual, mask, overwrite=True)
     sigma = robust_sigma(residual[::2, ::2])
@@ -206,4 +205,6 @@ def prepare(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarr
     if skewed:
         residual = median_clean(residual)
         sigma = robust_sigma(residual[::2, ::2])
-    return residual, {"impulses": n, "median": skewed, "sigma": sigma}
+    # the sky model's noise rms (sep's globalrms) of what the detector gets, where that is the
+    # frame the model was made on (not after a median filter, which lowers the noise)
+    return residual, {"impulses": n, "median": skewed, "sigma": sigma, "sky_rms": None if skewed else rms}

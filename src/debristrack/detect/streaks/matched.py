@@ -458,7 +458,8 @@ def binned_params(p: MatchedParams) -> MatchedParams:
 
 
 def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
-                   static_stars: np.ndarray | None = None, params: MatchedParams | None = None) -> np.ndarray:
+                   static_stars: np.ndarray | None = None, params: MatchedParams | None = None,
+                   sky_rms: float | None = None) -> np.ndarray:
     """Find streaks in one frame with oriented matched filters (see the module docstring).
 
     Parameters
@@ -468,6 +469,8 @@ def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
     static_stars : (ny, nx) bool star mask found once for the whole sequence, e.g.
         ``star_mask(median_of_frames)``; added to the stars found in this frame.
     params : detector parameters (defaults when None).
+    sky_rms : the noise rms of ``image`` when it is background-subtracted already
+        (:func:`.clean.prepare`'s ``sky_rms``): no background model of its own then.
 
     Returns
     -------
@@ -475,7 +478,12 @@ def detect_matched(image: np.ndarray, mask: np.ndarray | None = None, *,
     column, y = row); ``score`` is the line SNR of the streak on the star-free residual.
     """
     p = params or MatchedParams()
-    residual, sigma = subtract_background(image, mask)
+    if sky_rms is None:
+        residual, sigma = subtract_background(image, mask)
+    else:
+        residual, sigma = np.array(image, dtype=np.float32, copy=True), float(sky_rms)
+        if mask is not None:
+            residual[mask] = 0.0
     stars = _star_mask(residual, sigma, mask, p)
     if static_stars is not None:
         stars |= static_stars

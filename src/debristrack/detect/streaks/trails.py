@@ -97,7 +97,8 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
     Parameters
     ----------
     image : (ny, nx) the frame (``frame.clean``). mask : its bad pixels.
-    detector : ``detector(residual, mask) -> (N, 5)`` segments (e.g. :func:`.matched.detect_matched`).
+    detector : ``detector(residual, mask, sky_rms) -> (N, 5)`` segments (e.g. :func:`.matched.detect_matched`);
+        ``residual`` is background-subtracted, with noise rms ``sky_rms`` when that is known (else None).
     static_residual : the frame minus its static sky (:func:`.static_sky.static_sky_residuals`),
         or None for a single frame.
     saturation : saturation level (header SATURATE), None = a plateau at the frame maximum.
@@ -120,7 +121,7 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
         return Candidates(empty_segments(), empty_segments(), Counter({"unusable_frame": 1}), np.zeros(0, bool),
                           None, 0.0)
     prepared, info = prepare(image if static_residual is None else static_residual, mask)
-    segs = detector(prepared, mask)
+    segs = detector(prepared, mask, info["sky_rms"])
     sigma = info["sigma"]
     if static_residual is not None:  # the stars are gone: a long faint line integral means something
         extra = long_lines(prepared, mask, sigma, known=segs)
