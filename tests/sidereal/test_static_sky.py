@@ -183,34 +183,3 @@ def test_big_frames_are_held_as_int16_steps_of_sigma(monkeypatch):
     assert all(r.residual.dtype == np.int16 for r in held if r.residual is not None)
     for g, e in zip(got, exact):  # half a step each from the frame, its stack and the residual held
         assert np.abs(g - e).max() <= 1.51 * step and 0 < np.std(g - e) < 0.6 * step
-
-
-def test_coarse_sky_model_follows_the_full_one_on_real_frames(shared):
-    """The static sky stack's binned sky model (measure, frames of 512 px and more) against the
-    full-resolution one on real frames: a Seestar frame to 0.05 sigma rms with the same noise
-    to 5 %; a NEOSSat frame (6 % hot pixels: sep's clipped mode and the median-binned one
-    estimate its skewed sky at levels half a sigma apart) to 0.25 sigma rms about that level."""
-    from debristrack.detect.streaks.background import COARSE_FROM, subtract_coarse_background
-    from debristrack.io.sequence import open_sequence
-
-    for name, rms_max, same_noise in (("seestar-m94", 0.05, True), ("neossat-leonard-night1", 0.25, False)):
-        frame = open_sequence(shared / "real-dev" / "sequences" / name)[0]
-        assert min(frame.clean.shape) >= COARSE_FROM
-        full, sigma = subtract_background(frame.clean, frame.mask)
-        coarse, coarse_sigma = subtract_coarse_background(frame.clean, frame.mask)
-        d = coarse - full
-        assert np.sqrt(np.mean((d - np.median(d)) ** 2)) < rms_max * sigma, name
-        assert abs(np.median(d)) < 0.6 * sigma, name
-        if same_noise:
-            assert abs(coarse_sigma / sigma - 1) < 0.05
-
-
-def test_median_binning_ignores_one_hot_pixel_per_bin():
-    from debristrack.detect.streaks.background import median_bin2
-
-    data = np.arange(36, dtype=np.float32).reshape(6, 6)
-    ref = np.median(data.reshape(3, 2, 3, 2).transpose(0, 2, 1, 3).reshape(3, 3, 4), axis=2)
-    assert np.array_equal(median_bin2(data), ref)
-    hot = data.copy()
-    hot[::2, ::2] = 1e6  # one hot pixel in every bin
-    assert np.all(median_bin2(hot) < 40)

@@ -185,7 +185,10 @@ def prepare(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarr
     """The frame as the streak detector should see it: background-subtracted, impulses
     removed (:func:`remove_impulses`), 3 x 3 median-filtered when its noise is skewed
     (:func:`skewed_noise`), destriped (:func:`destripe`). Returns the float32 image and
-    ``{"impulses": n, "median": bool, "sigma": its robust_sigma of every other pixel}``."""
+    ``{"impulses": n, "median": bool, "sigma": its robust_sigma of every other pixel,
+    "sky_rms": the sky model's noise rms (sep's globalrms), None after the median filter}``:
+    the detector takes the image as background-subtracted with that noise (no model of its
+    own, :func:`.matched.detect_matched`)."""
     data, (residual, rms), where, values = _impulses(image, mask, IMPULSE_SNR, IMPULSE_SHARPNESS)
     n = len(where)
     if n <= FEW_IMPULSES * data.size:

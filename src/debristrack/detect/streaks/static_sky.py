@@ -38,7 +38,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..extract import _extract_with_room
-from .background import COARSE_FROM, subtract_background, subtract_coarse_background
+from .background import subtract_background
 
 BAND = 64  # rows per band of a frame-sized loop: no frame-sized temporaries
 # pixels per band of the order statistics: the n + 1 bands of the network stay in the CPU's
@@ -205,14 +205,8 @@ class Measured:
 def measure(image: np.ndarray, mask: np.ndarray | None) -> Measured:
     """A frame's background-subtracted pixels and noise, its phase-correlation image and its
     brightest sources: no state, so the frame loop's read-ahead thread can do it
-    (:meth:`StaticSky.push` does it otherwise). From :data:`~.background.COARSE_FROM` px
-    the sky model is made on the frame binned 2 x 2 (:func:`~.background.subtract_coarse_background`):
-    the stack's residual gets a full model of its own, and ``bench real`` gives the same
-    trails and false tracks. (4 x 4 was too coarse: false tracks on NEOSSat 213P's comet
-    field; the detector's own model stays at full resolution: a binned one there gave a
-    false track on a NEOSSat frame's stray-light arcs.)"""
-    coarse = min(np.shape(image)) >= COARSE_FROM
-    sub, sigma = (subtract_coarse_background if coarse else subtract_background)(image, mask)
+    (:meth:`StaticSky.push` does it otherwise)."""
+    sub, sigma = subtract_background(image, mask)
     return Measured(sub, sigma, _correlation_image(sub, sigma), _sources(sub, sigma, mask))
 
 

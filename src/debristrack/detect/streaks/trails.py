@@ -1,6 +1,6 @@
 """The real-sky front end of a streak detector: what a frame goes through around it.
 
-:func:`detect_trails` runs one detector on one frame as a user's frame needs it:
+:func:`detect_candidates` runs one detector on one frame as a user's frame needs it:
 
 0. a frame mostly saturated or dead is skipped;
 1. the static sky is removed when the caller has it (:mod:`.static_sky`, in a sequence);
@@ -12,8 +12,8 @@
    the frame's own PSF and saturated stars, parallel duplicates of wide trails are removed,
    and straight pieces of one curved trail are rejected (:func:`.validate.curved_chains`).
 
-The rejection reasons are returned, so a benchmark can count them, and
-:func:`detect_candidates` also returns the rejected candidates themselves: the physical
+The rejection reasons are returned, so a benchmark can count them, and the rejected
+candidates themselves: the physical
 linker (:mod:`debristrack.track.physical`) accepts one where a moving object's track
 predicts it (a trail's piece cut by the frame edge, crossed by another trail, or faint).
 """
@@ -79,16 +79,8 @@ class Candidates(NamedTuple):
     sigma: float
 
 
-def detect_trails(image: np.ndarray, mask: np.ndarray | None, detector: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
-                  **kw) -> tuple[np.ndarray, Counter]:
-    """Validated trails of one frame and the rejection reasons (:func:`detect_candidates`
-    without the rejected candidates)."""
-    found = detect_candidates(image, mask, detector, **kw)
-    return found.trails, found.reasons
-
-
 def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
-                      detector: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
+                      detector: Callable[[np.ndarray, np.ndarray | None, float | None], np.ndarray],
                       *, static_residual: np.ndarray | None = None, saturation: float | None = None,
                       default_fwhm: float = 2.5, params: ValidatorParams | None = None,
                       max_bad: float = 0.5, facts: FrameFacts | None = None) -> Candidates:
