@@ -3,7 +3,7 @@
 1. **Latency**, per mode: one simulated sequence (default preset, ``--size``, ``--frames``) is
    copied into an empty folder by a writer thread, one frame every ``--cadence`` seconds (each
    file written in place, as a camera does), while :func:`debristrack.watch.watch` runs with the
-   mode's default method (target mode with ``--block --target-block``, so its rows come during
+   mode's default method (target mode with ``--block`` from ``--target-block``, so its rows come during
    the night). The latency of a frame is the time from its file's last write to its
    journal line on disk (its rows, when the method decides any, are written before it); it
    includes the ``--settle`` wait that tells a complete file from one being written. The
