@@ -64,8 +64,9 @@ def blocked(done: TargetMethod) -> Table:
     method = TargetMethod("motionlist", replace(done.config, block=BLOCK), shape=done.shape, k_max=done.k_max)
     held = done._held or [None] * len(done.catalogues)
     parts = [method.step(k, item) for k, item in enumerate(zip(done.names, done.catalogues, held))]
-    parts = [p for p in parts + [method.finish()] if p is not None and len(p)]
-    return vstack(parts) if parts else method.finish()
+    rest = method.finish()
+    parts = [p for p in parts + [rest] if p is not None and len(p)]
+    return vstack(parts) if parts else rest
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -249,8 +249,12 @@ class StreakMethod:
         # slow objects' streaks are searched down to trail.short_length; under the detector's
         # min_length they only count as short candidates (a track when 3 frames show them moving)
         search = dataclasses.replace(p, min_length=min(p.min_length, self.config.trail.short_length))
+
+        def detector(img, m, rms):
+            return detect_matched(img, m, static_stars=stars, params=search, sky_rms=rms)
+
         found = detect_candidates(
-            image, frame.mask, lambda img, m, rms: detect_matched(img, m, static_stars=stars, params=search, sky_rms=rms),
+            image, frame.mask, detector,
             static_residual=static, saturation=_saturation(frame), default_fwhm=p.fwhm,
             params=self.config.trail, facts=getattr(frame, "facts", None))
         segs = found.trails

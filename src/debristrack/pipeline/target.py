@@ -238,9 +238,8 @@ class TargetMethod:
         table = self._track(start, end)
         self.note = table.meta.get("note", "")
         if len(table):
-            ids = np.unique(table["id"])
-            spots = np.array([np.nanmedian(np.column_stack([table["x"], table["y"]])[table["id"] == i], axis=0)
-                              for i in ids])
+            ids, xy = np.unique(table["id"]), np.column_stack([table["x"], table["y"]])
+            spots = np.array([np.nanmedian(xy[table["id"] == i], axis=0) for i in ids])
             tracks = self.linker.update(spots)
             number = {id(t): n for n, t in enumerate(self.linker.tracks, start=1)}
             new = dict(zip(ids.tolist(), (number[id(t)] for t in tracks)))
