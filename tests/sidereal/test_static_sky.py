@@ -183,3 +183,12 @@ def test_big_frames_are_held_as_int16_steps_of_sigma(monkeypatch):
     assert all(r.residual.dtype == np.int16 for r in held if r.residual is not None)
     for g, e in zip(got, exact):  # half a step each from the frame, its stack and the residual held
         assert np.abs(g - e).max() <= 1.51 * step and 0 < np.std(g - e) < 0.6 * step
+
+
+def test_quantized_rounds_to_the_nearest_step_and_saturates():
+    from debristrack.detect.streaks.static_sky import quantized, unquantized
+
+    a = np.float32([[0.26, -0.24, 1.0, -1.01, 1e9, -1e9]])
+    q = quantized(a, 0.5)
+    assert q.dtype == np.int16 and q.tolist() == [[1, 0, 2, -2, 32767, -32768]]
+    assert np.allclose(unquantized(q[:, :4], 0.5), [[0.5, 0.0, 1.0, -1.0]])

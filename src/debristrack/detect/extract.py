@@ -151,3 +151,22 @@ def _extract_with_room(data: np.ndarray, thresh: float, **kwargs) -> np.ndarray:
                 sep.set_sub_object_limit(4 * sep.get_sub_object_limit())
             else:
                 raise
+
+
+BRIGHT_SNR = 10.0  # sources that measure a frame's PSF and register it: well above its noise
+
+
+def bright_objects(residual: np.ndarray, sigma: float, mask: np.ndarray | None = None, *,
+                   thresh: float = BRIGHT_SNR) -> np.ndarray | None:
+    """sep's objects above ``thresh`` x ``sigma`` (5 px or more) of a background-subtracted
+    frame, one extraction that serves the PSF measurement
+    (:func:`.streaks.validate.frame_fwhm`) and the static sky's registration
+    (:func:`.streaks.static_sky.brightest`); None when sep overflows on a pathological frame
+    (a flood of pixels above the threshold)."""
+    m = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
+    try:
+        return _extract_with_room(np.ascontiguousarray(residual, dtype=np.float32), thresh, err=float(sigma),
+                                  mask=m, minarea=5)
+    except Exception:
+        return None
+

@@ -27,7 +27,8 @@ from astropy.table import Table, vstack
 from ..config import check_ranges
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
 from ..detect.streaks.geometry import as_segments, lengths
-from ..detect.streaks.static_sky import Measured, Sky, StaticSky, measure, pack_mask, unpack_mask
+from ..detect.streaks.static_sky import (QUANTUM, Measured, Sky, StaticSky, measure, pack_mask, quantized,
+                                         unpack_mask)
 from ..detect.streaks.geometry import line_median_snr
 from ..detect.streaks.trails import Candidates, FrameFacts, detect_candidates, frame_facts
 from ..detect.streaks.validate import ValidatorParams, validated
@@ -278,7 +279,8 @@ class StreakMethod:
         if self.real_sky:
             own = (measured.sub, measured.sigma) if measured is not None else None
             facts = frame_facts(frame.clean, frame.mask, own=own, saturation=_saturation(frame),
-                                default_fwhm=self.config.matched.fwhm)
+                                default_fwhm=self.config.matched.fwhm,
+                                objects=measured.objects if measured is not None else None)
             if measured is not None:  # the window has what it needs: the frame's pixels go now
                 frame = _Held(None, pack_mask(frame.mask), getattr(frame, "header", None), facts, frame.clean.shape)
         return _Prepared(frame, measured, facts)
@@ -428,8 +430,8 @@ class PhysicalMethod(StreakMethod):
         self.linker: PhysicalLinker | None = None
         self.t0 = None  # the first frame's (start time, EXPTIME) from its header, for frames without ``times``
         self.out: list[np.ndarray] | None = None  # each frame's trails, kept only when asked (bench real)
-        # the last frames' residuals in noise units, float16: where a track predicts a streak the
-        # linker looks (this frame, and the one before a new track's first)
+        # the last frames' residuals in steps of 1 / QUANTUM of their noise (int16): where a track
+        # predicts a streak the linker looks (this frame, and the one before a new track's first)
         self.seen: collections.deque = collections.deque(maxlen=3)
 
     def _exposure(self, index: int, frame) -> tuple[float, float]:
@@ -451,16 +453,15 @@ class PhysicalMethod(StreakMethod):
         if self.out is not None:
             self.out.append(found.trails)
         if found.residual is not None and found.sigma > 0:
-            z = np.empty(found.residual.shape, np.float16)  # no float32 copy of the frame on the way
-            self.seen.append((index, np.divide(found.residual, found.sigma, out=z, casting="unsafe")))
+            self.seen.append((index, quantized(found.residual, found.sigma / QUANTUM)))
         start, exptime = self._exposure(index, frame)
         return rows_table(self.linker.step(index, found.trails, start, exptime, found.rejected, found.short,
                                            probe=self._probe))
 
     def _probe(self, index: int, segs: np.ndarray) -> np.ndarray | None:
         """Robust SNRs along ``segs`` in frame ``index``'s residual, None when it is not held."""
-        z = next((z for k, z in self.seen if k == index), None)
-        return None if z is None else line_median_snr(z, segs)
+        q = next((q for k, q in self.seen if k == index), None)
+        return None if q is None else line_median_snr(q, segs) / QUANTUM
 
     def finish(self) -> Table:
         early = [self._frame(i, f, s) for i, f, s in self._drain()]

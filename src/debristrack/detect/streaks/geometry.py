@@ -45,8 +45,9 @@ def directions(segs: np.ndarray) -> np.ndarray:
 
 def line_median_snr(z: np.ndarray, segs: np.ndarray) -> np.ndarray:
     """Robust SNR of each segment's centre line in ``z`` (a residual in units of its noise, any
-    float dtype, float16 included): the median of bilinear samples every pixel along it over
-    the median's noise for white noise, ``1.2533 / sqrt(n)``. Another streak crossing the line
+    real dtype; in int16 steps of a fraction of the noise, the SNR comes in those steps): the
+    median of bilinear samples every pixel along it over the median's noise for white noise,
+    ``1.2533 / sqrt(n)``. Another streak crossing the line
     or a star residual on it moves a median little, where it would carry a sum. ``(N,)``; 0 for
     a segment under 2 px."""
     segs = as_segments(segs)
@@ -56,7 +57,7 @@ def line_median_snr(z: np.ndarray, segs: np.ndarray) -> np.ndarray:
         n = int(np.ceil(float(np.hypot(s[2] - s[0], s[3] - s[1])))) + 1
         if n < 3:
             continue
-        # only the segment's box in float32 (ndimage samples no float16)
+        # only the segment's box in float32 (ndimage samples no float16 or int16 into floats)
         x0, y0 = max(0, int(np.floor(min(s[0], s[2]))) - 1), max(0, int(np.floor(min(s[1], s[3]))) - 1)
         x1, y1 = min(nx, int(np.ceil(max(s[0], s[2]))) + 2), min(ny, int(np.ceil(max(s[1], s[3]))) + 2)
         t = np.linspace(0.0, 1.0, n)

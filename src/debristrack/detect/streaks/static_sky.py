@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..extract import _extract_with_room
+from ..extract import bright_objects
 from .background import subtract_background
 
 BAND = 64  # rows per band of a frame-sized loop: no frame-sized temporaries
@@ -46,16 +46,19 @@ BAND = 64  # rows per band of a frame-sized loop: no frame-sized temporaries
 BAND_PIXELS = 32768
 
 
-def _sources(residual: np.ndarray, sigma: float, mask: np.ndarray | None, n: int = 300) -> np.ndarray:
-    """(M, 2) x, y of the brightest compact sources."""
-    m = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
-    try:
-        objs = _extract_with_room(np.ascontiguousarray(residual, dtype=np.float32), 8.0, err=float(sigma), mask=m, minarea=5)
-    except Exception:  # pathological frames overflow sep's buffers: no sources to match
+def brightest(objects: np.ndarray | None, n: int = 300) -> np.ndarray:
+    """(M, 2) x, y of the ``n`` brightest compact, unflagged ``objects`` (sep's, from
+    :func:`~debristrack.detect.extract.bright_objects`; None: none)."""
+    if objects is None:
         return np.zeros((0, 2))
-    objs = objs[(objs["flag"] == 0) & (objs["a"] < 2.0 * objs["b"])]
+    objs = objects[(objects["flag"] == 0) & (objects["a"] < 2.0 * objects["b"])]
     objs = objs[np.argsort(-objs["flux"])[:n]]
     return np.column_stack([objs["x"], objs["y"]])
+
+
+def _sources(residual: np.ndarray, sigma: float, mask: np.ndarray | None, n: int = 300) -> np.ndarray:
+    """(M, 2) x, y of the brightest compact sources of a background-subtracted frame."""
+    return brightest(bright_objects(residual, sigma, mask), n)
 
 
 def _correlation_image(sub: np.ndarray, sigma: float) -> tuple[np.ndarray, int]:
@@ -194,12 +197,14 @@ def _shifted_rows(block: np.ndarray, dx: float, dy: float, y0: int, y1: int) -> 
 
 @dataclass(frozen=True)
 class Measured:
-    """What the window needs of a frame that depends on that frame alone (:func:`measure`)."""
+    """What the window needs of a frame that depends on that frame alone (:func:`measure`),
+    and the bright objects its sources come from (for the frame's PSF, :func:`.validate.frame_fwhm`)."""
 
     sub: np.ndarray
     sigma: float
     corr: tuple[np.ndarray, int]
     sources: np.ndarray
+    objects: np.ndarray | None = None
 
 
 def measure(image: np.ndarray, mask: np.ndarray | None) -> Measured:
@@ -207,7 +212,8 @@ def measure(image: np.ndarray, mask: np.ndarray | None) -> Measured:
     brightest sources: no state, so the frame loop's read-ahead thread can do it
     (:meth:`StaticSky.push` does it otherwise)."""
     sub, sigma = subtract_background(image, mask)
-    return Measured(sub, sigma, _correlation_image(sub, sigma), _sources(sub, sigma, mask))
+    objects = bright_objects(sub, sigma, mask)
+    return Measured(sub, sigma, _correlation_image(sub, sigma), brightest(objects), objects)
 
 
 # frames of this many pixels or more are held as int16 in steps of sigma / QUANTUM (+-4096
@@ -217,14 +223,11 @@ QUANTUM = 8.0
 
 
 def quantized(a: np.ndarray, scale: float) -> np.ndarray:
-    """``a`` (float32) as int16 in steps of ``scale`` (clipped to +-32767 steps), by bands of
-    rows: no float temporaries of a frame."""
-    q = np.empty(a.shape, np.int16)
-    for y0 in range(0, a.shape[0], BAND):
-        band = np.rint(a[y0:y0 + BAND] / np.float32(scale))
-        np.clip(band, -32767, 32767, out=band)
-        q[y0:y0 + BAND] = band
-    return q
+    """``a`` (2-D float32) as int16 in steps of ``scale``, rounded to the nearest step and clipped to
+    the int16 range: OpenCV's saturating multiply, one pass with no float temporary (and
+    without the GIL)."""
+    return cv2.multiply(np.ascontiguousarray(a, dtype=np.float32), (1.0 / float(scale), 0.0, 0.0, 0.0),
+                        dtype=cv2.CV_16S)
 
 
 def unquantized(q: np.ndarray, scale: float | None) -> np.ndarray:

@@ -20,6 +20,7 @@ predicts it (a trail's piece cut by the frame edge, crossed by another trail, or
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,13 +55,15 @@ def unusable_frame(image: np.ndarray, mask: np.ndarray | None, max_bad: float = 
 
 
 def frame_facts(image: np.ndarray, mask: np.ndarray | None, *, own: tuple[np.ndarray, float] | None = None,
-                saturation: float | None = None, default_fwhm: float = 2.5, max_bad: float = 0.5) -> FrameFacts:
+                saturation: float | None = None, default_fwhm: float = 2.5, max_bad: float = 0.5,
+                objects: np.ndarray | None = None) -> FrameFacts:
     """:class:`FrameFacts` of one frame (``frame.clean``); ``own``: its background-subtracted
-    pixels and noise (:func:`.background.subtract_background`) when computed already."""
+    pixels and noise (:func:`.background.subtract_background`) and ``objects`` its bright
+    objects (:func:`~debristrack.detect.extract.bright_objects`), when computed already."""
     if unusable_frame(image, mask, max_bad):
         return FrameFacts(True, float(default_fwhm), np.zeros((0, 3)))
     sub, sigma = own if own is not None else subtract_background(image, mask)
-    return FrameFacts(False, frame_fwhm(sub, sigma, mask=mask, default=default_fwhm),
+    return FrameFacts(False, frame_fwhm(sub, sigma, mask=mask, default=default_fwhm, objects=objects),
                       saturated_cores(image, saturation))
 
 
@@ -176,17 +179,14 @@ def long_lines(residual: np.ndarray, mask: np.ndarray | None, sigma: float, *, k
     # has +-0.3 sigma patches): only what is narrower than 5 bins is kept
     binned = (binned - ndimage.uniform_filter(binned, size=5, mode="nearest")).ravel()
     sig_b = robust_sigma(binned)
-    yy, xx = np.mgrid[0:my, 0:mx]
-    xx, yy = xx.ravel() + 0.5, yy.ravel() + 0.5
-    thetas = np.radians(np.arange(0.0, 180.0, 0.5))
-    diag = int(np.ceil(np.hypot(mx, my))) + 2
-    snr = np.full((len(thetas), 2 * diag), -np.inf)
+    thetas, diag, norm, short = _radon_lines(my, mx, b, float(min_length))
+    xx, yy = _bin_centres(my, mx)
+    snr = np.empty(norm.shape)
     for k, th in enumerate(thetas):
         idx = np.round(xx * np.cos(th) + yy * np.sin(th)).astype(int) + diag
-        total = np.bincount(idx, binned, minlength=2 * diag)
-        count = np.bincount(idx, minlength=2 * diag)
-        ok = count * b >= min_length
-        snr[k, ok] = total[ok] / (sig_b * np.sqrt(count[ok]))
+        snr[k] = np.bincount(idx, binned, minlength=2 * diag)
+    snr *= norm / sig_b
+    snr[short] = -np.inf
     out = []
     for _ in range(max_lines):
         k, j = np.unravel_index(int(np.argmax(snr)), snr.shape)
@@ -199,6 +199,36 @@ def long_lines(residual: np.ndarray, mask: np.ndarray | None, sigma: float, *, k
         if seg is not None:
             out.append([*seg, peak])
     return np.asarray(out, dtype=np.float64).reshape(-1, 5) if out else empty_segments()
+
+
+@functools.lru_cache(maxsize=4)
+def _bin_centres(my: int, mx: int) -> tuple[np.ndarray, np.ndarray]:
+    """x, y of the centres of an ``(my, mx)`` grid's bins, raveled (:func:`long_lines`)."""
+    yy, xx = np.mgrid[0:my, 0:mx]
+    out = xx.ravel() + 0.5, yy.ravel() + 0.5
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _radon_lines(my: int, mx: int, b: int, min_length: float) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """The lines :func:`long_lines` sums, which depend on the grid alone (the same for every
+    frame of a sequence): the angles (0.5 deg apart), the offset of rho's bins, per angle and
+    rho bin ``1 / sqrt(count)`` (the noise of a sum of ``count`` bins, for its SNR) and whether
+    the line has fewer than ``min_length`` px of the frame (not searched)."""
+    xx, yy = _bin_centres(my, mx)
+    thetas = np.radians(np.arange(0.0, 180.0, 0.5))
+    diag = int(np.ceil(np.hypot(mx, my))) + 2
+    norm = np.zeros((len(thetas), 2 * diag))
+    for k, th in enumerate(thetas):
+        count = np.bincount(np.round(xx * np.cos(th) + yy * np.sin(th)).astype(int) + diag, minlength=2 * diag)
+        norm[k, count > 0] = 1.0 / np.sqrt(count[count > 0])
+        norm[k, count * b < min_length] = 0.0
+    short = norm == 0
+    for a in (norm, short):
+        a.setflags(write=False)
+    return thetas, diag, norm, short
 
 
 def _chord(theta: float, rho: float, nx: int, ny: int):

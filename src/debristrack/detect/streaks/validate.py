@@ -37,7 +37,7 @@ import numpy as np
 from scipy import ndimage
 
 from ...io.masks import saturation_mask
-from ..extract import _extract_with_room
+from ..extract import bright_objects
 from .background import subtract_background
 from .geometry import as_segments, lengths
 
@@ -94,19 +94,17 @@ class Verdicts:
 
 
 def frame_fwhm(residual: np.ndarray, sigma: float, *, mask: np.ndarray | None = None,
-               default: float = 2.5) -> float:
+               default: float = 2.5, objects: np.ndarray | None = None) -> float:
     """PSF FWHM of a frame (px) from its own stars.
 
-    sep sources above 10 sigma, unflagged (not blended, not touching saturated or masked
+    sep sources above 10 sigma (:func:`~debristrack.detect.extract.bright_objects`; ``objects``:
+    those, when extracted already), unflagged (not blended, not touching saturated or masked
     pixels), round (a/b < 1.3) and larger than a pixel (cosmic rays are sharper than the PSF):
     FWHM = 2.355 x sqrt(a b) of a Gaussian with those second moments, the median over the
     stars. ``default`` when fewer than 5 such stars.
     """
-    data = np.ascontiguousarray(residual, dtype=np.float32)
-    m = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
-    try:  # sep's pixel stack grows only when it overflows (a frame-sized one costs 8192^2 frames GBs)
-        objs = _extract_with_room(data, 10.0, err=float(sigma), mask=m, minarea=5)
-    except Exception:  # sep overflows on pathological frames (e.g. a flood of pixels above threshold)
+    objs = objects if objects is not None else bright_objects(residual, sigma, mask)
+    if objs is None:
         return float(default)
     ok = (objs["flag"] == 0) & (objs["a"] < 1.3 * objs["b"]) & (objs["b"] > 0.6)
     if np.count_nonzero(ok) < 5:
