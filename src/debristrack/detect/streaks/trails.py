@@ -180,11 +180,12 @@ def long_lines(residual: np.ndarray, mask: np.ndarray | None, sigma: float, *, k
     binned = (binned - ndimage.uniform_filter(binned, size=5, mode="nearest")).ravel()
     sig_b = robust_sigma(binned)
     thetas, diag, norm, short = _radon_lines(my, mx, b, float(min_length))
-    xx, yy = _bin_centres(my, mx)
     snr = np.empty(norm.shape)
+    rho, idx = np.empty((my, mx)), np.empty((my, mx), np.intp)
     for k, th in enumerate(thetas):
-        idx = np.round(xx * np.cos(th) + yy * np.sin(th)).astype(int) + diag
-        snr[k] = np.bincount(idx, binned, minlength=2 * diag)
+        _bin_rho(my, mx, th, rho, idx)
+        idx += diag
+        snr[k] = np.bincount(idx.ravel(), binned, minlength=2 * diag)
     snr *= norm / sig_b
     snr[short] = -np.inf
     out = []
@@ -201,14 +202,14 @@ def long_lines(residual: np.ndarray, mask: np.ndarray | None, sigma: float, *, k
     return np.asarray(out, dtype=np.float64).reshape(-1, 5) if out else empty_segments()
 
 
-@functools.lru_cache(maxsize=4)
-def _bin_centres(my: int, mx: int) -> tuple[np.ndarray, np.ndarray]:
-    """x, y of the centres of an ``(my, mx)`` grid's bins, raveled (:func:`long_lines`)."""
-    yy, xx = np.mgrid[0:my, 0:mx]
-    out = xx.ravel() + 0.5, yy.ravel() + 0.5
-    for a in out:
-        a.setflags(write=False)
-    return out
+def _bin_rho(my: int, mx: int, theta: float, rho: np.ndarray, idx: np.ndarray) -> None:
+    """Each bin centre's ``x cos(theta) + y sin(theta)`` rounded, into ``idx`` (``(my, mx)``,
+    ``rho`` its float64 scratch): a column of y terms plus a row of x terms, the same numbers
+    as the products bin by bin."""
+    np.add(((np.arange(my) + 0.5) * np.sin(theta))[:, None], ((np.arange(mx) + 0.5) * np.cos(theta))[None, :],
+           out=rho)
+    np.rint(rho, out=rho)
+    idx[...] = rho
 
 
 @functools.lru_cache(maxsize=4)
@@ -217,12 +218,13 @@ def _radon_lines(my: int, mx: int, b: int, min_length: float) -> tuple[np.ndarra
     frame of a sequence): the angles (0.5 deg apart), the offset of rho's bins, per angle and
     rho bin ``1 / sqrt(count)`` (the noise of a sum of ``count`` bins, for its SNR) and whether
     the line has fewer than ``min_length`` px of the frame (not searched)."""
-    xx, yy = _bin_centres(my, mx)
     thetas = np.radians(np.arange(0.0, 180.0, 0.5))
     diag = int(np.ceil(np.hypot(mx, my))) + 2
     norm = np.zeros((len(thetas), 2 * diag))
+    rho, idx = np.empty((my, mx)), np.empty((my, mx), np.intp)
     for k, th in enumerate(thetas):
-        count = np.bincount(np.round(xx * np.cos(th) + yy * np.sin(th)).astype(int) + diag, minlength=2 * diag)
+        _bin_rho(my, mx, th, rho, idx)
+        count = np.bincount(idx.ravel() + diag, minlength=2 * diag)
         norm[k, count > 0] = 1.0 / np.sqrt(count[count > 0])
         norm[k, count * b < min_length] = 0.0
     short = norm == 0
