@@ -192,3 +192,30 @@ def test_quantized_rounds_to_the_nearest_step_and_saturates():
     q = quantized(a, 0.5)
     assert q.dtype == np.int16 and q.tolist() == [[1, 0, 2, -2, 32767, -32768]]
     assert np.allclose(unquantized(q[:, :4], 0.5), [[0.5, 0.0, 1.0, -1.0]])
+
+
+def _star_field(n_stars: int, flux: tuple[float, float], size: int = 400, seed: int = 5) -> tuple[np.ndarray, float]:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(float)
+    img = rng.normal(0.0, 10.0, (size, size))
+    for (x, y), f in zip(rng.uniform(6, size - 6, (n_stars, 2)), rng.uniform(*flux, n_stars)):
+        img += f * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.1 ** 2))
+    return img.astype(np.float32), 10.0
+
+
+def test_registration_sources_reuse_the_psf_extraction_only_when_it_holds_enough(monkeypatch):
+    """A crowded frame's 300 brightest sources come from its 10-sigma extraction (no second
+    sep pass); a sparse field's come from an 8-sigma one, whose faint stars its shift needs."""
+    from debristrack.detect.streaks import static_sky
+
+    calls = []
+    real = static_sky.bright_objects
+    monkeypatch.setattr(static_sky, "bright_objects", lambda *a, **k: calls.append(k.get("thresh", 10.0)) or real(*a, **k))
+    crowded, sigma = _star_field(700, (300.0, 3000.0))
+    m = static_sky.measure(crowded, None)
+    assert calls == [10.0] and len(m.sources) == static_sky.SOURCES
+    calls.clear()
+    sparse, _ = _star_field(40, (150.0, 250.0))  # faint stars: half of them under 10 sigma after sep's filter
+    m = static_sky.measure(sparse, None)
+    assert calls == [10.0, static_sky.SOURCE_SNR]
+    assert len(m.sources) > len(static_sky.brightest(m.objects, static_sky.SOURCES)) > 0

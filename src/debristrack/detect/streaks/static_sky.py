@@ -46,7 +46,7 @@ BAND = 64  # rows per band of a frame-sized loop: no frame-sized temporaries
 BAND_PIXELS = 32768
 
 
-def brightest(objects: np.ndarray | None, n: int = 300) -> np.ndarray:
+def brightest(objects: np.ndarray | None, n: int) -> np.ndarray:
     """(M, 2) x, y of the ``n`` brightest compact, unflagged ``objects`` (sep's, from
     :func:`~debristrack.detect.extract.bright_objects`; None: none)."""
     if objects is None:
@@ -56,9 +56,21 @@ def brightest(objects: np.ndarray | None, n: int = 300) -> np.ndarray:
     return np.column_stack([objs["x"], objs["y"]])
 
 
-def _sources(residual: np.ndarray, sigma: float, mask: np.ndarray | None, n: int = 300) -> np.ndarray:
-    """(M, 2) x, y of the brightest compact sources of a background-subtracted frame."""
-    return brightest(bright_objects(residual, sigma, mask), n)
+SOURCES = 300  # registration sources per frame
+SOURCE_SNR = 8.0  # their extraction threshold: a small or sparse field's faint stars count
+
+
+def _sources(residual: np.ndarray, sigma: float, mask: np.ndarray | None, n: int = SOURCES, *,
+             objects: np.ndarray | None = None) -> np.ndarray:
+    """(M, 2) x, y of the ``n`` brightest compact sources of a background-subtracted frame
+    above :data:`SOURCE_SNR`; from ``objects`` (the frame's :func:`bright_objects`, above
+    10 sigma) when those hold ``n`` already (a crowded field: the same brightest stars, without a
+    second extraction)."""
+    if objects is not None:
+        found = brightest(objects, n)
+        if len(found) >= n:
+            return found
+    return brightest(bright_objects(residual, sigma, mask, thresh=SOURCE_SNR), n)
 
 
 def _correlation_image(sub: np.ndarray, sigma: float) -> tuple[np.ndarray, int]:
@@ -213,7 +225,7 @@ def measure(image: np.ndarray, mask: np.ndarray | None) -> Measured:
     (:meth:`StaticSky.push` does it otherwise)."""
     sub, sigma = subtract_background(image, mask)
     objects = bright_objects(sub, sigma, mask)
-    return Measured(sub, sigma, _correlation_image(sub, sigma), brightest(objects), objects)
+    return Measured(sub, sigma, _correlation_image(sub, sigma), _sources(sub, sigma, mask, objects=objects), objects)
 
 
 # frames of this many pixels or more are held as int16 in steps of sigma / QUANTUM (+-4096
