@@ -219,3 +219,32 @@ def test_registration_sources_reuse_the_psf_extraction_only_when_it_holds_enough
     m = static_sky.measure(sparse, None)
     assert calls == [10.0, static_sky.SOURCE_SNR]
     assert len(m.sources) > len(static_sky.brightest(m.objects, static_sky.SOURCES)) > 0
+
+
+@pytest.mark.parametrize("drift", [0.0, 0.6])
+def test_stack_made_ahead_gives_the_same_residuals(monkeypatch, drift):
+    """A past-only window's next stack made before the frame comes (watch's wait) is used when
+    none of the frames is shifted from the new one; otherwise the stack is made again,
+    registered: the residuals equal those of a window that never stacks ahead."""
+    from debristrack.detect.streaks import static_sky
+
+    frames = sky_frames(8, drift=drift)
+    plain, _ = streamed(frames, 4, centred=False)
+    calls = []
+    real = static_sky.order_stats
+    monkeypatch.setattr(static_sky, "order_stats", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    sky = StaticSky(4, centred=False)
+    got, in_sky = [], 0
+    for k, f in enumerate(frames):
+        before = len(calls)
+        got += sky.push(f, None, k)
+        in_sky += len(calls) - before  # stacks made when the frame came
+        sky.prestack()
+    got += sky.flush()
+    ahead = [s.static_residual() for s in got]
+    for a, b in zip(ahead, plain):
+        assert (a is None and b is None) or np.array_equal(a, b)
+    if drift == 0.0:
+        assert in_sky == 3  # the first three frames' (the first two wait for the third); every later one made ahead
+    else:
+        assert in_sky == len(frames)  # 0.6 px a frame: every stack registered to its frame, when it comes

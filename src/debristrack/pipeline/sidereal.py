@@ -216,7 +216,8 @@ class StreakMethod:
         self._start = None  # the last frame's start time: a static sky needs them increasing
         self._overlap = sky is not None and sky.after > 0  # the window in a thread (centred windows)
         self._pool = None
-        self._window = None  # the window's work on the last frame (a Future of _ready's list)
+        # the window's work on the last frame (a Future of _ready's list; past-only: of the next stack)
+        self._window = None
 
     @property
     def real_sky(self) -> bool:
@@ -287,21 +288,30 @@ class StreakMethod:
 
     def step(self, index: int, frame) -> Table | None:
         if not self._overlap:
-            return _joined([self._frame(i, f, s) for i, f, s in self._ready(index, frame)])
+            self._waited()  # the next stack made ahead (a past-only window) is done before the window moves
+            rows = _joined([self._frame(i, f, s) for i, f, s in self._ready(index, frame)])
+            if self.sky is not None:
+                # a live night: the next frame's stack while this frame's rows are written and the
+                # next frame is awaited (StaticSky.prestack), not in that frame's latency
+                self._window = self._worker().submit(self.sky.prestack)
+            return rows
         ready = self._waited()
+        self._window = self._worker().submit(self._ready, index, frame)  # only this thread touches the window
+        return _joined([self._frame(i, f, s) for i, f, s in ready])
+
+    def _worker(self):
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(max_workers=1)
-        self._window = self._pool.submit(self._ready, index, frame)  # only this thread touches the window
-        return _joined([self._frame(i, f, s) for i, f, s in ready])
+        return self._pool
 
     def _waited(self) -> list[tuple[int, object, Sky | None]]:
         """What the window's work on the last frame made ready (waiting for it to end)."""
         if self._window is None:
             return []
         ready, self._window = self._window.result(), None
-        return ready
+        return ready or []
 
     def _ready(self, index: int, frame) -> list[tuple[int, object, Sky | None]]:
         """``(index, frame, sky)`` of the frames whose window is complete now that ``frame``

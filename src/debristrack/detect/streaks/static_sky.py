@@ -341,6 +341,7 @@ class StaticSky:
         self.frames: collections.deque[_Held] = collections.deque()
         self.pending: collections.deque[tuple[int, Any]] = collections.deque()
         self.count = 0  # frames pushed
+        self._ahead = None  # (positions, (lower median, minimum)) of the next frame's stack (:meth:`prestack`)
 
     @property
     def held(self) -> int:
@@ -372,6 +373,24 @@ class StaticSky:
 
     def flush(self) -> list[Sky]:
         return self._ready(final=True)
+
+    def prestack(self) -> None:
+        """Past-only windows: the order statistics of the next frame's stack (the frames held,
+        as they are), made before that frame comes, so a live night (``watch``) spends the wait
+        for it rather than the frame's latency. The next frame uses them when none of its others
+        is shifted from it by more than ``min_shift`` (:meth:`_sky` checks; otherwise the stack
+        is made again, registered), so its residual is the same either way. Nothing to do for a
+        centred window, before the third frame or when a held frame is shifted already."""
+        self._ahead = None
+        if self.after or not self.residuals or self.pending or len(self.frames) < 2:
+            return
+        group = list(self.frames)
+        last = group[-1].shift
+        if any(math.hypot(f.shift[0] - last[0], f.shift[1] - last[1]) > self.min_shift for f in group):
+            return
+        n = len(group)
+        stats = order_stats(n, lambda i, y0, y1: group[i].rows(y0, y1), group[0].sub.shape, ((n - 1) // 2, 0))
+        self._ahead = (tuple(f.position for f in group), stats)
 
     def _last(self, position: int) -> int:
         """The last frame of ``position``'s window: ``after`` frames later, or more for the first
@@ -414,9 +433,15 @@ class StaticSky:
             return band_of
 
         residual = median = bad = None
+        ahead, self._ahead = self._ahead, None
         if self.residuals:
             n = len(others)
-            low, floor = order_stats(n, rows(others), shape, ((n - 1) // 2, 0))
+            if (ahead is not None and ahead[0] == tuple(f.position for f in others)
+                    and all(math.hypot(f.shift[0] - me.shift[0], f.shift[1] - me.shift[1]) <= self.min_shift
+                            for f in others)):
+                low, floor = ahead[1]  # made by prestack: the same frames, none of them shifted
+            else:
+                low, floor = order_stats(n, rows(others), shape, ((n - 1) // 2, 0))
             residual = robust_stack(low, floor, me.sigma)  # the static sky, then the residual in its place
             del floor
             for y0 in range(0, shape[0], BAND):
