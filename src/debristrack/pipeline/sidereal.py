@@ -216,8 +216,8 @@ class StreakMethod:
         self._start = None  # the last frame's start time: a static sky needs them increasing
         self._overlap = sky is not None and sky.after > 0  # the window in a thread (centred windows)
         self._pool = None
-        # the window's work on the last frame (a Future of _ready's list; past-only: of the next stack)
-        self._window = None
+        self._window = None  # the window's work on the last frame (a Future of _ready's list)
+        self._stacking = None  # past-only windows: the next frame's stack being made (a Future)
 
     @property
     def real_sky(self) -> bool:
@@ -288,12 +288,12 @@ class StreakMethod:
 
     def step(self, index: int, frame) -> Table | None:
         if not self._overlap:
-            self._waited()  # the next stack made ahead (a past-only window) is done before the window moves
+            self._stacked()
             rows = _joined([self._frame(i, f, s) for i, f, s in self._ready(index, frame)])
             if self.sky is not None:
                 # a live night: the next frame's stack while this frame's rows are written and the
                 # next frame is awaited (StaticSky.prestack), not in that frame's latency
-                self._window = self._worker().submit(self.sky.prestack)
+                self._stacking = self._worker().submit(self.sky.prestack)
             return rows
         ready = self._waited()
         self._window = self._worker().submit(self._ready, index, frame)  # only this thread touches the window
@@ -311,7 +311,13 @@ class StreakMethod:
         if self._window is None:
             return []
         ready, self._window = self._window.result(), None
-        return ready or []
+        return ready
+
+    def _stacked(self) -> None:
+        """Wait for the next stack made ahead (a past-only window): done before the window moves."""
+        if self._stacking is not None:
+            self._stacking.result()
+            self._stacking = None
 
     def _ready(self, index: int, frame) -> list[tuple[int, object, Sky | None]]:
         """``(index, frame, sky)`` of the frames whose window is complete now that ``frame``
@@ -348,6 +354,7 @@ class StreakMethod:
     def _drain(self) -> list[tuple[int, object, Sky | None]]:
         """The frames still waiting for their window, at the end of the night."""
         ready = self._waited()
+        self._stacked()
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None

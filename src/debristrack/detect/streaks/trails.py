@@ -225,8 +225,8 @@ def _radon_lines(my: int, mx: int, b: int, min_length: float) -> tuple[np.ndarra
     for k, th in enumerate(thetas):
         _bin_rho(my, mx, th, rho, idx)
         count = np.bincount(idx.ravel() + diag, minlength=2 * diag)
-        norm[k, count > 0] = 1.0 / np.sqrt(count[count > 0])
-        norm[k, count * b < min_length] = 0.0
+        ok = (count > 0) & (count * b >= min_length)
+        norm[k, ok] = 1.0 / np.sqrt(count[ok])
     short = norm == 0
     for a in (norm, short):
         a.setflags(write=False)
