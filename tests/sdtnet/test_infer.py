@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -174,7 +176,7 @@ def test_merge_collinear_joins_pieces_across_a_seam():
 
 
 def _sim_frames(**scene_kw):
-    scene = make_scene("sidereal", "debris", size=256, frames=5, star_density=150.0, **scene_kw)
+    scene = make_scene("sidereal", "debris", size=256, frames=5, **{"star_density": 150.0, **scene_kw})
     return scene, [Frame(f.index, str(f.index), f.data, f.header, None) for f in iter_frames(scene, seed=21)]
 
 
@@ -192,3 +194,88 @@ def test_shipped_weights_report_nothing_on_a_streak_free_sequence():
     scene, frames = _sim_frames(objects=(0, 0))
     method = sidereal.SdtnetMethod(sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1)))
     assert len(run_method(method, frames)) == 0
+
+
+class _Seq(list):
+    """Frames in memory with what make_method asks of a sequence (header, require)."""
+
+    path = "frames"
+
+    def header(self, i):
+        return self[i].header
+
+    def require(self, n, why):
+        assert len(self) >= n, why
+
+
+def _inputs_seen(frames, sdt, monkeypatch):
+    """The images the net is given, frame after frame, by make_method's sdtnet method."""
+    method = sidereal.make_method(_Seq(frames), "sdtnet", sidereal.Config(sdtnet=sdt))
+    seen = []
+    real_detect = method.net.detect
+    monkeypatch.setattr(method.net, "detect", lambda image: seen.append(np.array(image)) or real_detect(image))
+    run_method(method, frames)
+    return method, seen
+
+
+def test_residual_input_is_the_frame_without_its_static_sky(monkeypatch):
+    scene, frames = _sim_frames(objects=(0, 0), star_density=600.0)
+    star = np.unravel_index(np.argmax(frames[2].data), frames[2].data.shape)  # the brightest star's peak
+    method, residual = _inputs_seen(frames, SdtnetConfig(device="cpu", threads=1, input="residual"), monkeypatch)
+    assert method.sky is not None and len(residual) == len(frames)  # every frame, in order, through the window
+    _, raw = _inputs_seen(frames, SdtnetConfig(device="cpu", threads=1, input="frame"), monkeypatch)
+    noise = float(np.std(residual[2][::4, ::4]))
+    assert raw[2][star] - np.median(raw[2]) > 100 * noise  # the star is in the frame...
+    assert abs(residual[2][star]) < 10 * noise  # ...and gone from the residual (sky ~0 too)
+    assert abs(float(np.median(residual[2]))) < noise
+
+
+def test_residual_input_tracks_a_physically_moving_streak_as_one():
+    scene, frames = _sim_frames(objects=(1, 1), snr=(40.0, 40.0), speed=(68.0, 68.0), leo_prob=0.0, gap_prob=0.0,
+                                min_separation=0.0)
+    method = sidereal.make_method(_Seq(frames), "sdtnet",
+                                  sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1, input="residual")))
+    assert method.sky is not None
+    table = run_method(method, frames)
+    ids, counts = np.unique(np.asarray(table["id"]), return_counts=True)
+    assert len(ids) == 1 and counts[0] >= 3
+
+
+def test_unknown_sdtnet_input_is_refused():
+    with pytest.raises(InputError, match="--sdtnet-input must be auto, residual or frame"):
+        sidereal.Config(sdtnet=SdtnetConfig(input="stack")).validate()
+
+
+def test_auto_input_follows_the_weights(tmp_path):
+    # the shipped issue-7 weights record no input: frames; a file that records residual gets residuals
+    import torch
+
+    scene, frames = _sim_frames(objects=(0, 0))
+    auto = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1))
+    assert load_model(str(CPU_WEIGHTS), "cpu").config.input == "frame"
+    assert sidereal.make_method(_Seq(frames), "sdtnet", auto).sky is None
+    payload = torch.load(CPU_WEIGHTS, map_location="cpu", weights_only=True)
+    payload["model_config"]["input"] = "residual"
+    torch.save(payload, tmp_path / "residual.pt")
+    config = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1, weights=str(tmp_path / "residual.pt")))
+    method = sidereal.make_method(_Seq(frames), "sdtnet", config)
+    assert method.input == "residual" and method.sky is not None
+    forced = sidereal.Config(sdtnet=dataclasses.replace(config.sdtnet, input="frame"))
+    assert sidereal.make_method(_Seq(frames), "sdtnet", forced).sky is None
+
+
+def test_live_residual_input_tracks_the_streak_from_the_first_frame():
+    # watch: a past-only window (the first frame waits for two later ones); a night of two
+    # frames has no residual, and the net sees them as they are
+    from debristrack.pipeline.loop import feed
+
+    scene, frames = _sim_frames(objects=(1, 1), snr=(40.0, 40.0), speed=(68.0, 68.0), leo_prob=0.0, gap_prob=0.0,
+                                min_separation=0.0)
+    config = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1, input="residual"))
+    for night, residual in ((frames, [True] * 5), (frames[1:3], [False, False])):  # (it enters in frame 1)
+        method = sidereal.make_method(_Seq(night), "sdtnet", config, live=True)
+        for i, f in enumerate(night):
+            feed(method, i, f)
+        table = method.finish()
+        assert method.on_residual == residual
+        assert len(set(table["id"])) == 1 and len(table) == len(night) - (night is frames)

@@ -7,7 +7,7 @@ import torch
 
 from debristrack.errors import InputError
 from debristrack.sdtnet.data import (DataConfig, collate, dataset_samples, left_right, make_sample,
-                                     simulated_samples)
+                                     simulated_samples, training_samples)
 from debristrack.sdtnet.losses import total_loss
 from debristrack.sdtnet.model import SDTNet
 from debristrack.sdtnet.train import (TrainConfig, config_from_dict, load_config, make_optimizer, train,
@@ -93,6 +93,10 @@ def test_config_errors(tmp_path):
         train(TrainConfig(data=DataConfig(crop=100)), tmp_path / "x")
     with pytest.raises(InputError, match="no checkpoint to resume"):
         train(TrainConfig(), tmp_path / "empty", resume=True)
+    with pytest.raises(InputError, match="model input must be frame or residual, got 'stack'"):
+        config_from_dict({"model": {"input": "stack"}}, source="x.json").validate()
+    with pytest.raises(InputError, match="a residual-input model trains on simulated scenes only"):
+        training_samples(DataConfig(dataset=str(tmp_path)), residual=True)
 
 
 def test_dataset_samples(tmp_path):
@@ -137,3 +141,25 @@ def test_init_from_weights(tmp_path, tiny_config):
     config = TrainConfig(model=tiny_config, data=DataConfig(crop=64, max_objects=4), epochs=1, steps_per_epoch=1,
                          batch=1, threads=1, device="cpu", init=str(tmp_path / "w.pt"))
     assert train(config, tmp_path / "run", log=lambda s: None)["epoch"] == 1
+
+
+def test_residual_samples_lose_the_stars_and_keep_the_streaks():
+    from debristrack.sdtnet.data import RESIDUAL_FRAMES, static_residuals
+
+    scene = make_scene("sidereal", "debris", size=96, frames=RESIDUAL_FRAMES, objects=(1, 1), snr=(40.0, 40.0),
+                       star_density=3000.0, leo_prob=0.0, gap_prob=0.0, min_separation=0.0)
+    sim = list(iter_frames(scene, seed=4))
+    res = static_residuals(sim)
+    assert len(res) == len(sim) and all(r.truth is f.truth for r, f in zip(res, sim))
+    frame, residual = sim[2].data, res[2].data
+    noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    x, y, _ = sim[2].stars[np.argmax(sim[2].stars[:, 2])]  # the brightest star
+    y, x = int(round(y)), int(round(x))
+    assert frame[y, x] - np.median(frame) > 50 * noise and abs(residual[y, x]) < 8 * noise
+    t = sim[2].truth[0]  # the streak stays: its middle well above the noise
+    ym, xm = int(round((t["y1"] + t["y2"]) / 2)), int(round((t["x1"] + t["x2"]) / 2))
+    assert residual[ym - 1:ym + 2, xm - 1:xm + 2].max() > 5 * noise
+    # a residual scene gives a sample per consecutive pair
+    samples = simulated_samples(DataConfig(crop=64, presets=("debris",), max_objects=4), rng=2, residual=True)
+    first = [next(samples) for _ in range(RESIDUAL_FRAMES - 1)]
+    assert all(s["cur"].shape == (1, 64, 64) and s["hm"].shape == (2, 16, 16) for s in first)

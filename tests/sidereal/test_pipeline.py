@@ -189,3 +189,23 @@ def test_a_slow_object_too_short_for_a_trail_is_tracked_by_its_motion(tmp_path):
     # without the short candidates (searched only down to a trail's length) it is not found
     assert main(["track", str(seq), "--mode", "sidereal", "--trail-short-length", "15", "-o", str(out)]) == 0
     assert len(read_table(out)) == 0
+
+
+def test_unsteady_tracks_drop_noise_linked_by_chance():
+    from debristrack.pipeline.sidereal import unsteady_tracks
+
+    frames = np.array([0, 1, 2, 3] * 3)
+    ids = np.repeat([1, 2, 3], 4)
+    t = np.arange(4.0)
+    steady = np.column_stack([100 + 30 * t, 50 + 10 * t, 120 + 30 * t, 57 + 10 * t])  # on one line, onwards
+    steady[1, 0:2] += [10.0, 10.0 / 3]  # a streak cut short by the edge: its centre moves along the line only
+    zigzag = steady + np.array([[0, 0, 0, 0], [0, 25, 0, 25], [0, 0, 0, 0], [0, 25, 0, 25]])  # 25 px across
+    back = np.column_stack([100 + 30 * t[[0, 2, 1, 3]], 50 + 10 * t[[0, 2, 1, 3]],
+                            120 + 30 * t[[0, 2, 1, 3]], 57 + 10 * t[[0, 2, 1, 3]]])  # on the line, back and forth
+    bad = unsteady_tracks(ids, frames, np.vstack([steady, zigzag, back]))
+    assert not bad[ids == 1].any() and bad[ids == 2].all() and bad[ids == 3].all()
+    # two streaks: parallel ones are kept for the other tests, crossed ones are two things
+    assert not unsteady_tracks(np.array([1, 1]), np.array([0, 1]), zigzag[:2]).any()
+    crossed = np.array([[0, 0, 40, 0], [50, 0, 80, 30.0]])  # 45 deg apart
+    assert unsteady_tracks(np.array([1, 1]), np.array([0, 1]), crossed).all()
+    assert not unsteady_tracks(np.array([1, 1]), np.array([0, 1]), crossed, max_angle=50).any()

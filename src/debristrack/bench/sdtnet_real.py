@@ -28,12 +28,19 @@ from .report import section_preamble, update_section
 
 def rows_for(weights: list[str]) -> tuple:
     """Rows (name, flag changes, method): the classical default, then SDT-Net per weights file
-    (None = shipped). The SDT-Net changes name the weights, so ``real.run_rows`` never mistakes
-    an SDT-Net row for one that can reuse the classical detections."""
+    (None = shipped) on the input it was trained on (``--sdtnet-input auto``) and on the other
+    one (the input ablation, ``, frame input`` or ``, residual input``). The SDT-Net changes
+    name the weights, so ``real.run_rows`` never mistakes an SDT-Net row for one that can reuse
+    the classical detections."""
+    from ..sdtnet.infer import other_input, trained_input
+
     rows = [("matched+physical", {}, "matched+physical")]
     for w in weights:
         name = "sdtnet" if w is None else f"sdtnet ({Path(w).name})"
-        rows.append((name, dict(sdtnet_weights=w, sdtnet_device="cpu", sdtnet_threads=1), "sdtnet"))
+        flags = dict(sdtnet_weights=w, sdtnet_device="cpu", sdtnet_threads=1)
+        rows.append((name, dict(flags, sdtnet_input="auto"), "sdtnet"))
+        other = other_input(trained_input(w))
+        rows.append((f"{name}, {other} input", dict(flags, sdtnet_input=other), "sdtnet"))
     return tuple(rows)
 
 

@@ -31,7 +31,7 @@ from ..parallel import Task, add_parallel_arguments, run_tasks
 from ..simulate import iter_frames, make_scene
 from ..pipeline.loop import run_method
 from ..pipeline.sidereal import DETECTORS, Config, make_method, with_options
-from ..sdtnet.options import CPU_WEIGHTS, DEFAULT_WEIGHTS, REAL_WEIGHTS, SdtnetConfig
+from ..sdtnet.options import DEFAULT_WEIGHTS, SHIPPED_WEIGHTS, SdtnetConfig
 from ..track.segments import TRACKERS
 from .report import section_preamble, update_section
 from ..config import int_at_least
@@ -79,10 +79,10 @@ ABLATIONS = (("a", "a-centre.pt", "CenterTrack-style centre + size"), ("b", "b-n
 
 
 def paper_decoding(config: SdtnetConfig) -> SdtnetConfig:
-    """[SDT] as published: endpoints paired by embedding distance alone (eq. 10), tracks
-    associated by the network's offsets alone (eq. 13-14)."""
-    return dataclasses.replace(config, embedding_distance=0.5, mask_support=0.0, support_weight=0.0, motion=False,
-                               physics=False, singles=False, validate=False)
+    """[SDT] as published: the frames themselves in, endpoints paired by embedding distance
+    alone (eq. 10), tracks associated by the network's offsets alone (eq. 13-14)."""
+    return dataclasses.replace(config, input="frame", embedding_distance=0.5, mask_support=0.0, support_weight=0.0,
+                               motion=False, physics=False, singles=False, validate=False)
 
 
 def _bench_config(config) -> SdtnetConfig:
@@ -99,10 +99,20 @@ def sdtnet_rows(frames: list[Frame], config) -> dict[str, tuple[Table, float]]:
     (mask-aware pairing, motion prediction) and with the paper's; one torch thread, and the
     track filter of the classical rows (``min_hits``, :func:`plausible_tracks`)."""
     sdt = _bench_config(config)
-    rows = {"sdtnet": _sdtnet(frames, config, sdt),
-            "sdtnet, paper decoding": _sdtnet(frames, config, paper_decoding(sdt))}
+    rows = {"sdtnet": _sdtnet(frames, config, sdt)}
+    rows.update(input_ablation_rows(frames, config, "sdtnet", sdt))
+    rows["sdtnet, paper decoding"] = _sdtnet(frames, config, paper_decoding(sdt))
     rows.update(other_weights_rows(frames, config))
     return rows
+
+
+def input_ablation_rows(frames: list[Frame], config, name: str, sdt: SdtnetConfig) -> dict[str, tuple[Table, float]]:
+    """Row ``name`` on the input its weights were not trained on (frames for weights trained on
+    the static-sky residual, and the other way round): the input ablation."""
+    from ..sdtnet.infer import other_input, trained_input
+
+    other = other_input(trained_input(sdt.weights) if sdt.input == "auto" else sdt.input)
+    return {f"{name}, {other} input": _sdtnet(frames, config, dataclasses.replace(sdt, input=other))}
 
 
 def other_weights_rows(frames: list[Frame], config) -> dict[str, tuple[Table, float]]:
@@ -111,8 +121,13 @@ def other_weights_rows(frames: list[Frame], config) -> dict[str, tuple[Table, fl
     (``sdtnet_real.pt``, physical motion and randomised skies, asinh input)."""
     sdt = _bench_config(config)
     default = Path(sdt.weights) if sdt.weights else DEFAULT_WEIGHTS
-    return {f"sdtnet ({w.name})": _sdtnet(frames, config, dataclasses.replace(sdt, weights=str(w)))
-            for w in (CPU_WEIGHTS, REAL_WEIGHTS) if w.exists() and w.resolve() != default.resolve()}
+    rows = {}
+    for w in SHIPPED_WEIGHTS:
+        if w.exists() and w.resolve() != default.resolve():
+            mine = dataclasses.replace(sdt, weights=str(w))
+            rows[f"sdtnet ({w.name})"] = _sdtnet(frames, config, mine)
+            rows.update(input_ablation_rows(frames, config, f"sdtnet ({w.name})", mine))
+    return rows
 
 
 def default_row(frames: list[Frame], config: Config) -> dict[str, tuple[Table, float]]:
@@ -245,9 +260,14 @@ def report(results: dict[str, tuple[dict, dict]], n: int, command: str, workers:
         "paired by embedding distance plus the RoI-FE mask along the segment; association by the net's offsets, "
         "the streak's own geometry (rate = length / EXPTIME, the next streak a cadence later on its line) and "
         "the track's velocity; the trail validator on tracks of one or two streaks; one-frame trails kept as "
-        "`matched+physical` keeps them); `sdtnet (sdtnet_real.pt)` is the issue 17 weights (asinh input, "
+        "`matched+physical` keeps them; the net sees each frame's static-sky residual, `--sdtnet-input residual`, "
+        "the classical front end's, and tracks on it must pass the validator, all of them of one or two streaks); "
+        "`sdtnet, frame input` is the same with the frames themselves in (`--sdtnet-input frame`, the input "
+        "ablation; tracks of three or more streaks judged by their motion); every row's tracks of two or more "
+        "streaks have parallel streaks and, from three, centres on a line moving one way "
+        "(`unsteady_tracks`); `sdtnet (sdtnet_real.pt)` is the issue 17 weights (asinh input, "
         "trained on physical and sdtd scenes with randomised skies) with the same decoding; `sdtnet, paper "
-        "decoding` is the default network decoded as [SDT] publishes it (eq. 10 pairing, eq. 13-14 "
+        "decoding` is the default network decoded as [SDT] publishes it (frames in, eq. 10 pairing, eq. 13-14 "
         "association). The `Tab. 3` rows are the four ablation variants trained "
         "alike (`configs/ablation-*.json` and `cpu.json`: 16 epochs x 200 steps on 2 CPU threads, "
         "weights in `benchmarks/sdtnet-ablation/`), paper decoding. Every SDT-Net row runs on one torch "

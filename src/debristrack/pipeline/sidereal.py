@@ -26,6 +26,7 @@ from astropy.table import Table, vstack
 
 from ..config import check_ranges
 from ..detect.streaks import LSDParams, MatchedParams, detect_lsd, detect_matched, star_mask
+from ..detect.streaks.clean import prepare
 from ..detect.streaks.geometry import as_segments, lengths
 from ..detect.streaks.static_sky import (QUANTUM, Measured, Sky, StaticSky, measure, pack_mask, quantized,
                                          unpack_mask)
@@ -34,7 +35,7 @@ from ..detect.streaks.trails import Candidates, FrameFacts, detect_candidates, f
 from ..detect.streaks.validate import ValidatorParams, validated
 from ..errors import InputError
 from ..io.tables import empty_table, normalize_streaks
-from ..sdtnet.options import SdtnetConfig
+from ..sdtnet.options import INPUTS, SdtnetConfig
 from ..track.offset import OffsetTracker
 from ..track.physical import PhysicalLinker, PhysicalParams, plausible_one_frame_trail, rows_table
 from ..track.segments import TRACKERS, TrackerParams
@@ -97,6 +98,9 @@ class Config:
             raise InputError(f"{where}: --low-score ({t.low_score}) must not exceed --high-score ({t.high_score})")
         if self.sdtnet.device not in ("auto", "cpu", "cuda"):
             raise InputError(f"{where}: --sdtnet-device must be auto, cpu or cuda, got {self.sdtnet.device!r}")
+        if self.sdtnet.input not in INPUTS:
+            raise InputError(f"{where}: --sdtnet-input must be {', '.join(INPUTS[:-1])} or {INPUTS[-1]}, "
+                             f"got {self.sdtnet.input!r}")
 
 
 def parse_method(method: str) -> tuple[str, str]:
@@ -148,6 +152,47 @@ def implausible_tracks(ids: np.ndarray, frames: np.ndarray, segs: np.ndarray, *,
     off = np.degrees(np.minimum(off, np.pi - off))
     bad = (span > 0) & ((speed < min_speed) | (off > max_motion_angle))
     return bad[inv]
+
+
+STEADY_TOL = 4.0  # px: least tolerance of unsteady_tracks (the net's endpoints scatter by 1-2 px)
+AXIS_LENGTH = 12.0  # px: streaks at least this long have a direction unsteady_tracks compares
+
+
+def unsteady_tracks(ids: np.ndarray, frames: np.ndarray, segs: np.ndarray, *, tol: float = STEADY_TOL,
+                    max_angle: float = 20.0) -> np.ndarray:
+    """Rows of tracks that do not move as one object does: debris crosses a sidereal field in
+    a straight line at a steady rate, so its streaks are parallel (those of ``AXIS_LENGTH`` px
+    or more within ``max_angle`` degrees of each other) and, from 3 streaks on, their centres
+    lie on a line (within ``tol`` px plus 3 % of their spread, across it; a streak cut by the
+    frame edge moves its centre along the line, not across) and advance along it frame after
+    frame (steps back of more than ``tol`` px are not motion). Pieces of noise linked by
+    chance within an association radius do none of that.
+
+    ``ids``, ``frames`` (N,), ``segs`` (N, 4) ``x1, y1, x2, y2``; returns (N,) bool."""
+    bad = np.zeros(len(ids), bool)
+    centres = 0.5 * (segs[:, 0:2] + segs[:, 2:4])
+    d = segs[:, 2:4] - segs[:, 0:2]
+    long = np.hypot(d[:, 0], d[:, 1]) >= AXIS_LENGTH
+    phi = np.arctan2(d[:, 1], d[:, 0])
+    for i in np.unique(ids):
+        rows = np.flatnonzero(ids == i)
+        if len(rows) < 2:
+            continue
+        a = phi[rows[long[rows]]]
+        turn = np.abs(a[:, None] - a[None, :]) % np.pi
+        if len(a) > 1 and np.degrees(np.minimum(turn, np.pi - turn)).max() > max_angle:
+            bad[rows] = True
+            continue
+        if len(rows) < 3:
+            continue
+        rows = rows[np.argsort(frames[rows], kind="stable")]
+        c = centres[rows] - centres[rows].mean(axis=0)
+        vt = np.linalg.svd(c, full_matrices=False)[2]
+        along, across = c @ vt[0], c @ vt[1]
+        steps = np.diff(along)
+        back = min(steps[steps > 0].sum(), -steps[steps < 0].sum())
+        bad[rows] = (np.abs(across).max() > tol + 0.03 * float(np.ptp(along))) or (back > tol)
+    return bad
 
 
 def plausible_tracks(table: Table, config: Config | None = None, *, n_frames: int | None = None) -> Table:
@@ -524,64 +569,109 @@ def frame_times(seq) -> tuple[np.ndarray, np.ndarray]:
     return _relative_times([_exposure(h) for h in heads])
 
 
-class SdtnetMethod:
+class SdtnetMethod(StreakMethod):
     """SDT-Net ([SDT] sec. 4) and its offset tracker (eq. 13-14 and the streaks' physics,
     :mod:`debristrack.track.offset`), the frame loop's method.
 
-    ``step`` runs the net on the frame (``clean``: bad pixels replaced) and associates its
-    streaks, with the frame's exposure start and EXPTIME from its header (a streak gives its
-    own rate), and (``validate``) runs the classical trail validator on them; ``finish`` drops
-    the tracks of one or two streaks most of which the validator rejects, applies the sidereal track filter and, with ``singles``, keeps the
-    one-frame trails the classical physical linker keeps (flagged ``single``). torch is
-    imported here, only when the network is asked for.
+    The net sees, per ``config.sdtnet.input`` (``auto``: what its weights were trained on), the
+    frame itself (``frame``: ``clean``, bad pixels replaced) or what the classical detector sees
+    (``residual``, with ``sky``: the frame minus its static sky, cleaned by
+    :func:`debristrack.detect.streaks.clean.prepare`: stars, hot pixels, nebulae, impulses and
+    stripes gone; the frame itself where the window has no residual for it). The static sky
+    window is :class:`StreakMethod`'s (a centred window's frame comes ``window // 2`` frames
+    later; its work in the second thread). Each frame's streaks are associated with its
+    exposure start and EXPTIME from its header (a streak gives its own rate) and
+    (``validate``) judged by the classical trail validator, on what the net saw; ``finish``
+    keeps the tracks the validator passes (on frames: most streaks of a track of one or two;
+    on residuals: all of them, most of a longer one), drops those that do not move as one
+    object (:func:`unsteady_tracks`), applies the sidereal track filter and, with ``singles``,
+    keeps the one-frame trails the classical physical linker keeps (flagged ``single``). torch
+    is imported here, only when the network is asked for.
     """
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, sky: StaticSky | None = None):
         from ..sdtnet.infer import SdtnetDetector  # [SDT] sec. 4: torch only for this method
 
-        self.config = config
-        self.net = SdtnetDetector(config.sdtnet)
-        self.tracker = None
+        net = SdtnetDetector(config.sdtnet)
+        # auto: what the weights were trained to see (their model config's input)
+        self.input = config.sdtnet.input if config.sdtnet.input != "auto" else net.model.config.input
+        super().__init__("matched", "sdtnet", config, sky=sky if self.input == "residual" else None)
+        self.net = net
+        self.offsets = None  # the OffsetTracker (made at the first frame: it needs the shape)
         self.shape = None
         self.rows: list[np.ndarray] = []
         self.exposures: list[tuple] = []  # each frame's (start, EXPTIME) from its header
         self.valid: list[np.ndarray] = []  # per frame, whether each streak passed the trail validator
+        self.on_residual: list[bool] = []  # per frame, whether the net saw its static-sky residual
+
+    @property
+    def real_sky(self) -> bool:
+        return True  # the frame's facts (PSF, saturated cores) in the read-ahead; the window holds no pixels twice
 
     def _times(self) -> tuple[np.ndarray, np.ndarray]:
         return _relative_times(self.exposures)
 
-    def step(self, index: int, frame) -> None:
-        image = frame.clean
+    def _input(self, frame, sky: Sky | None) -> tuple[np.ndarray, float | None]:
+        """The image the net sees (class docstring) and, when it is the static-sky residual, its
+        noise (None for the frame itself: a single frame, or a live night's first two)."""
+        static = sky.static_residual() if sky is not None else None
+        if static is None:
+            return (frame.clean if frame.clean is not None else sky.own), None
+        prepared, info = prepare(static, frame.mask)
+        return prepared, info["sigma"]
+
+    def _frame(self, index: int, frame, sky: Sky | None) -> None:
         s = self.config.sdtnet
-        if self.tracker is None:
+        image, sigma = self._input(frame, sky)
+        if self.offsets is None:
             self.shape, self.first = image.shape, index  # frame numbers count from the first frame stepped
-            self.tracker = OffsetTracker(radius=s.radius, max_gap=s.max_gap, motion=s.motion, shape=image.shape)
+            self.offsets = OffsetTracker(radius=s.radius, max_gap=s.max_gap, motion=s.motion, shape=image.shape)
         self.exposures.append(_exposure(getattr(frame, "header", None)))
+        facts = getattr(frame, "facts", None)
         dets = self.net.detect(image)
+        self.on_residual.append(sigma is not None)
         valid = np.ones(len(dets), bool)
         if s.validate and len(dets):
-            # the classical trail validator on the net's streaks (the rejections of a real sky)
+            # the classical trail validator on the net's streaks (the rejections of a real sky),
+            # measured where the net looked
             segs = np.column_stack([dets.left, dets.right, dets.score])
-            valid = validated(image, getattr(frame, "mask", None), segs, saturation=_saturation(frame),
-                              default_fwhm=self.config.matched.fwhm, params=self.config.trail)[1].keep
+            known = dict(fwhm=facts.fwhm, saturated=facts.saturated) if facts is not None else {}
+            measured_on = dict(residual=(image, sigma)) if sigma is not None else {}
+            own = frame.clean if frame.clean is not None else image  # (a held frame's pixels: the window's)
+            valid = validated(own, frame.mask, segs, saturation=_saturation(frame),
+                              default_fwhm=self.config.matched.fwhm, params=self.config.trail,
+                              **known, **measured_on)[1].keep
         self.valid.append(valid)
         starts, exptimes = self._times()  # s since the first frame; per frame when a header lacks them
         times = dict(start=float(starts[-1]), exptime=float(exptimes[-1])) if s.physics else {}
-        ids = self.tracker.update(index, dets, **times)
+        ids = self.offsets.update(index, dets, **times)
         self.rows.append(np.column_stack([np.full(len(dets), index), ids, dets.left, dets.right, dets.score]))
 
     def finish(self) -> Table:
+        for i, f, sky in self._drain():
+            self._frame(i, f, sky)
         n = len(self.rows)
         rows = np.vstack(self.rows) if n else np.zeros((0, 7))
         if len(rows):
             # a track of one or two streaks is a trail when most of them look like one to the validator
             # (a halo or bleed column rarely passes); from three on, moving along its own streaks at a
-            # steady rate is the stronger test (a short trail's aspect ratio fails the validator)
+            # steady rate is the stronger test (a short trail's aspect ratio fails the validator). Not
+            # on a static-sky residual: there the validator measures what the net saw, no star left to
+            # mislead it, and the net (trained on frames) fires on the residue of stars, so every
+            # track must pass it (one or two streaks: all of them)
             ids, inv = np.unique(rows[:, 1], return_inverse=True)
             count = np.bincount(inv)
             share = np.bincount(inv, np.concatenate(self.valid).astype(float)) / count
-            rows = rows[(share[inv] >= 0.5) | (count[inv] >= 3)]
+            residual = np.concatenate([np.full(len(r), on) for r, on in zip(self.rows, self.on_residual)])
+            on_residual = np.bincount(inv, residual.astype(float), len(ids)) > 0
+            passed = np.where(on_residual & (count <= 2), share == 1.0, share >= 0.5)
+            by_motion = (count >= 3) & ~on_residual
+            rows = rows[(passed | by_motion)[inv]]
         table = _streak_table([rows])
+        if len(table):
+            segs = np.column_stack([np.asarray(table[c], float) for c in ("x1", "y1", "x2", "y2")])
+            table = table[~unsteady_tracks(np.asarray(table["id"]), np.asarray(table["frame"]), segs,
+                                            max_angle=self.config.filter.max_motion_angle)]
         kept = plausible_tracks(table, self.config, n_frames=n)
         kept["single"] = np.zeros(len(kept), np.int64)
         if not (self.config.sdtnet.singles and len(table)):
@@ -620,14 +710,15 @@ def make_method(seq, method: str, config: Config, *, rejections: collections.Cou
     sky window (:func:`sky_window`; ``live``: past-only, for ``watch``), none when the frames'
     start times do not increase (the CCDs of one mosaic exposure) or a finished sequence has
     fewer than 3 frames."""
-    if method == "sdtnet":
-        seq.require(1, "sdtnet needs at least 1 frame")
-        return SdtnetMethod(config)
-    detector, tracker = parse_method(method)
+    detector, tracker = parse_method(method) if method != "sdtnet" else (None, None)
     seq.require(1, f"{method} needs at least 1 frame")
     times = frame_times(seq)
     # a finished sequence of under 3 frames has no static sky (live, more frames may come)
     stack = (live or len(seq) >= 3) and not np.any(np.diff(times[0]) <= 0)
+    if method == "sdtnet":  # for a residual input: the matched detector's static sky window
+        residual = config.sdtnet.input != "frame" and stack
+        return SdtnetMethod(config, sky=StaticSky(max(2, int(config.filter.star_stack) - 1), centred=not live)
+                            if residual else None)
     sky = sky_window(config, detector, live=live) if stack else None
     if tracker == "physical":
         return PhysicalMethod(detector, config, times=times, sky=sky, rejections=rejections)

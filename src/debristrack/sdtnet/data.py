@@ -64,6 +64,9 @@ class DataConfig:
         "help": "folder of real FITS frames used as the sky of some simulated scenes (never ../shared/real/: "
                 "a test set)"})
     background_prob: float = field(default=0.15, metadata={"help": "fraction of scenes on a real background"})
+    frame_prob: float = field(default=0.25, metadata={
+        "help": "residual-input models: fraction of scenes given as the frames themselves (what the net sees of a "
+                "single frame or a night of two, which have no static sky)"})
 
 
 NORMS = ("asinh", "zscale")
@@ -225,7 +228,10 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
-def randomized_scene(preset: str, size: int, rng: np.random.Generator):
+RESIDUAL_FRAMES = 5  # frames of a residual-training scene: each frame's static sky from the other four
+
+
+def randomized_scene(preset: str, size: int, rng: np.random.Generator, frames: int = 2):
     """A two-frame sidereal scene of ``preset`` with its sky, optics and camera drawn at random
     (domain randomisation): what a network trained on it must not depend on. The preset keeps
     its motion model (physical or [SDT] eq. 5) and object counts."""
@@ -243,7 +249,7 @@ def randomized_scene(preset: str, size: int, rng: np.random.Generator):
         exptime=exptime, cadence=exptime * float(rng.uniform(1.02, 2.0)),
         nuisances=bool(rng.random() < 0.35) or preset == "nuisance",
     )
-    return make_scene("sidereal", preset, size=size, frames=2, **over)
+    return make_scene("sidereal", preset, size=size, frames=frames, **over)
 
 
 def _background_images(folder: str) -> list[np.ndarray]:
@@ -253,22 +259,42 @@ def _background_images(folder: str) -> list[np.ndarray]:
 
 
 def simulated_samples(config: DataConfig = DataConfig(), *, rng: np.random.Generator | int | None = None,
-                      norm: str = "asinh") -> Iterator[dict]:
+                      norm: str = "asinh", residual: bool = False) -> Iterator[dict]:
     """Endless training samples: each a new two-frame sidereal sequence of ``config.crop`` px,
     preset drawn from ``config.presets`` (with ``config.randomize``: its sky and camera drawn
     by :func:`randomized_scene`; with ``config.backgrounds``: a fraction on a real frame),
-    seeded from ``rng``."""
+    seeded from ``rng``. With ``residual`` (a model of ``"input": "residual"``): scenes of
+    :data:`RESIDUAL_FRAMES` frames as :func:`static_residuals` makes them, every consecutive
+    pair a sample, but for a fraction ``config.frame_prob`` of two-frame scenes as they are."""
     rng = np.random.default_rng(rng)
     images = _background_images(config.backgrounds) if config.backgrounds else []
     while True:
+        as_residual = residual and rng.random() >= config.frame_prob
+        frames = RESIDUAL_FRAMES if as_residual else 2
         preset = config.presets[int(rng.integers(len(config.presets)))]
         if config.randomize:
-            scene = randomized_scene(preset, config.crop, rng)
+            scene = randomized_scene(preset, config.crop, rng, frames)
         else:
-            scene = make_scene("sidereal", preset, size=config.crop, frames=2)
+            scene = make_scene("sidereal", preset, size=config.crop, frames=frames)
         background = images[int(rng.integers(len(images)))] if images and rng.random() < config.background_prob else None
-        prev, cur = iter_frames(scene, seed=int(rng.integers(2**63)), background=background)
-        yield make_sample(prev, cur, config=config, rng=rng, norm=norm)
+        sim = list(iter_frames(scene, seed=int(rng.integers(2**63)), background=background))
+        if as_residual:
+            sim = static_residuals(sim)
+        for prev, cur in zip(sim, sim[1:]):
+            yield make_sample(prev, cur, config=config, rng=rng, norm=norm)
+
+
+def static_residuals(frames: list) -> list[_Frame]:
+    """Simulated frames as ``--sdtnet-input residual`` gives them to the net: each minus the
+    static sky of the others (:class:`~debristrack.detect.streaks.static_sky.StaticSky`, centred,
+    as the pipeline's window) and cleaned (:func:`~debristrack.detect.streaks.clean.prepare`),
+    with its truth and debris mask."""
+    from ..detect.streaks.clean import prepare
+    from ..detect.streaks.static_sky import StaticSky
+
+    sky = StaticSky(len(frames) - 1, centred=True)
+    skies = [s for f in frames for s in sky.push(f.data, None, f)] + sky.flush()
+    return [_Frame(prepare(s.static_residual())[0], s.payload.truth, s.payload.mask) for s in skies]
 
 
 @dataclass(frozen=True)
@@ -314,11 +340,14 @@ def dataset_samples(root: str | Path, config: DataConfig = DataConfig(), *,
 
 
 def training_samples(config: DataConfig = DataConfig(), *, rng: np.random.Generator | int | None = None,
-                     norm: str = "asinh") -> Iterator[dict]:
+                     norm: str = "asinh", residual: bool = False) -> Iterator[dict]:
     """:func:`dataset_samples` when ``config.dataset`` is set, else :func:`simulated_samples`."""
     if config.dataset:
+        if residual:
+            raise InputError(f"{config.dataset}: a residual-input model trains on simulated scenes only "
+                             "(a dataset's frame pairs have no static sky)")
         return dataset_samples(config.dataset, config, rng=rng, norm=norm)
-    return simulated_samples(config, rng=rng, norm=norm)
+    return simulated_samples(config, rng=rng, norm=norm, residual=residual)
 
 
 def collate(samples: list[dict], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

@@ -27,7 +27,8 @@ def load_model(path: str, device: str) -> SDTNet:
     """The SDT-Net stored in ``path`` (``save_weights`` format), in eval mode on ``device``."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        stored = {"norm": "zscale", **payload["model_config"]}  # files of issue 7 lack "norm": ZScale
+        # files of issue 7 lack "norm" (ZScale), those before the residual input lack "input" (frames)
+        stored = {"norm": "zscale", "input": "frame", **payload["model_config"]}
         config = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
         model = SDTNet(config)
         model.load_state_dict(payload["state_dict"])
@@ -36,6 +37,17 @@ def load_model(path: str, device: str) -> SDTNet:
     except (KeyError, TypeError, ValueError, RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
         raise InputError(f"{path}: not an SDT-Net weights file ({type(exc).__name__})") from None
     return model.to(device).eval()
+
+
+def trained_input(weights: str | Path | None) -> str:
+    """What a weights file (None = the shipped default) was trained to see: its model config's
+    ``input``, ``frame`` or ``residual`` (what ``--sdtnet-input auto`` gives it)."""
+    return load_model(str(weights or DEFAULT_WEIGHTS), "cpu").config.input
+
+
+def other_input(inp: str) -> str:
+    """The input a weights file was not trained on (the input ablation of the benchmarks)."""
+    return "frame" if inp == "residual" else "residual"
 
 
 @torch.inference_mode()

@@ -53,6 +53,10 @@ class ModelConfig:
     norm: str = field(default="asinh", metadata={
         "help": "input normalisation (sdtnet/data.py normalize): asinh = local sky subtracted, noise-scaled, "
                 "asinh-compressed; zscale = [SDT] eq. 1-3 (the weights of issue 7; files without the field)"})
+    input: str = field(default="frame", metadata={
+        "help": "what the network is trained to see: frame (the frames themselves; files without the field) or "
+                "residual (each frame minus its static sky, cleaned: sdtnet/data.py static_residuals); "
+                "--sdtnet-input auto follows it"})
 
     def heads(self) -> dict[str, int]:
         """Output channels per head (CenterNet's head dict)."""

@@ -9,6 +9,8 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 CPU_WEIGHTS = WEIGHTS_DIR / "sdtnet_cpu.pt"  # issue 7: [SDT] eq. 5 motion, ZScale input (WEIGHTS.md)
 REAL_WEIGHTS = WEIGHTS_DIR / "sdtnet_real.pt"  # issue 17: physical motion, randomised skies, asinh input
 DEFAULT_WEIGHTS = CPU_WEIGHTS  # what --sdtnet-weights defaults to
+SHIPPED_WEIGHTS = (CPU_WEIGHTS, REAL_WEIGHTS)  # every file of WEIGHTS.md
+INPUTS = ("auto", "residual", "frame")  # SdtnetConfig.input
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,10 @@ class SdtnetConfig:
         "tile": "[64, inf)", "tile_overlap": "[0, inf)"}
 
     weights: str | None = field(default=None, metadata={"help": "weights file (.pt); None = the shipped default (sdtnet/weights/WEIGHTS.md)"})
+    input: str = field(default="auto", metadata={
+        "help": "what the net sees: residual (the classical real-sky front end: the frame minus its static sky in a "
+                "sequence of 3+ frames, impulses and stripes cleaned), frame (the frame itself, as [SDT]) or auto "
+                "(what the weights were trained on: their model config's input)"})
     device: str = field(default="auto", metadata={"help": "auto (cuda if available), cpu or cuda"})
     threads: int = field(default=0, metadata={"help": "CPU threads for torch (0 = torch's default)"})
     score_threshold: float = field(default=0.4, metadata={"help": "least endpoint heatmap score"})

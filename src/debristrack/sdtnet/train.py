@@ -71,6 +71,8 @@ class TrainConfig:
             (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
             (math.isfinite(self.max_minutes) and self.max_minutes >= 0, "max_minutes must be >= 0"),
         ]
+        if self.model.input not in ("frame", "residual"):
+            raise InputError(f"train: model input must be frame or residual, got {self.model.input!r}")
         for ok, text in checks:
             if not ok:
                 name, rest = text.split(" ", 1)
@@ -152,9 +154,10 @@ def load_init(model: SDTNet, path: str | Path) -> None:
     except (KeyError, TypeError, RuntimeError, OSError, EOFError) as exc:
         raise InputError(f"{path}: not an SDT-Net weights file ({type(exc).__name__})") from None
     mine = dataclasses.asdict(model.config)
-    stored = {**dataclasses.asdict(ModelConfig()), "norm": "zscale", **stored}  # older files lack newer fields
-    # the architecture must match; the input normalisation may change (fine-tuning adapts to it)
-    diff = sorted(k for k in mine if k != "norm" and list(np.atleast_1d(mine[k])) != list(np.atleast_1d(stored[k])))
+    stored = {**dataclasses.asdict(ModelConfig()), "norm": "zscale", "input": "frame", **stored}  # older files lack newer fields
+    # the architecture must match; the input and its normalisation may change (fine-tuning adapts to them)
+    diff = sorted(k for k in mine if k not in ("norm", "input")
+                  and list(np.atleast_1d(mine[k])) != list(np.atleast_1d(stored[k])))
     if diff:
         raise InputError(f"{path}: model config differs from this run's in {', '.join(diff)}")
     model.load_state_dict(payload["state_dict"])
@@ -237,7 +240,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
     elif config.init:
         load_init(model, config.init)
     write_json_atomic(out / "config.json", config_to_dict(config))
-    samples = training_samples(config.data, rng=data_rng, norm=config.model.norm)
+    samples = training_samples(config.data, rng=data_rng, norm=config.model.norm,
+                               residual=config.model.input == "residual")
     t0 = time.monotonic()
     epoch = start_epoch
     for epoch in range(start_epoch, config.epochs):
