@@ -10,7 +10,7 @@ from debristrack.io.sequence import Frame
 from debristrack.pipeline import sidereal
 from debristrack.pipeline.loop import run_method
 from debristrack.sdtnet.infer import CPU_WEIGHTS, load_model
-from debristrack.sdtnet.options import SdtnetConfig
+from debristrack.sdtnet.options import DEFAULT_WEIGHTS, SHIPPED_WEIGHTS, SdtnetConfig
 from debristrack.simulate import iter_frames, make_scene
 from debristrack.track.offset import OffsetTracker
 
@@ -67,11 +67,13 @@ def test_tracker_matches_swapped_endpoint_order():
 
 
 def test_shipped_weights_find_a_bright_streak():
+    # the issue 7 weights on the [SDT] eq. 5 motion they were trained on (frames in)
     assert CPU_WEIGHTS.exists()
     scene = make_scene("sidereal", "sdtd", size=128, frames=3, objects=(1, 1), snr=(60.0, 60.0),
                        length=(40.0, 40.0), speed=(10.0, 10.0), gap_prob=0.0, star_density=100.0)
     frames = list(iter_frames(scene, seed=2))
-    method = sidereal.SdtnetMethod(sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1)))
+    method = sidereal.SdtnetMethod(sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1,
+                                                                       weights=str(CPU_WEIGHTS))))
     table = run_method(method, [Frame(f.index, str(f.index), f.data, f.header, None) for f in frames])
     found = 0
     for f in frames:
@@ -124,8 +126,9 @@ def test_padding_draws_no_streak_on_the_frame_edge(shared, monkeypatch):
     from debristrack.sdtnet import infer
 
     seq = open_sequence(shared / "real" / "streaks" / "hsc_cutout.fits")
-    # the net's own output (the trail validator calls this wide trail curved: not what is tested here)
-    config = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1, validate=False))
+    # the net's own output (the trail validator calls this wide trail curved: not what is tested here),
+    # the issue 7 weights, which find that trail
+    config = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1, validate=False, weights=str(CPU_WEIGHTS)))
     got = sidereal.track_sequence(seq, method="sdtnet", config=config)
     lengths = np.hypot(np.asarray(got["x2"]) - got["x1"], np.asarray(got["y2"]) - got["y1"])
     assert lengths.max() > 200  # the trail crossing the cutout
@@ -180,20 +183,29 @@ def _sim_frames(**scene_kw):
     return scene, [Frame(f.index, str(f.index), f.data, f.header, None) for f in iter_frames(scene, seed=21)]
 
 
-def test_shipped_weights_track_a_physically_moving_streak_as_one():
+def _shipped(weights):
+    """make_method's sdtnet with a shipped weights file (the input it was trained on)."""
+    return sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1, weights=str(weights)))
+
+
+@pytest.mark.parametrize("weights", SHIPPED_WEIGHTS, ids=lambda w: w.name)
+def test_shipped_weights_track_a_physically_moving_streak_as_one(weights):
     # 68 px per frame (streak 57 px in 5 s, the next one 6 s later), issue 17's case
     scene, frames = _sim_frames(objects=(1, 1), snr=(40.0, 40.0), speed=(68.0, 68.0), leo_prob=0.0, gap_prob=0.0,
                                 min_separation=0.0)
-    method = sidereal.SdtnetMethod(sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1)))
-    table = run_method(method, frames)
+    table = run_method(sidereal.make_method(_Seq(frames), "sdtnet", _shipped(weights)), frames)
     ids, counts = np.unique(np.asarray(table["id"]), return_counts=True)
     assert len(ids) == 1 and counts[0] >= 3  # one track, seen in (nearly) every frame the object crosses
 
 
-def test_shipped_weights_report_nothing_on_a_streak_free_sequence():
+@pytest.mark.parametrize("weights", SHIPPED_WEIGHTS, ids=lambda w: w.name)
+def test_shipped_weights_report_nothing_on_a_streak_free_sequence(weights):
     scene, frames = _sim_frames(objects=(0, 0))
-    method = sidereal.SdtnetMethod(sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1)))
-    assert len(run_method(method, frames)) == 0
+    assert len(run_method(sidereal.make_method(_Seq(frames), "sdtnet", _shipped(weights)), frames)) == 0
+
+
+def test_the_default_weights_see_residuals():
+    assert load_model(str(DEFAULT_WEIGHTS), "cpu").config.input == "residual"
 
 
 class _Seq(list):
@@ -251,7 +263,7 @@ def test_auto_input_follows_the_weights(tmp_path):
     import torch
 
     scene, frames = _sim_frames(objects=(0, 0))
-    auto = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1))
+    auto = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1, weights=str(CPU_WEIGHTS)))
     assert load_model(str(CPU_WEIGHTS), "cpu").config.input == "frame"
     assert sidereal.make_method(_Seq(frames), "sdtnet", auto).sky is None
     payload = torch.load(CPU_WEIGHTS, map_location="cpu", weights_only=True)

@@ -26,10 +26,12 @@ from ..simulate import iter_frames, make_scene
 from ..io.sequence import Frame
 from ..pipeline.loop import run_method
 from ..pipeline.sidereal import Config as SiderealConfig
-from ..pipeline.sidereal import SdtnetMethod
+from ..pipeline.sidereal import make_method
 from ..sdtnet.options import DEFAULT_WEIGHTS
+from ..sdtnet.infer import trained_input
 from ..sdtnet.options import SdtnetConfig
 from .report import section_preamble, update_section
+from .sidereal import _Frames
 from ..config import int_at_least
 
 
@@ -40,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int_at_least(16), default=512, help="frame size of the test sets, px (default: 512)")
     parser.add_argument("--frames", type=int_at_least(1), default=8, help="frames per test sequence (default: 8)")
     parser.add_argument("--timing-frames", type=int_at_least(1), default=None,
-                        help="1024x1024 frames timed (default: 6; --quick: 2)")
+                        help="1024x1024 frames timed (default: 6; --quick: 4; a residual input needs 3 for its static sky)")
     parser.add_argument("--threads", type=int_at_least(1), default=2, help="torch CPU threads (default: 2)")
     parser.add_argument("--weights", default=None, help=f"weights file (default: shipped {DEFAULT_WEIGHTS.name})")
     parser.add_argument("--seed", type=int_at_least(0), default=1000, help="random seed of the test sets (default: 1000)")
@@ -52,8 +54,9 @@ def _frames(sim) -> list[Frame]:
 
 
 def track(frames: list[Frame], config: SdtnetConfig):
-    """SDT-Net and the sidereal track filter through the frame loop."""
-    return run_method(SdtnetMethod(SiderealConfig(sdtnet=config)), frames)
+    """SDT-Net and the sidereal track filter through the frame loop, as ``track`` runs it (the
+    static sky window of a residual input included)."""
+    return run_method(make_method(_Frames(frames), "sdtnet", SiderealConfig(sdtnet=config)), frames)
 
 
 def evaluate_preset(preset: str, *, sequences: int, size: int, frames: int, seed: int,
@@ -114,7 +117,7 @@ def time_4096(frames: int, config: SdtnetConfig, seed: int) -> tuple[float, floa
 
 def run(args: argparse.Namespace) -> int:
     sequences = args.sequences or (3 if args.quick else 20)
-    timing = args.timing_frames or (2 if args.quick else 6)
+    timing = args.timing_frames or (4 if args.quick else 6)
     config = SdtnetConfig(weights=args.weights, device="cpu", threads=args.threads)
     rows = []
     for preset in ("sdtd", "sdtd-dense", "debris", "dense"):
@@ -126,19 +129,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"sdtnet: timing {timing} frames of 1024x1024...", file=sys.stderr)
     spf_1024 = time_1024(timing, config, args.seed)
     print("sdtnet: timing 4096x4096 frames (tiled)...", file=sys.stderr)
-    spf_4096, read_4096, peak = time_4096(1 if args.quick else 2, config, args.seed)
+    spf_4096, read_4096, peak = time_4096(4, config, args.seed)  # 4: a residual input's window holds 3 others
     weights = Path(args.weights or DEFAULT_WEIGHTS).name
+    net_input = trained_input(args.weights)
     command = "debristrack bench " + " ".join(getattr(args, "command_argv", ["sdtnet"]))
     md = ("## SDT-Net ([SDT] sec. 4)\n\n" + section_preamble(command)
-          + f"Weights `{weights}`; {sequences} simulated sequences of {args.frames} frames, "
+          + f"Weights `{weights}` (input: {net_input}); {sequences} simulated sequences of {args.frames} frames, "
           f"{args.size}x{args.size} px, per test set (seed {args.seed}: not the `bench sidereal` sequences); "
           f"CPU, torch {torch.__version__}, {args.threads} threads; default decoding and the sidereal track "
           "filter (`plausible_tracks`).\n\n"
           "| test set | IDF1 | MOTA | IDS | HOTA | DetA | AssA | s/frame |\n|---|---|---|---|---|---|---|---|\n"
           + "\n".join(rows)
-          + f"\n\nWhole per-frame work (normalisation, network, decoding, validation, association) on CPU with "
+          + "\n\nWhole per-frame work ("
+          + ("static-sky residual, " if net_input == "residual" else "")
+          + f"normalisation, network, decoding, validation, association) on CPU with "
             f"{args.threads} threads: **{spf_1024:.2f} s per 1024x1024 frame** ({timing} frames); "
-            f"**{spf_4096:.2f} s per 4096x4096 frame** in tiles of {config.tile} px "
+            f"**{spf_4096:.2f} s per 4096x4096 frame** (4 frames) in tiles of {config.tile} px "
             f"({spf_4096 / max(read_4096, 1e-9):.0f} x the time to read its pixels from a FITS file, "
             f"{read_4096:.2f} s; {spf_4096 / max(16 * spf_1024, 1e-9):.2f} x sixteen 1024x1024 frames); "
             f"peak memory of the process after it {peak:.2f} GB.\n")
