@@ -688,6 +688,13 @@ class SdtnetMethod(StreakMethod):
         return out
 
 
+def residual_window(config: Config, *, live: bool = False) -> StaticSky:
+    """The static sky window that gives each frame its residual from ``star_stack - 1`` other
+    frames (at least 2), centred or past-only (``live``): the real-sky front end's, and what an
+    SDT-Net of residual input sees."""
+    return StaticSky(max(2, int(config.filter.star_stack) - 1), centred=not live)
+
+
 def sky_window(config: Config, detector: str, *, live: bool = False) -> StaticSky | None:
     """The static sky window of ``detector`` (:class:`StaticSky`; None when it needs none):
     with the real-sky front end, each frame's residual from ``star_stack - 1`` other frames
@@ -698,7 +705,7 @@ def sky_window(config: Config, detector: str, *, live: bool = False) -> StaticSk
         return None
     stack = int(config.filter.star_stack)
     if config.real.real_sky:
-        return StaticSky(max(2, stack - 1), centred=not live)
+        return residual_window(config, live=live)
     if stack < 3:
         return None
     return StaticSky(stack - 1, centred=not live, residuals=False, median=True)
@@ -717,8 +724,7 @@ def make_method(seq, method: str, config: Config, *, rejections: collections.Cou
     stack = (live or len(seq) >= 3) and not np.any(np.diff(times[0]) <= 0)
     if method == "sdtnet":  # for a residual input: the matched detector's static sky window
         residual = config.sdtnet.input != "frame" and stack
-        return SdtnetMethod(config, sky=StaticSky(max(2, int(config.filter.star_stack) - 1), centred=not live)
-                            if residual else None)
+        return SdtnetMethod(config, sky=residual_window(config, live=live) if residual else None)
     sky = sky_window(config, detector, live=live) if stack else None
     if tracker == "physical":
         return PhysicalMethod(detector, config, times=times, sky=sky, rejections=rejections)
