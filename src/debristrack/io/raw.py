@@ -174,8 +174,9 @@ def overscan_level(data: np.ndarray, layout: Layout) -> np.ndarray | None:
 
 
 def apply_layout(data: np.ndarray, layout: Layout) -> tuple[np.ndarray, float]:
-    """Subtract the overscan level, then crop: (the frame's pixels as a new float32 array,
-    the median bias level subtracted, 0 when none)."""
+    """Subtract the overscan level, then crop: (the frame's pixels, float32: ``data`` itself
+    when the layout keeps it whole as it is (a fresh read: no 64 MB copy of a 4096^2 frame),
+    else a new array; the median bias level subtracted, 0 when none)."""
     level = overscan_level(data, layout)
     out = data[layout.rows[0]:layout.rows[1], layout.cols[0]:layout.cols[1]]
     bias = 0.0
@@ -187,6 +188,8 @@ def apply_layout(data: np.ndarray, layout: Layout) -> tuple[np.ndarray, float]:
         bias = float(np.median(level))
     if layout.bin > 1:
         out = bin_image(out, layout.bin)
+    if out.base is data and out.shape == data.shape and data.dtype == np.float32:
+        return data, bias
     return np.array(out, dtype=np.float32), bias
 
 

@@ -15,21 +15,23 @@ BAND = 256  # rows of the background interpolated at once: no frame-sized model
 
 
 def subtract_background(image: np.ndarray, mask: np.ndarray | None = None, *,
-                        box: int = 64) -> tuple[np.ndarray, float]:
+                        box: int = 64, sample: int = 2) -> tuple[np.ndarray, float]:
     """Background-subtracted image and its global noise rms.
 
     Uses sep's mesh background (SExtractor's sigma-clipped mode per ``box`` x ``box`` cell,
     median-filtered and spline-interpolated), which follows vignetting and stray-light
     gradients but not a streak, whose pixels are few in any cell. A frame of
-    :data:`SAMPLED_PIXELS` or more is modelled from its pixels ``[::2, ::2]`` (cells of
-    ``box / 2`` sampled px, the same sky area) and the model interpolated bilinearly to every
-    pixel.
+    :data:`SAMPLED_PIXELS` or more is modelled from its pixels ``[::sample, ::sample]`` (cells
+    of ``box / sample`` sampled px, the same sky area) and the model interpolated bilinearly
+    to every pixel.
 
     Parameters
     ----------
     image : (ny, nx) float image with no NaN (use ``frame.clean``).
     mask : (ny, nx) bool, True = bad pixel, ignored by the model; set to 0 in the output.
     box : mesh cell size in pixels (clipped to the image size).
+    sample : a big frame's model is made from every ``sample``-th pixel of every ``sample``-th
+        row (2; 4 for a static-sky residual, whose sky is nearly flat: :func:`.clean.prepare`).
 
     Returns
     -------
@@ -40,7 +42,7 @@ def subtract_background(image: np.ndarray, mask: np.ndarray | None = None, *,
     ny, nx = data.shape
     m = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
     if data.size >= SAMPLED_PIXELS and min(ny, nx) >= 4 * box:
-        residual, sigma = _sampled(data, m, box)
+        residual, sigma = _sampled(data, m, box, sample)
     else:
         bw, bh = max(8, min(box, nx)), max(8, min(box, ny))
         bkg = sep.Background(data, mask=m, bw=bw, bh=bh)
@@ -54,20 +56,20 @@ def subtract_background(image: np.ndarray, mask: np.ndarray | None = None, *,
     return residual, sigma
 
 
-def _sampled(data: np.ndarray, mask: np.ndarray | None, box: int) -> tuple[np.ndarray, float]:
-    """:func:`subtract_background` of a big frame from its pixels ``[::2, ::2]``: sampled pixel
-    ``(i, j)`` is frame pixel ``(2i, 2j)``, so the model at frame pixel ``(y, x)`` is the sampled
-    model at ``(y / 2, x / 2)`` (edges repeated beyond the last sample)."""
+def _sampled(data: np.ndarray, mask: np.ndarray | None, box: int, s: int = 2) -> tuple[np.ndarray, float]:
+    """:func:`subtract_background` of a big frame from its pixels ``[::s, ::s]``: sampled pixel
+    ``(i, j)`` is frame pixel ``(s i, s j)``, so the model at frame pixel ``(y, x)`` is the sampled
+    model at ``(y / s, x / s)`` (edges repeated beyond the last sample)."""
     ny, nx = data.shape
-    sub = np.ascontiguousarray(data[::2, ::2])
-    m = None if mask is None else np.ascontiguousarray(mask[::2, ::2])
-    bkg = sep.Background(sub, mask=m, bw=box // 2, bh=box // 2)
+    sub = np.ascontiguousarray(data[::s, ::s])
+    m = None if mask is None else np.ascontiguousarray(mask[::s, ::s])
+    bkg = sep.Background(sub, mask=m, bw=max(8, box // s), bh=max(8, box // s))
     back = bkg.back()
     residual = np.empty_like(data)
     for y0 in range(0, ny, BAND):
         y1 = min(y0 + BAND, ny)
-        # dst (x, y) of the band reads back (x / 2, (y + y0) / 2)
-        to_model = np.float32([[0.5, 0, 0], [0, 0.5, y0 / 2]])
+        # dst (x, y) of the band reads back (x / s, (y + y0) / s)
+        to_model = np.float32([[1 / s, 0, 0], [0, 1 / s, y0 / s]])
         model = cv2.warpAffine(back, to_model, (nx, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                borderMode=cv2.BORDER_REPLICATE)
         np.subtract(data[y0:y1], model, out=residual[y0:y1])

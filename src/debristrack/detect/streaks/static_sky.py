@@ -156,7 +156,7 @@ def order_stats(n: int, band_of, shape: tuple[int, int], ks: tuple[int, ...], *,
     tmp = np.empty((band, nx), np.float32)
     for y0 in range(0, ny, band):
         y1 = min(ny, y0 + band)
-        w = [np.array(band_of(i, y0, y1), dtype=np.float32, copy=True) for i in range(n)]
+        w = [_own_band(band_of(i, y0, y1)) for i in range(n)]
         t = tmp[: y1 - y0]
         for a, b in pairs:
             np.minimum(w[a], w[b], out=t)
@@ -165,6 +165,15 @@ def order_stats(n: int, band_of, shape: tuple[int, int], ks: tuple[int, ...], *,
         for o, k in zip(out, ks):
             o[y0:y1] = w[k]
     return out
+
+
+def _own_band(a: np.ndarray) -> np.ndarray:
+    """``a`` as a float32 array :func:`order_stats` may overwrite: ``a`` itself when it is one
+    made for the call (a held int16 band read as float32, a shifted band), else a copy (a view
+    of a held frame)."""
+    if a.dtype == np.float32 and a.base is None and a.flags.writeable and a.flags.c_contiguous:
+        return a
+    return np.array(a, dtype=np.float32, copy=True)
 
 
 def robust_stack(low: np.ndarray, floor: np.ndarray, sigma: float, *, spread: float = 5.0,
@@ -223,7 +232,7 @@ def measure(image: np.ndarray, mask: np.ndarray | None) -> Measured:
     """A frame's background-subtracted pixels and noise, its phase-correlation image and its
     brightest sources: no state, so the frame loop's read-ahead thread can do it
     (:meth:`StaticSky.push` does it otherwise)."""
-    sub, sigma = subtract_background(image, mask)
+    sub, sigma = subtract_background(image, mask, sample=4)
     objects = bright_objects(sub, sigma, mask)
     return Measured(sub, sigma, _correlation_image(sub, sigma), _sources(sub, sigma, mask, objects=objects), objects)
 

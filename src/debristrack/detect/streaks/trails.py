@@ -115,7 +115,8 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
     if facts.unusable if facts is not None else unusable_frame(image, mask, max_bad):
         return Candidates(empty_segments(), empty_segments(), Counter({"unusable_frame": 1}), np.zeros(0, bool),
                           None, 0.0)
-    prepared, info = prepare(image if static_residual is None else static_residual, mask)
+    prepared, info = prepare(image if static_residual is None else static_residual, mask,
+                             static=static_residual is not None)
     segs = detector(prepared, mask, info["sky_rms"])
     sigma = info["sigma"]
     if static_residual is not None:  # the stars are gone: a long faint line integral means something
