@@ -31,7 +31,8 @@ def subtract_background(image: np.ndarray, mask: np.ndarray | None = None, *,
     mask : (ny, nx) bool, True = bad pixel, ignored by the model; set to 0 in the output.
     box : mesh cell size in pixels (clipped to the image size).
     sample : a big frame's model is made from every ``sample``-th pixel of every ``sample``-th
-        row (2; 4 for a static-sky residual, whose sky is nearly flat: :func:`.clean.prepare`).
+        row (2; 4 with ``box`` 128 for a static-sky residual, whose sky is nearly flat:
+        :data:`.clean.RESIDUAL_SKY`).
 
     Returns
     -------

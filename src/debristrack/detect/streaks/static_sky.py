@@ -232,7 +232,7 @@ def measure(image: np.ndarray, mask: np.ndarray | None) -> Measured:
     """A frame's background-subtracted pixels and noise, its phase-correlation image and its
     brightest sources: no state, so the frame loop's read-ahead thread can do it
     (:meth:`StaticSky.push` does it otherwise)."""
-    sub, sigma = subtract_background(image, mask, sample=4)
+    sub, sigma = subtract_background(image, mask)
     objects = bright_objects(sub, sigma, mask)
     return Measured(sub, sigma, _correlation_image(sub, sigma), _sources(sub, sigma, mask, objects=objects), objects)
 
