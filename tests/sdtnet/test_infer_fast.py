@@ -1,0 +1,28 @@
+"""The loaded network is the trained one: BatchNorm folded into its convolutions and the CPU's
+channels-last layout change how it runs, not what it computes."""
+
+import numpy as np
+import torch
+
+from debristrack.sdtnet.infer import load_model, run_model
+from debristrack.sdtnet.model import SDTNet
+from debristrack.sdtnet.options import DEFAULT_WEIGHTS
+
+
+def test_the_loaded_net_gives_the_maps_of_the_stored_one():
+    loaded = load_model(str(DEFAULT_WEIGHTS), "cpu")
+    payload = torch.load(DEFAULT_WEIGHTS, map_location="cpu", weights_only=True)
+    plain = SDTNet(loaded.config)
+    plain.load_state_dict(payload["state_dict"])
+    plain.eval()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.modules())  # folded
+    rng = np.random.default_rng(0)
+    cur, prev = rng.random((2, 96, 128), dtype=np.float32)
+    hm = np.zeros((2, 96, 128), np.float32)
+    hm[0, 40:44, 60:64] = 1.0
+    with torch.inference_mode():
+        got = run_model(loaded, cur, prev, hm, torch.device("cpu"))
+        want = run_model(plain, cur, prev, hm, torch.device("cpu"))
+    assert got.keys() == want.keys()
+    for k in want:
+        assert np.allclose(got[k], want[k], atol=1e-4, rtol=1e-4), k
