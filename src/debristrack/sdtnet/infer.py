@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..allocator import keep_freed_memory
 from ..errors import InputError
 from .data import normalize, prev_heatmap
 from .decode import Streaks, decode
@@ -25,7 +26,12 @@ from .options import CPU_WEIGHTS, DEFAULT_WEIGHTS, REAL_WEIGHTS, RESIDUAL_WEIGHT
 @functools.lru_cache(maxsize=4)
 def load_model(path: str, device: str) -> torch.nn.Module:
     """The SDT-Net stored in ``path`` (``save_weights`` format), in eval mode on ``device``,
-    made fast for inference (:func:`_fused`; channels-last on CPU), with its ``config``."""
+    made fast for inference (:func:`_fused`; channels-last on CPU), with its ``config``.
+
+    On CPU it also sets the process's ``malloc`` to reuse freed blocks
+    (:func:`~debristrack.allocator.keep_freed_memory`): torch frees each layer's activations (up to
+    a few hundred MB for a 1024 px tile) and glibc would unmap them and fault in fresh pages for the
+    next layer."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         # files of issue 7 lack "norm" (ZScale), those before the residual input lack "input" (frames)
@@ -38,7 +44,9 @@ def load_model(path: str, device: str) -> torch.nn.Module:
     except (KeyError, TypeError, ValueError, RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
         raise InputError(f"{path}: not an SDT-Net weights file ({type(exc).__name__})") from None
     model = _fused(model.to(device).eval())
-    if device == "cpu":  # NHWC: oneDNN's CPU convolutions run the net in 0.78 x the time, same maps to 1e-6
+    if device == "cpu":
+        keep_freed_memory()
+        # NHWC: oneDNN's CPU convolutions run the net in 0.78 x the time, same maps to 1e-6
         model = model.to(memory_format=torch.channels_last)
     return model
 
