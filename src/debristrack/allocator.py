@@ -11,15 +11,15 @@ one memory-map lock. Measured with these settings against glibc's default (2 cor
   2.0 s and 29.8 s with :func:`keep_freed_memory`, the same tracks. With transparent huge
   pages (numpy's default), 3 runs each taken in turn: system time 6.9 s -> 3.4 s, wall time x0.94;
 - ``bench watch`` (one frame at a time, so nothing hides the faults behind other work),
-  median latency, each run alone: target mode 1.14 s -> 0.88 s, sidereal 2.26 s -> 1.26 s.
-
+  median latency, each run alone: target mode 1.14 s -> 0.88 s, sidereal 2.26 s -> 1.26 s;
 - ``bench sdtnet --quick --sequences 2`` (torch frees each layer's activations, glibc unmapped
   them): 0.37 -> 0.26 s per 1024x1024 frame, 8.45 -> 5.69 s per tiled 4096x4096 frame, peak
   memory 1.64 -> 1.79 GB (the SDT-Net target is 2 GB).
 
 The classical ``track`` does not apply them: its read-ahead thread hides the faults, ``bench memory``'s
 40-frame night costs the same once the static sky window is full (1.14 against 1.12 s per
-frame), and the one heap's holes raised its peak memory from 1.41 to 1.50 GB.
+frame, one run of each), and the one heap's holes raised its peak memory from 1.41 to 1.50 GB
+(the target is 1.5 GB).
 
 The settings (``mallopt``, the same as glibc's ``MALLOC_*_`` environment variables):
 
