@@ -1,14 +1,21 @@
 """glibc malloc settings (debristrack.allocator): a freed frame-sized array is reused, not faulted in anew."""
 
 import os
-import platform
 import subprocess
 import sys
 
 import pytest
 
-glibc = pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
-                           reason="glibc's mallopt only")
+from debristrack import allocator
+
+glibc = pytest.mark.skipif(not allocator.glibc(), reason="glibc's mallopt only")
+
+
+def _env(**changes) -> dict:
+    """This process's environment without its MALLOC_* variables, with ``changes``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env.update(changes)
+    return env
 
 # frees and makes again a 64 MB array (a 4096x4096 float32 frame) 20 times; prints the minor
 # page faults of the loop. 4 KiB pages (no transparent huge pages), so the count is the pages touched.
@@ -26,10 +33,8 @@ print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def _loop(mode: str, **env) -> tuple[bool, int]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    clean.update(NUMPY_MADVISE_HUGEPAGE="0", **env)
-    out = subprocess.run([sys.executable, "-c", LOOP, mode], env=clean, check=True, capture_output=True,
-                         text=True).stdout.split()
+    out = subprocess.run([sys.executable, "-c", LOOP, mode], env=_env(NUMPY_MADVISE_HUGEPAGE="0", **env),
+                         check=True, capture_output=True, text=True).stdout.split()
     return out[0] == "True", int(out[1])
 
 
@@ -67,6 +72,5 @@ def test_live_mode_applies_them(tmp_path):
     (tmp_path / "live").mkdir()
     tests = os.path.dirname(os.path.abspath(__file__))
     code = WATCH.format(tests=tests, live=str(tmp_path / "live"), out=str(tmp_path / "out"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], env=_env(), check=True, capture_output=True, text=True).stdout
     assert "applied True" in out

@@ -48,12 +48,17 @@ TRIM_BYTES = 512 * 2**20  # a few frames' worth of free heap top kept for the ne
 _applied = False
 
 
+def glibc() -> bool:
+    """True on Linux with glibc, where ``mallopt`` takes these settings."""
+    return sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+
+
 def keep_freed_memory() -> bool:
     """Apply the module's ``malloc`` settings to this process, once; True when they are in force."""
     global _applied
     if _applied:
         return True
-    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+    if not glibc():
         return False
     if any(name.startswith("MALLOC_") for name in os.environ):
         return False

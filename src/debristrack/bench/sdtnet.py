@@ -23,7 +23,7 @@ from astropy.table import vstack
 
 from ..evaluate import MotConfig, MotResult, track_metrics
 from ..simulate import iter_frames, make_scene
-from ..io.sequence import Frame
+from ..io.sequence import Frame, FrameSequence, open_sequence
 from ..pipeline.loop import run_method
 from ..pipeline.sidereal import Config as SiderealConfig
 from ..pipeline.sidereal import make_method
@@ -53,10 +53,11 @@ def _frames(sim) -> list[Frame]:
     return [Frame(f.index, f"{f.index:06d}", f.data, f.header, None) for f in sim]
 
 
-def track(frames: list[Frame], config: SdtnetConfig):
+def track(frames: list[Frame] | FrameSequence, config: SdtnetConfig):
     """SDT-Net and the sidereal track filter through the frame loop, as ``track`` runs it (the
-    static sky window of a residual input included)."""
-    return run_method(make_method(_Frames(frames), "sdtnet", SiderealConfig(sdtnet=config)), frames)
+    static sky window of a residual input included); ``frames`` in memory or read from disk."""
+    seq = frames if isinstance(frames, FrameSequence) else _Frames(frames)
+    return run_method(make_method(seq, "sdtnet", SiderealConfig(sdtnet=config)), frames)
 
 
 def evaluate_preset(preset: str, *, sequences: int, size: int, frames: int, seed: int,
@@ -96,7 +97,6 @@ def time_4096(frames: int, config: SdtnetConfig, seed: int) -> tuple[float, floa
 
     from astropy.io import fits
 
-    from ..io.sequence import open_sequence
     from ..simulate.dataset import write_frame
 
     scene = make_scene("sidereal", "debris", size=4096, frames=frames + 1, star_density=420.0)
@@ -104,10 +104,10 @@ def time_4096(frames: int, config: SdtnetConfig, seed: int) -> tuple[float, floa
         warm, night = Path(tmp) / "warm", Path(tmp) / "night"
         for f in iter_frames(scene, seed=seed):
             write_frame(warm if f.index == 0 else night, f)
-        _track_sequence(open_sequence(warm), config)
+        track(open_sequence(warm), config)
         seq = open_sequence(night)
         t0 = time.perf_counter()
-        _track_sequence(seq, config)
+        track(seq, config)
         spf = (time.perf_counter() - t0) / frames
         t0 = time.perf_counter()
         for p in sorted((night / "frames").glob("*.fits")):
@@ -116,11 +116,6 @@ def time_4096(frames: int, config: SdtnetConfig, seed: int) -> tuple[float, floa
         read = (time.perf_counter() - t0) / frames
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB -> GB (Linux)
     return spf, read, peak
-
-
-def _track_sequence(seq, config: SdtnetConfig):
-    """:func:`track` on a sequence read from disk."""
-    return run_method(make_method(seq, "sdtnet", SiderealConfig(sdtnet=config)), seq)
 
 
 def run(args: argparse.Namespace) -> int:
