@@ -209,3 +209,26 @@ def test_unsteady_tracks_drop_noise_linked_by_chance():
     crossed = np.array([[0, 0, 40, 0], [50, 0, 80, 30.0]])  # 45 deg apart
     assert unsteady_tracks(np.array([1, 1]), np.array([0, 1]), crossed).all()
     assert not unsteady_tracks(np.array([1, 1]), np.array([0, 1]), crossed, max_angle=50).any()
+
+
+def test_window_in_a_thread_gives_the_tracks_of_one_thread(tmp_path, monkeypatch):
+    # the static sky window's worker makes one frame's sky (and cleans it) while the frame before
+    # is detected, a night's first window and its end included: the same tracks as all in one thread
+    from debristrack.io.sequence import open_sequence
+
+    scene = make_scene("sidereal", "debris", size=192, frames=12, objects=(2, 2), snr=(12.0, 20.0), gap_prob=0.0)
+    seq = open_sequence(simulate_sequence(tmp_path / "seq", scene, seed=5))
+    threaded = sidereal.track_sequence(seq)
+    init = sidereal.StreakMethod.__init__
+
+    def one_thread(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._overlap = False
+
+    monkeypatch.setattr(sidereal.StreakMethod, "__init__", one_thread)
+    monkeypatch.setattr(sidereal.StreakMethod, "clean_ahead", False)
+    alone = sidereal.track_sequence(seq)
+    assert len(threaded) >= 5  # streaks were found (the comparison below is not of two empty tables)
+    assert threaded.colnames == alone.colnames
+    for name in threaded.colnames:
+        np.testing.assert_array_equal(np.asarray(threaded[name]), np.asarray(alone[name]))

@@ -108,6 +108,33 @@ def test_streamed_static_sky_registers_drifting_frames():
     assert np.abs(got[4][40:, :]).max() < 0.5 * np.abs(unregistered[4] - unregistered[3])[40:, :].max()
 
 
+@pytest.mark.parametrize("window", [4, 10])
+def test_skies_made_one_at_a_time_are_those_of_push_and_flush(window):
+    # the frame loop makes one sky at a time (next_sky), each while the frame before is detected
+    frames = sky_frames(12)
+    eager, _ = streamed(frames, window)
+    sky, got, decided = StaticSky(window), [], []
+    for k, f in enumerate(frames):
+        sky.add(f, None, k)
+        n = 0
+        while sky.decidable():
+            got.append(sky.next_sky())
+            n += 1
+        decided.append(n)
+        assert sky.next_sky() is None
+    while sky.decidable(final=True):
+        got.append(sky.next_sky(final=True))
+    assert not sky.pending and sky.next_sky(final=True) is None
+    assert [s.payload for s in got] == list(range(12))
+    ref = reference(frames, window)
+    for k, (a, b) in enumerate(zip(got, eager)):
+        np.testing.assert_array_equal(a.static_residual(), b)
+        if k < len(frames) - window // 2:  # the last ones reach back only as far as the window holds
+            np.testing.assert_array_equal(b, ref[k])
+    # a night's first window decides several frames at once (the loop makes them one by one)
+    assert max(decided) == window // 2 + 1
+
+
 def test_window_memory_does_not_grow_with_the_night():
     frames = sky_frames(6, size=48)
     for centred in (True, False):

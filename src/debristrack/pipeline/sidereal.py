@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -250,6 +251,8 @@ class StreakMethod:
     rejections : a Counter that receives the trail validator's rejection reasons.
     """
 
+    clean_ahead: ClassVar[bool] = True  # the window's thread cleans each residual (detect_soft's front end)
+
     def __init__(self, detector: str, tracker: str, config: Config, *, sky: StaticSky | None = None,
                  rejections: collections.Counter | None = None):
         if detector not in DETECTORS:
@@ -303,7 +306,7 @@ class StreakMethod:
         found = detect_candidates(
             image, frame.mask, detector,
             static_residual=static, saturation=_saturation(frame), default_fwhm=p.fwhm,
-            params=self.config.trail, facts=getattr(frame, "facts", None))
+            params=self.config.trail, facts=getattr(frame, "facts", None), cleaned=sky.cleaned if sky else None)
         segs = found.trails
         brief = lengths(segs) < p.min_length if len(segs) else np.zeros(0, bool)
         if brief.any():
@@ -340,9 +343,18 @@ class StreakMethod:
                 # next frame is awaited (StaticSky.prestack), not in that frame's latency
                 self._stacking = self._worker().submit(self.sky.prestack)
             return rows
-        ready = self._waited()
-        self._window = self._worker().submit(self._ready, index, frame)  # only this thread touches the window
-        return _joined([self._frame(i, f, s) for i, f, s in ready])
+        # only the worker touches the window; it makes one frame's sky while this thread detects
+        # the frame before (several frames become decidable at once when a night's first window is
+        # full: their skies one at a time, each while the one before is detected)
+        rows, ready = [], self._waited()
+        while True:
+            more = self.sky is not None and self.sky.decidable()
+            task = (self._next, False) if more else (self._ready, index, frame, True)
+            self._window = self._worker().submit(*task)
+            rows += [self._frame(i, f, s) for i, f, s in ready]
+            if not more:
+                return _joined(rows)
+            ready = self._waited()
 
     def _worker(self):
         if self._pool is None:
@@ -364,9 +376,10 @@ class StreakMethod:
             self._stacking.result()
             self._stacking = None
 
-    def _ready(self, index: int, frame) -> list[tuple[int, object, Sky | None]]:
+    def _ready(self, index: int, frame, first: bool = False) -> list[tuple[int, object, Sky | None]]:
         """``(index, frame, sky)`` of the frames whose window is complete now that ``frame``
-        came (just ``frame`` without a sky window)."""
+        came (just ``frame`` without a sky window; ``first``: only the first of them, the others
+        from :meth:`_next`)."""
         measured = facts = None
         if isinstance(frame, _Prepared):
             frame, measured, facts = frame.take()
@@ -394,16 +407,51 @@ class StreakMethod:
         if not isinstance(frame, _Held):
             frame = _Held(frame.clean if facts is None else None, pack_mask(frame.mask), header, facts,
                           frame.clean.shape)
-        return [(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, frame), measured=measured)]
+        if first:
+            self.sky.add(frame.clean, frame.mask, (index, frame), measured=measured)
+            return self._next(False)
+        return self._cleaned([(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, frame),
+                                                                     measured=measured)])
 
-    def _drain(self) -> list[tuple[int, object, Sky | None]]:
-        """The frames still waiting for their window, at the end of the night."""
+    def _next(self, final: bool) -> list[tuple[int, object, Sky | None]]:
+        """The next decidable frame's ``(index, frame, sky)`` (a list of it, empty when none;
+        ``final``: at the end of the night)."""
+        sky = self.sky.next_sky(final)
+        return [] if sky is None else self._cleaned([(*sky.payload, sky)])
+
+    def _cleaned(self, ready: list[tuple[int, object, Sky | None]]) -> list[tuple[int, object, Sky | None]]:
+        """``ready`` with its first frame's static-sky residual cleaned for the classical detector
+        (:func:`~debristrack.detect.streaks.clean.prepare`), here: in the window's thread for a
+        centred window, where a frame's cleaning runs while the frame before it is detected.
+        Only the first (the one detected next): the cleaned residual is float32, the others of
+        a live night's first window (past-only windows decide several at once) wait their turn
+        in the window's int16 (:class:`Sky`) and are cleaned in detection's thread. Not for a
+        frame too bad to detect."""
+        if not (ready and self.clean_ahead and self.real_sky):
+            return ready
+        i, f, s = ready[0]
+        facts = getattr(f, "facts", None)
+        if s is None or (facts is not None and facts.unusable):
+            return ready
+        mask = f.mask
+        return [(i, f, s.cleaned_by(lambda residual: prepare(residual, mask, static=True)))] + ready[1:]
+
+    def _drain(self) -> Iterator[tuple[int, object, Sky | None]]:
+        """The frames still waiting for their window, at the end of the night: each sky made
+        in the worker while the frame before it is detected."""
         ready = self._waited()
         self._stacked()
+        while True:
+            more = self.sky is not None and self.sky.decidable(final=True)
+            if more:
+                self._window = self._worker().submit(self._next, True)
+            yield from ready
+            if not more:
+                break
+            ready = self._waited()
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-        return ready + ([] if self.sky is None else [(*s.payload, s) for s in self.sky.flush()])
 
     def _frame(self, index: int, frame, sky: Sky | None) -> Table | None:
         """One frame whose window is complete: detect, link; the rows of the tracks that ended."""
@@ -588,6 +636,8 @@ class SdtnetMethod(StreakMethod):
     keeps the one-frame trails the classical physical linker keeps (flagged ``single``). torch
     is imported here, only when the network is asked for.
     """
+
+    clean_ahead: ClassVar[bool] = False  # _input cleans the residual its own way
 
     def __init__(self, config: Config, *, sky: StaticSky | None = None):
         from ..sdtnet.infer import SdtnetDetector  # [SDT] sec. 4: torch only for this method

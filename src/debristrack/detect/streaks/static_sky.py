@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import collections
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -308,8 +308,9 @@ class Sky:
     caller that kept no copy), and when asked for (``median=True``) the plain median of the
     frame and its others (``median``) with the union of their bad pixels (``bad``), for a
     static-star mask. The residual of a big frame is held as int16 in steps of ``scale``
-    (as the window holds its frames: a night's first frames come five at once), read as
-    float32 by :meth:`static_residual`."""
+    (as the window holds its frames: :meth:`StaticSky.push` decides a night's first five at once), read as
+    float32 by :meth:`static_residual`. ``cleaned``: :func:`.clean.prepare`'s information when
+    the caller has put the residual through it already (:meth:`cleaned_by`)."""
 
     payload: Any
     residual: np.ndarray | None
@@ -317,6 +318,16 @@ class Sky:
     bad: np.ndarray | None = None
     own: np.ndarray | None = None
     scale: float | None = None
+    cleaned: dict | None = None
+
+    def cleaned_by(self, clean) -> Sky:
+        """This sky with its residual replaced by ``clean(residual) -> (image, info)`` (float32:
+        not rounded to the window's steps again) and ``cleaned`` = ``info``; itself when it has
+        no residual."""
+        if self.residual is None:
+            return self
+        image, info = clean(self.static_residual())
+        return replace(self, residual=image, scale=None, cleaned=info)
 
     def static_residual(self) -> np.ndarray | None:
         """The frame minus its static sky, float32 (None without one)."""
@@ -364,6 +375,12 @@ class StaticSky:
 
     def push(self, image: np.ndarray, mask: np.ndarray | None, payload: Any = None, *,
              measured: Measured | None = None) -> list[Sky]:
+        self.add(image, mask, payload, measured=measured)
+        return self._ready(final=False)
+
+    def add(self, image: np.ndarray, mask: np.ndarray | None, payload: Any = None, *,
+            measured: Measured | None = None) -> None:
+        """:meth:`push` without making the skies it decides: :meth:`next_sky` makes them one at a time."""
         m = measured if measured is not None else measure(image, mask)
         sub, sigma, corr, sources = m.sub, m.sigma, m.corr, m.sources
         shift = (0.0, 0.0)
@@ -378,10 +395,27 @@ class StaticSky:
         self.frames.append(_Held.of(self.count, kept, sigma, mask, shift, sources, corr, quantize=self.residuals))
         self.pending.append((self.count, payload))
         self.count += 1
-        return self._ready(final=False)
 
     def flush(self) -> list[Sky]:
         return self._ready(final=True)
+
+    def decidable(self, final: bool = False) -> bool:
+        """Whether the first frame waiting has its window complete (``final``: no frame follows)."""
+        return bool(self.pending) and (final or self._last(self.pending[0][0]) <= self.count - 1)
+
+    def next_sky(self, final: bool = False) -> Sky | None:
+        """The :class:`Sky` of the first frame waiting when it is :meth:`decidable`, else None:
+        :meth:`push` and :meth:`flush` a frame at a time, the same skies (a caller may then
+        detect one frame while the next one's sky is made). Between frames, the frames no later
+        window reaches are let go; at the end of a night (``final``) they are kept, as the last
+        frames reach back as far as the window holds."""
+        if not self.decidable(final):
+            return None
+        position, payload = self.pending.popleft()
+        sky = self._sky(position, payload)
+        if not final:
+            self._trim()
+        return sky
 
     def prestack(self) -> None:
         """Past-only windows: the order statistics of the next frame's stack (the frames held,
@@ -411,13 +445,15 @@ class StaticSky:
 
     def _ready(self, final: bool) -> list[Sky]:
         out = []
-        while self.pending and (final or self._last(self.pending[0][0]) <= self.count - 1):
-            position, payload = self.pending.popleft()
-            out.append(self._sky(position, payload))
+        while (sky := self.next_sky(final)) is not None:
+            out.append(sky)
+        self._trim()
+        return out
+
+    def _trim(self) -> None:
         first = self.pending[0][0] if self.pending else self.count
         while self.frames and self.frames[0].position < first - self.before:
             self.frames.popleft()  # no later frame's window reaches it
-        return out
 
     def _sky(self, position: int, payload: Any) -> Sky:
         me = next(f for f in self.frames if f.position == position)

@@ -86,7 +86,8 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
                       detector: Callable[[np.ndarray, np.ndarray | None, float | None], np.ndarray],
                       *, static_residual: np.ndarray | None = None, saturation: float | None = None,
                       default_fwhm: float = 2.5, params: ValidatorParams | None = None,
-                      max_bad: float = 0.5, facts: FrameFacts | None = None) -> Candidates:
+                      max_bad: float = 0.5, facts: FrameFacts | None = None,
+                      cleaned: dict | None = None) -> Candidates:
     """Validated trails of one frame, the candidates the validator rejected, and the reasons.
 
     Parameters
@@ -102,6 +103,9 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
         trail (reason ``unusable_frame``: the sky of a NEOSSat sequence climbs to saturation).
     facts : the frame's :func:`frame_facts`, when measured already (then ``image`` is not read
         when ``static_residual`` is given, and may be None).
+    cleaned : :func:`.clean.prepare`'s information when ``static_residual`` went through
+        ``prepare(static=True)`` already (the frame loop does it in the static sky window's
+        thread, :class:`~debristrack.detect.streaks.static_sky.Sky`'s ``cleaned``).
 
     Returns
     -------
@@ -115,8 +119,11 @@ def detect_candidates(image: np.ndarray, mask: np.ndarray | None,
     if facts.unusable if facts is not None else unusable_frame(image, mask, max_bad):
         return Candidates(empty_segments(), empty_segments(), Counter({"unusable_frame": 1}), np.zeros(0, bool),
                           None, 0.0)
-    prepared, info = prepare(image if static_residual is None else static_residual, mask,
-                             static=static_residual is not None)
+    if cleaned is not None and static_residual is not None:
+        prepared, info = static_residual, cleaned
+    else:
+        prepared, info = prepare(image if static_residual is None else static_residual, mask,
+                                 static=static_residual is not None)
     segs = detector(prepared, mask, info["sky_rms"])
     sigma = info["sigma"]
     if static_residual is not None:  # the stars are gone: a long faint line integral means something
