@@ -240,9 +240,11 @@ class StreakMethod:
     detect an earlier frame than the one it was given, and ``finish`` detects the frames still
     waiting. The window gives the frame its static-sky residual (real-sky front end) or the
     median its static-star mask comes from (``--real-sky false``). A centred window's work on
-    a frame (registration, order statistics) runs in a thread while the frames it made ready
-    the step before are detected (the second core), so those come one ``step`` later; a
-    past-only window (live frames) works at once.
+    a frame (registration; order statistics and, with the real-sky front end, cleaning of a
+    frame's residual) runs in a thread while the frame before is detected (the second core):
+    one frame's sky at a time, also where several become decidable at once (a night's first
+    window, its end), so the frames come one ``step`` later; a past-only window (live frames)
+    works at once.
 
     Parameters
     ----------
