@@ -26,3 +26,21 @@ def test_the_loaded_net_gives_the_maps_of_the_stored_one():
     assert got.keys() == want.keys()
     for k in want:
         assert np.allclose(got[k], want[k], atol=1e-4, rtol=1e-4), k
+
+
+def test_bench_rows_name_weights_files_that_share_a_name(tmp_path):
+    # every training run writes OUT/weights.pt: two runs compared in one bench keep their own rows
+    import shutil
+
+    from debristrack.bench.sdtnet_real import rows_for
+    from debristrack.sdtnet.infer import DEFAULT_WEIGHTS
+
+    paths = []
+    for run in ("run-a", "run-b"):
+        (tmp_path / run).mkdir()
+        paths.append(str(shutil.copy(DEFAULT_WEIGHTS, tmp_path / run / "weights.pt")))
+    names = [name for name, _, _ in rows_for([None, *paths])]
+    assert names[:2] == ["matched+physical", "sdtnet"]
+    assert "sdtnet (run-a/weights.pt)" in names and "sdtnet (run-b/weights.pt)" in names
+    assert len(set(names)) == len(names)
+    assert "sdtnet (sdtnet_real.pt)" in [n for n, _, _ in rows_for([None, str(DEFAULT_WEIGHTS.parent / "sdtnet_real.pt")])]

@@ -97,6 +97,25 @@ def test_config_errors(tmp_path):
         config_from_dict({"model": {"input": "stack"}}, source="x.json").validate()
     with pytest.raises(InputError, match="a residual-input model trains on simulated scenes only"):
         training_samples(DataConfig(dataset=str(tmp_path)), residual=True)
+    with pytest.raises(InputError, match="data fwhm must be LOW,HIGH px"):
+        config_from_dict({"data": {"fwhm": [6.0, 2.0]}}, source="x.json").validate()
+    with pytest.raises(InputError, match="data bright_prob must be in"):
+        config_from_dict({"data": {"bright_prob": 1.5}}, source="x.json").validate()
+
+
+def test_randomized_scenes_draw_wide_psfs_and_saturated_trails():
+    from debristrack.sdtnet.data import randomized_scene
+
+    rng = np.random.default_rng(4)
+    wide = [randomized_scene("debris", 96, rng, fwhm=(6.0, 9.0)).fwhm for _ in range(5)]
+    assert all(6.0 <= w <= 9.0 for w in wide)
+    saturated = 0
+    for k in range(4):  # sunlit satellites: their trails reach the camera's SATURATE
+        scene = randomized_scene("debris", 96, rng, bright=True)
+        frame = next(iter(iter_frames(scene, seed=k)))
+        assert scene.snr[0] >= 100
+        saturated += int(((frame.data >= scene.saturate) & (np.asarray(frame.mask) > 0)).sum())
+    assert saturated > 0
 
 
 def test_dataset_samples(tmp_path):

@@ -35,8 +35,12 @@ def rows_for(weights: list[str]) -> tuple:
     from ..sdtnet.infer import other_input, trained_input
 
     rows = [("matched+physical", {}, "matched+physical")]
+    names = [Path(w).name for w in weights if w is not None]
     for w in weights:
-        name = "sdtnet" if w is None else f"sdtnet ({Path(w).name})"
+        name = "sdtnet"
+        if w is not None:  # a file's name, with its folder where two share it (each run writes weights.pt)
+            p = Path(w)
+            name = f"sdtnet ({p.name if names.count(p.name) == 1 else f'{p.parent.name}/{p.name}'})"
         flags = dict(sdtnet_weights=w, sdtnet_device="cpu", sdtnet_threads=1)
         rows.append((name, dict(flags, sdtnet_input="auto"), "sdtnet"))
         other = other_input(trained_input(w))

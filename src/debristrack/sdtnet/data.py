@@ -67,6 +67,11 @@ class DataConfig:
     frame_prob: float = field(default=0.25, metadata={
         "help": "residual-input models: fraction of scenes given as the frames themselves (what the net sees of a "
                 "single frame or a night of two, which have no static sky)"})
+    fwhm: tuple[float, float] = field(default=(1.5, 5.0), metadata={
+        "help": "randomize: range of the PSF FWHM drawn, px (ground-based seeing on fine pixels reaches 8-10)"})
+    bright_prob: float = field(default=0.0, metadata={
+        "help": "randomize: fraction of scenes whose objects are bright, SNR 100-30,000 per FWHM of length "
+                "(sunlit satellites: their trails saturate where sky, gain and SATURATE put them over it)"})
 
 
 NORMS = ("asinh", "zscale")
@@ -231,15 +236,21 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 RESIDUAL_FRAMES = 5  # frames of a residual-training scene: each frame's static sky from the other four
 
 
-def randomized_scene(preset: str, size: int, rng: np.random.Generator, frames: int = 2):
+BRIGHT_SNR = (100.0, 30000.0)  # bright scenes' object SNR (log-uniform), per FWHM of length
+
+
+def randomized_scene(preset: str, size: int, rng: np.random.Generator, frames: int = 2, *,
+                     fwhm: tuple[float, float] = (1.5, 5.0), bright: bool = False):
     """A two-frame sidereal scene of ``preset`` with its sky, optics and camera drawn at random
     (domain randomisation): what a network trained on it must not depend on. The preset keeps
-    its motion model (physical or [SDT] eq. 5) and object counts."""
+    its motion model (physical or [SDT] eq. 5) and object counts; ``fwhm``: the range of the
+    PSF's FWHM, px; ``bright``: its objects at :data:`BRIGHT_SNR`, saturated where they exceed
+    the camera's SATURATE."""
     exptime = _log_uniform(rng, 1.0, 60.0)
     psf = "moffat" if rng.random() < 0.25 else "gaussian"  # Moffat trails render ~10x slower
     gain = _log_uniform(rng, 0.3, 5.0)
     over = dict(
-        psf=psf, fwhm=float(rng.uniform(1.5, 5.0)), moffat_beta=float(rng.uniform(2.0, 4.5)),
+        psf=psf, fwhm=float(rng.uniform(*fwhm)), moffat_beta=float(rng.uniform(2.0, 4.5)),
         sky_level=min(_log_uniform(rng, 30.0, 20000.0), 15000.0 * gain), gain=gain,  # sky below ~15,000 ADU
         read_noise=float(rng.uniform(1.0, 20.0)), bias=float(rng.uniform(0.0, 2000.0)),
         gradient=float(rng.uniform(0.0, 0.6)), straylight=float(rng.uniform(0.0, 1.5)) if rng.random() < 0.2 else 0.0,
@@ -249,6 +260,9 @@ def randomized_scene(preset: str, size: int, rng: np.random.Generator, frames: i
         exptime=exptime, cadence=exptime * float(rng.uniform(1.02, 2.0)),
         nuisances=bool(rng.random() < 0.35) or preset == "nuisance",
     )
+    if bright:
+        low = _log_uniform(rng, *BRIGHT_SNR)
+        over["snr"] = (low, min(BRIGHT_SNR[1], 3.0 * low))
     return make_scene("sidereal", preset, size=size, frames=frames, **over)
 
 
@@ -273,7 +287,8 @@ def simulated_samples(config: DataConfig = DataConfig(), *, rng: np.random.Gener
         frames = RESIDUAL_FRAMES if as_residual else 2
         preset = config.presets[int(rng.integers(len(config.presets)))]
         if config.randomize:
-            scene = randomized_scene(preset, config.crop, rng, frames)
+            bright = config.bright_prob > 0 and rng.random() < config.bright_prob
+            scene = randomized_scene(preset, config.crop, rng, frames, fwhm=config.fwhm, bright=bright)
         else:
             scene = make_scene("sidereal", preset, size=config.crop, frames=frames)
         background = images[int(rng.integers(len(images)))] if images and rng.random() < config.background_prob else None
