@@ -253,7 +253,7 @@ class StreakMethod:
     rejections : a Counter that receives the trail validator's rejection reasons.
     """
 
-    clean_ahead: ClassVar[bool] = True  # the window's thread cleans each residual (detect_soft's front end)
+    clean_ahead: ClassVar[bool] = True  # the window's thread cleans each residual for detect_soft (_next)
 
     def __init__(self, detector: str, tracker: str, config: Config, *, sky: StaticSky | None = None,
                  rejections: collections.Counter | None = None):
@@ -412,31 +412,23 @@ class StreakMethod:
         if first:
             self.sky.add(frame.clean, frame.mask, (index, frame), measured=measured)
             return self._next(False)
-        return self._cleaned([(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, frame),
-                                                                     measured=measured)])
+        return [(*s.payload, s) for s in self.sky.push(frame.clean, frame.mask, (index, frame), measured=measured)]
 
     def _next(self, final: bool) -> list[tuple[int, object, Sky | None]]:
         """The next decidable frame's ``(index, frame, sky)`` (a list of it, empty when none;
-        ``final``: at the end of the night)."""
+        ``final``: at the end of the night), its static-sky residual cleaned for the classical
+        detector (:func:`~debristrack.detect.streaks.clean.prepare`) here, in the window's
+        thread, while the frame before it is detected (not for a frame too bad to detect: its
+        residual is never read)."""
         sky = self.sky.next_sky(final)
-        return [] if sky is None else self._cleaned([(*sky.payload, sky)])
-
-    def _cleaned(self, ready: list[tuple[int, object, Sky | None]]) -> list[tuple[int, object, Sky | None]]:
-        """``ready`` with its first frame's static-sky residual cleaned for the classical detector
-        (:func:`~debristrack.detect.streaks.clean.prepare`), here: in the window's thread for a
-        centred window, where a frame's cleaning runs while the frame before it is detected.
-        Only the first (the one detected next): the cleaned residual is float32, the others of
-        a live night's first window (past-only windows decide several at once) wait their turn
-        in the window's int16 (:class:`Sky`) and are cleaned in detection's thread. Not for a
-        frame too bad to detect."""
-        if not (ready and self.clean_ahead and self.real_sky):
-            return ready
-        i, f, s = ready[0]
-        facts = getattr(f, "facts", None)
-        if s is None or (facts is not None and facts.unusable):
-            return ready
-        mask = f.mask
-        return [(i, f, s.cleaned_by(lambda residual: prepare(residual, mask, static=True)))] + ready[1:]
+        if sky is None:
+            return []
+        index, frame = sky.payload
+        facts = getattr(frame, "facts", None)
+        if self.clean_ahead and self.real_sky and not (facts is not None and facts.unusable):
+            mask = frame.mask
+            sky = sky.cleaned_by(lambda residual: prepare(residual, mask, static=True))
+        return [(index, frame, sky)]
 
     def _drain(self) -> Iterator[tuple[int, object, Sky | None]]:
         """The frames still waiting for their window, at the end of the night: each sky made

@@ -71,8 +71,8 @@ class TrainConfig:
             (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
             (math.isfinite(self.max_minutes) and self.max_minutes >= 0, "max_minutes must be >= 0"),
         ]
-        lo, hi = self.data.fwhm if len(self.data.fwhm) == 2 else (0.0, -1.0)
-        if not (math.isfinite(hi) and 0.5 <= lo <= hi):
+        fwhm = self.data.fwhm
+        if not (len(fwhm) == 2 and math.isfinite(fwhm[1]) and 0.5 <= fwhm[0] <= fwhm[1]):
             raise InputError(f"train: data fwhm must be LOW,HIGH px with 0.5 <= LOW <= HIGH, got {self.data.fwhm}")
         if not 0.0 <= self.data.bright_prob <= 1.0:
             raise InputError(f"train: data bright_prob must be in [0, 1], got {self.data.bright_prob}")
