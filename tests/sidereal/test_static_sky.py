@@ -65,12 +65,13 @@ def streamed(frames, window: int, **kw) -> tuple[list, list[int]]:
     return [s.static_residual() for s in got], held
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
 @pytest.mark.parametrize("n", [2, 3, 5, 9])
-def test_order_stats_equal_numpy_partition(n):
+def test_order_stats_equal_numpy_partition(n, dtype):
     rng = np.random.default_rng(n)
-    images = [rng.normal(size=(70, 33)).astype(np.float32) for _ in range(n)]
+    images = [(300 * rng.normal(size=(70, 33))).astype(dtype) for _ in range(n)]
     ks = tuple(sorted({0, (n - 1) // 2, n - 1}))
-    got = order_stats(n, lambda i, y0, y1: images[i][y0:y1], (70, 33), ks, band=16)
+    got = order_stats(n, lambda i, y0, y1: images[i][y0:y1], (70, 33), ks, band=16, dtype=dtype)
     stack = np.stack(images)
     for k, g in zip(ks, got):
         np.testing.assert_array_equal(g, np.partition(stack, k, axis=0)[k])
@@ -210,6 +211,49 @@ def test_big_frames_are_held_as_int16_steps_of_sigma(monkeypatch):
     assert all(r.residual.dtype == np.int16 for r in held if r.residual is not None)
     for g, e in zip(got, exact):  # half a step each from the frame, its stack and the residual held
         assert np.abs(g - e).max() <= 1.51 * step and 0 < np.std(g - e) < 0.6 * step
+
+
+def test_frames_in_one_step_are_stacked_as_int16_with_the_float_stacks_residual(monkeypatch):
+    """A steady night's big frames share one step (their noise within STEP_TOL), so their
+    stack is made of the int16 steps themselves: the same residual, step for step, as the
+    float32 stack of the same held frames; a frame whose noise jumps (a cloud) gets a step of
+    its own and its neighbours' stacks fall back to float32, still right to within the steps."""
+    from debristrack.detect.streaks import static_sky
+
+    monkeypatch.setattr(static_sky, "QUANTIZE_PIXELS", 0)
+    frames = sky_frames(9)
+    noisy = 1000.0 + (frames[5] - 1000.0) + np.random.default_rng(3).normal(0, 20.0, frames[5].shape)
+    frames[5] = noisy.astype(np.float32)  # noise 22: beyond 1.25 x the night's 10
+
+    def held_residuals():
+        sky, out, steps = StaticSky(4), [], []
+        for k, f in enumerate(frames):
+            out += sky.push(f, None, k)
+            steps.append(sky.frames[-1].scale)
+        return out + sky.flush(), steps
+
+    fast, steps = held_residuals()
+    assert steps[5] > 2 * steps[4] and len(set(steps[:5])) == len(set(steps[6:])) == 1  # its own step
+    monkeypatch.setattr(static_sky, "_common_step", lambda frames: None)  # float32 stacks only
+    slow, _ = held_residuals()
+    for a, b in zip(fast, slow):
+        assert a.residual.dtype == np.int16 and a.scale == b.scale
+        np.testing.assert_array_equal(a.residual, b.residual)
+    monkeypatch.setattr(static_sky, "QUANTIZE_PIXELS", 10 ** 9)
+    exact, _ = streamed(frames, 4)
+    for a, e in zip(fast, exact):  # half a step each from the frame, its stack and the residual,
+        d = np.abs(a.static_residual() - e)  # but for a few pixels at the robust stack's switch
+        off = d > 1.51 * 22.4 / 8  # (lower median - minimum at 5 sigma, with the noisy frame the minimum)
+        assert np.count_nonzero(off) <= 0.002 * d.size and np.all((d[off] > 40) & (d[off] < 60))
+
+
+def test_a_nights_frames_share_a_step_while_their_noise_stays_within_tolerance():
+    from debristrack.detect.streaks.static_sky import QUANTUM, STEP_TOL, common_step
+
+    first = common_step(None, 10.0)
+    assert first == 10.0 / QUANTUM
+    assert common_step(first, 10.0 * STEP_TOL * 0.99) == first == common_step(first, 10.0 / STEP_TOL / 0.99)
+    assert common_step(first, 10.0 * STEP_TOL * 1.01) == 10.0 * STEP_TOL * 1.01 / QUANTUM
 
 
 def test_quantized_rounds_to_the_nearest_step_and_saturates():

@@ -23,7 +23,10 @@ ones more before them, as far back as the window holds) or the ``window`` before
 wait for the third). A night of at most ``window`` frames thus gets the stacks of the
 whole-sequence rule (every frame's ``window`` nearest others); a longer one too, except its
 last ``window // 2`` frames, which have fewer. Per-pixel order statistics are computed in row bands with a compare-exchange
-network (:func:`order_stats`), so no ``(n, ny, nx)`` stack is ever allocated.
+network (:func:`order_stats`), so no ``(n, ny, nx)`` stack is ever allocated. Big frames are
+held as int16 steps of their noise; a night's frames share one step while their noise stays
+within :data:`STEP_TOL` (:func:`common_step`), and a stack of frames in one step is made of the
+int16 values themselves (the same residual as their float32 stack, in half the time).
 """
 
 from __future__ import annotations
@@ -141,22 +144,23 @@ def _pruned(n: int, wanted: tuple[int, ...]) -> list[tuple[int, int]]:
 
 
 def order_stats(n: int, band_of, shape: tuple[int, int], ks: tuple[int, ...], *,
-                band: int | None = None) -> list[np.ndarray]:
-    """Per-pixel ``k``-th smallest of ``n`` images, for each ``k`` of ``ks``, float32 ``shape``.
+                band: int | None = None, dtype=np.float32) -> list[np.ndarray]:
+    """Per-pixel ``k``-th smallest of ``n`` images, for each ``k`` of ``ks``, ``dtype`` ``shape``.
 
-    ``band_of(i, y0, y1)`` gives rows ``y0:y1`` of image ``i`` (float32). The images are
+    ``band_of(i, y0, y1)`` gives rows ``y0:y1`` of image ``i`` (of ``dtype``: float32, or int16
+    for images held in one common step, whose order is that of their values). The images are
     taken a band of rows at a time through a compare-exchange network (:func:`_pruned`),
     so the temporaries are ``n + 1`` bands, not an ``(n, ny, nx)`` stack; the same values as
     ``np.partition(stack, k, axis=0)[k]``. ``band``: rows per band (default: ~:data:`BAND_PIXELS`).
     """
     pairs = _pruned(n, ks)
-    out = [np.empty(shape, np.float32) for _ in ks]
+    out = [np.empty(shape, dtype) for _ in ks]
     ny, nx = shape
     band = band or max(1, BAND_PIXELS // max(nx, 1))
-    tmp = np.empty((band, nx), np.float32)
+    tmp = np.empty((band, nx), dtype)
     for y0 in range(0, ny, band):
         y1 = min(ny, y0 + band)
-        w = [_own_band(band_of(i, y0, y1)) for i in range(n)]
+        w = [_own_band(band_of(i, y0, y1), dtype) for i in range(n)]
         t = tmp[: y1 - y0]
         for a, b in pairs:
             np.minimum(w[a], w[b], out=t)
@@ -167,13 +171,13 @@ def order_stats(n: int, band_of, shape: tuple[int, int], ks: tuple[int, ...], *,
     return out
 
 
-def _own_band(a: np.ndarray) -> np.ndarray:
-    """``a`` as a float32 array :func:`order_stats` may overwrite: ``a`` itself when it is one
+def _own_band(a: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """``a`` as a ``dtype`` array :func:`order_stats` may overwrite: ``a`` itself when it is one
     made for the call (a held int16 band read as float32, a shifted band), else a copy (a view
     of a held frame)."""
-    if a.dtype == np.float32 and a.base is None and a.flags.writeable and a.flags.c_contiguous:
+    if a.dtype == dtype and a.base is None and a.flags.writeable and a.flags.c_contiguous:
         return a
-    return np.array(a, dtype=np.float32, copy=True)
+    return np.array(a, dtype=dtype, copy=True)
 
 
 def robust_stack(low: np.ndarray, floor: np.ndarray, sigma: float, *, spread: float = 5.0,
@@ -185,11 +189,20 @@ def robust_stack(low: np.ndarray, floor: np.ndarray, sigma: float, *, spread: fl
     more than half of the other frames (a slow object whose streaks overlap from frame to
     frame) and the minimum is the sky. A static source is bright in every frame, so its
     minimum stays within a few sigma of its median. In place in ``low``, a band of rows at
-    a time (no frame-sized temporaries)."""
+    a time (no frame-sized temporaries); ``sigma`` in the units of ``low`` (steps, for int16
+    stacks)."""
     for y0 in range(0, low.shape[0], band):
         lo, fl = low[y0:y0 + band], floor[y0:y0 + band]
-        np.copyto(lo, fl, where=(lo - fl) > spread * sigma)
+        # in float32: a difference of int16 steps may exceed their range
+        np.copyto(lo, fl, where=np.subtract(lo, fl, dtype=np.float32) > spread * sigma)
     return low
+
+
+def _common_step(frames) -> float | None:
+    """The one step all ``frames`` (:class:`_Held`) are held in; None when they are float32 or
+    in different steps."""
+    steps = {f.scale for f in frames}
+    return steps.pop() if len(steps) == 1 else None
 
 
 def _source_rows(ny: int, dy: float, y0: int, y1: int) -> tuple[int, int]:
@@ -241,6 +254,19 @@ def measure(image: np.ndarray, mask: np.ndarray | None) -> Measured:
 # sigma): half the memory of float32, and the steps add sigma / 28 rms, nothing a stack sees
 QUANTIZE_PIXELS = 2048 * 2048
 QUANTUM = 8.0
+# a night's frames share one step while their noise stays within this factor of the step's:
+# the order statistics of frames in one step are those of their int16 values, with no float
+# copies (half the time); the steps then add at most sigma / 23 rms
+STEP_TOL = 1.25
+
+
+def common_step(step: float | None, sigma: float) -> float:
+    """The step of a big frame of noise ``sigma``: ``step`` (the night's so far, None: none)
+    while it is within :data:`STEP_TOL` of ``sigma / QUANTUM``, else ``sigma / QUANTUM``."""
+    own = max(float(sigma), 1e-12) / QUANTUM
+    if step is not None and 1.0 / STEP_TOL <= step / own <= STEP_TOL:
+        return step
+    return own
 
 
 def quantized(a: np.ndarray, scale: float) -> np.ndarray:
@@ -284,10 +310,12 @@ class _Held:
     scale: float | None = None
 
     @classmethod
-    def of(cls, position, sub, sigma, mask, shift, sources, corr, *, quantize: bool = True) -> _Held:
+    def of(cls, position, sub, sigma, mask, shift, sources, corr, *, quantize: bool = True,
+           step: float | None = None) -> _Held:
+        """``step``: the previous frame's (:func:`common_step`)."""
         scale = None
         if quantize and sub.size >= QUANTIZE_PIXELS:  # (not raw frames: their sky may be far from 0)
-            scale = max(float(sigma), 1e-12) / QUANTUM
+            scale = common_step(step, sigma)
             sub = quantized(sub, scale)
         return cls(position, sub, sigma, pack_mask(mask), shift, sources, corr, scale)
 
@@ -392,7 +420,9 @@ class StaticSky:
         # the static-star median is of the frames as they are (the star mask measures their sky
         # itself); the residuals' stacks are of background-subtracted frames
         kept = sub if self.residuals else np.asarray(image, dtype=np.float32)
-        self.frames.append(_Held.of(self.count, kept, sigma, mask, shift, sources, corr, quantize=self.residuals))
+        step = self.frames[-1].scale if self.frames else None
+        self.frames.append(_Held.of(self.count, kept, sigma, mask, shift, sources, corr, quantize=self.residuals,
+                                    step=step))
         self.pending.append((self.count, payload))
         self.count += 1
 
@@ -431,9 +461,13 @@ class StaticSky:
         last = group[-1].shift
         if any(math.hypot(f.shift[0] - last[0], f.shift[1] - last[1]) > self.min_shift for f in group):
             return
-        n = len(group)
-        stats = order_stats(n, lambda i, y0, y1: group[i].rows(y0, y1), group[0].sub.shape, ((n - 1) // 2, 0))
-        self._ahead = (tuple(f.position for f in group), stats)
+        n, step = len(group), _common_step(group)
+        if step is None:
+            stats = order_stats(n, lambda i, y0, y1: group[i].rows(y0, y1), group[0].sub.shape, ((n - 1) // 2, 0))
+        else:
+            stats = order_stats(n, lambda i, y0, y1: group[i].sub[y0:y1], group[0].sub.shape, ((n - 1) // 2, 0),
+                                dtype=np.int16)
+        self._ahead = (tuple(f.position for f in group), stats, step)
 
     def _last(self, position: int) -> int:
         """The last frame of ``position``'s window: ``after`` frames later, or more for the first
@@ -466,35 +500,43 @@ class StaticSky:
         if len(others) < 2:
             return Sky(payload, None, own=me.rows(0, me.sub.shape[0]))
         shape = me.sub.shape
+        # frames held in one step (big frames of a steady night): their stack in steps, int16
+        step = _common_step(others + [me]) if self.residuals else None
 
-        def rows(group):
+        def rows(group, step=None):
             def band_of(i, y0, y1):
                 f = group[i]
                 dx, dy = f.shift[0] - me.shift[0], f.shift[1] - me.shift[1]
                 if math.hypot(dx, dy) > self.min_shift:  # carry frame f onto this frame's pixels
                     b0, b1 = _source_rows(f.sub.shape[0], dy, y0, y1)
-                    return _shifted_rows(f.rows(b0, b1), dx, dy, y0 - b0, y1 - b0)
-                return f.rows(y0, y1)
+                    band = _shifted_rows(f.rows(b0, b1), dx, dy, y0 - b0, y1 - b0)
+                    return band if step is None else quantized(band, step)
+                return f.rows(y0, y1) if step is None else f.sub[y0:y1]
             return band_of
 
         residual = median = bad = None
         ahead, self._ahead = self._ahead, None
         if self.residuals:
             n = len(others)
-            if (ahead is not None and ahead[0] == tuple(f.position for f in others)
+            if (ahead is not None and ahead[0] == tuple(f.position for f in others) and ahead[2] == step
                     and all(math.hypot(f.shift[0] - me.shift[0], f.shift[1] - me.shift[1]) <= self.min_shift
                             for f in others)):
                 low, floor = ahead[1]  # made by prestack: the same frames, none of them shifted
             else:
-                low, floor = order_stats(n, rows(others), shape, ((n - 1) // 2, 0))
-            residual = robust_stack(low, floor, me.sigma)  # the static sky, then the residual in its place
-            del floor
-            for y0 in range(0, shape[0], BAND):
-                np.subtract(me.rows(y0, y0 + BAND), residual[y0:y0 + BAND], out=residual[y0:y0 + BAND])
+                low, floor = order_stats(n, rows(others, step), shape, ((n - 1) // 2, 0),
+                                         dtype=np.float32 if step is None else np.int16)
+            if step is None:
+                residual = robust_stack(low, floor, me.sigma)  # the static sky, then the residual in its place
+                del floor
+                for y0 in range(0, shape[0], BAND):
+                    np.subtract(me.rows(y0, y0 + BAND), residual[y0:y0 + BAND], out=residual[y0:y0 + BAND])
+            else:  # the frame's steps minus the sky's, saturated to int16: what quantizing the float difference gives
+                residual = cv2.subtract(me.sub, robust_stack(low, floor, me.sigma / step), dtype=cv2.CV_16S)
+                del low, floor
             mask = me.mask
             if mask is not None:
-                residual[mask] = 0.0
-            if me.scale is not None:  # a big frame: held in steps of sigma / QUANTUM until detected
+                residual[mask] = 0
+            if me.scale is not None and step is None:  # a big frame: held in steps of sigma / QUANTUM until detected
                 residual = quantized(residual, me.scale)
         if self.median:
             group = others + [me]
