@@ -192,13 +192,15 @@ def test_watch_gets_a_static_sky_residual_for_every_frame_after_the_second():
     assert method.sky.held <= config.filter.star_stack  # star_stack - 1 others and the frame
 
 
-def test_big_frames_are_held_as_int16_steps_of_sigma(monkeypatch):
+@pytest.mark.parametrize("drift", [0.0, 0.7])
+def test_big_frames_are_held_as_int16_steps_of_sigma(monkeypatch, drift):
     """Frames of QUANTIZE_PIXELS or more are held as int16 (half the memory), and so is each
     residual until it is detected (a night's first frames come five at once): the residual is
-    the float32 one to within the steps (sigma / 8), and the bright stars (+-4096 sigma) fit."""
+    the float32 one to within the steps (sigma / 8), and the bright stars (+-4096 sigma) fit;
+    also when the frames are registered (shifted, then put in the night's steps again)."""
     from debristrack.detect.streaks import static_sky
 
-    frames = sky_frames(7)
+    frames = sky_frames(7, drift=drift)
     exact, _ = streamed(frames, 4)
     monkeypatch.setattr(static_sky, "QUANTIZE_PIXELS", 0)
     sky = StaticSky(4)
