@@ -42,6 +42,9 @@ from ..geometry import clip_segment
 from .model import STRIDE
 
 
+FWHM = (1.5, 5.0)  # randomized scenes' PSF FWHM range by default, px
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """How training samples are drawn."""
@@ -67,7 +70,7 @@ class DataConfig:
     frame_prob: float = field(default=0.25, metadata={
         "help": "residual-input models: fraction of scenes given as the frames themselves (what the net sees of a "
                 "single frame or a night of two, which have no static sky)"})
-    fwhm: tuple[float, float] = field(default=(1.5, 5.0), metadata={
+    fwhm: tuple[float, float] = field(default=FWHM, metadata={
         "help": "randomize: range of the PSF FWHM drawn, px (ground-based seeing on fine pixels reaches 8-10)"})
     bright_prob: float = field(default=0.0, metadata={
         "help": "randomize: fraction of scenes whose objects are bright, SNR 100-30,000 per FWHM of length "
@@ -240,7 +243,7 @@ BRIGHT_SNR = (100.0, 30000.0)  # bright scenes' object SNR (log-uniform), per FW
 
 
 def randomized_scene(preset: str, size: int, rng: np.random.Generator, frames: int = 2, *,
-                     fwhm: tuple[float, float] = (1.5, 5.0), bright: bool = False):
+                     fwhm: tuple[float, float] = FWHM, bright: bool = False):
     """A two-frame sidereal scene of ``preset`` with its sky, optics and camera drawn at random
     (domain randomisation): what a network trained on it must not depend on. The preset keeps
     its motion model (physical or [SDT] eq. 5) and object counts; ``fwhm``: the range of the

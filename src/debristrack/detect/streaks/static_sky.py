@@ -503,15 +503,15 @@ class StaticSky:
         # frames held in one step (big frames of a steady night): their stack in steps, int16
         step = _common_step(others + [me]) if self.residuals else None
 
-        def rows(group, step=None):
+        def rows(group, in_steps=None):  # float32 bands, or int16 ones in the steps ``in_steps``
             def band_of(i, y0, y1):
                 f = group[i]
                 dx, dy = f.shift[0] - me.shift[0], f.shift[1] - me.shift[1]
                 if math.hypot(dx, dy) > self.min_shift:  # carry frame f onto this frame's pixels
                     b0, b1 = _source_rows(f.sub.shape[0], dy, y0, y1)
                     band = _shifted_rows(f.rows(b0, b1), dx, dy, y0 - b0, y1 - b0)
-                    return band if step is None else quantized(band, step)
-                return f.rows(y0, y1) if step is None else f.sub[y0:y1]
+                    return band if in_steps is None else quantized(band, in_steps)
+                return f.rows(y0, y1) if in_steps is None else f.sub[y0:y1]
             return band_of
 
         residual = median = bad = None
