@@ -1,5 +1,5 @@
-"""The loaded network is the trained one: BatchNorm folded into its convolutions and the CPU's
-channels-last layout change how it runs, not what it computes."""
+"""The loaded network is the trained one: BatchNorm folded into its convolutions, subnormal
+weights zeroed and the CPU's channels-last layout change how it runs, not what it computes."""
 
 import numpy as np
 import torch
@@ -16,6 +16,10 @@ def test_the_loaded_net_gives_the_maps_of_the_stored_one():
     plain.load_state_dict(payload["state_dict"])
     plain.eval()
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.modules())  # folded
+    tiny = torch.finfo(torch.float32).tiny
+    subnormal = [n for n, v in payload["state_dict"].items() if v.is_floating_point() and ((v != 0) & (v.abs() < tiny)).any()]
+    assert subnormal, "the stored weights have subnormal values (weight decay leaves them)"
+    assert not any(((p != 0) & (p.abs() < tiny)).any() for p in loaded.parameters())  # zeroed: no slow path
     rng = np.random.default_rng(0)
     cur, prev = rng.random((2, 96, 128), dtype=np.float32)
     hm = np.zeros((2, 96, 128), np.float32)
