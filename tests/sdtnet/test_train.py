@@ -182,3 +182,41 @@ def test_residual_samples_lose_the_stars_and_keep_the_streaks():
     samples = simulated_samples(DataConfig(crop=64, presets=("debris",), max_objects=4), rng=2, residual=True)
     first = [next(samples) for _ in range(RESIDUAL_FRAMES - 1)]
     assert all(s["cur"].shape == (1, 64, 64) and s["hm"].shape == (2, 16, 16) for s in first)
+
+
+def test_real_sequences_keep_their_times_and_mark_the_frames_with_real_trails(shared):
+    from debristrack.sdtnet.data import real_sequences
+
+    seqs = {s.name: s for s in real_sequences(shared / "real-dev" / "sequences", least=5, size=192)}
+    assert set(seqs) == {"neossat-213p", "neossat-leonard-night1", "seestar-m94"}
+    leonard = seqs["neossat-leonard-night1"]
+    # 65 s exposures every 95 s; streaks.csv marks frames 5 and 8 (NEOS_SCI_2021316235210, ...235655)
+    assert leonard.exptime == pytest.approx(65.0, abs=0.1) and leonard.cadence == pytest.approx(95.0, abs=0.5)
+    assert leonard.trails == {4, 7} and leonard.frames.shape[0] == 8 and leonard.frames.dtype == np.float32
+    assert not seqs["seestar-m94"].trails
+    with pytest.raises(InputError, match="no real sequence"):
+        real_sequences(shared / "real-dev" / "sequences", least=50)
+
+
+def test_real_sequence_scenes_add_labelled_streaks_to_the_real_pixels(shared):
+    from scipy.ndimage import binary_dilation
+
+    from debristrack.sdtnet.data import real_sequence_frames, real_sequences, static_residuals
+
+    seq = next(s for s in real_sequences(shared / "real-dev" / "sequences", least=5) if s.name == "neossat-leonard-night1")
+    frames, marked = real_sequence_frames(seq, "debris", 128, np.random.default_rng(3), len(seq.frames))
+    assert marked == [k in (4, 7) for k in range(8)]  # the whole night: its two trail frames are marked
+    assert all(f.data.shape == (128, 128) and f.mask.shape == (128, 128) for f in frames)
+    for k, f in enumerate(frames):  # away from the streaks, the camera's own pixels (but cosmic rays)
+        away = ~binary_dilation(f.mask, iterations=6)
+        assert np.isin(f.data[away], seq.frames[k]).mean() > 0.995
+    with_streaks = [k for k, f in enumerate(frames) if len(f.truth)]
+    assert with_streaks, "the debris preset puts streaks in the frames"
+    # in the static-sky residual the real stars are gone and the streak stands out
+    k = with_streaks[len(with_streaks) // 2]
+    window = list(range(max(0, k - 2), max(0, k - 2) + 5))
+    res = static_residuals([frames[j] for j in window])[window.index(k)]
+    t = res.truth[int(np.argmax(res.truth["snr"]))]
+    noise = 1.4826 * float(np.median(np.abs(res.data - np.median(res.data))))
+    ym, xm = int(round((t["y1"] + t["y2"]) / 2)), int(round((t["x1"] + t["x2"]) / 2))
+    assert res.data[max(ym - 2, 0):ym + 3, max(xm - 2, 0):xm + 3].max() > 3 * noise

@@ -21,6 +21,7 @@ Coordinates: input pixel x (0-based, centre of the first pixel = 0) maps to outp
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -67,6 +68,11 @@ class DataConfig:
         "help": "folder of real FITS frames used as the sky of some simulated scenes (never ../shared/real/: "
                 "a test set)"})
     background_prob: float = field(default=0.15, metadata={"help": "fraction of scenes on a real background"})
+    sequences: str | None = field(default=None, metadata={
+        "help": "folder of real sequences (sub-folders of FITS frames, e.g. ../shared/real-dev/sequences; never "
+                "../shared/real/): a fraction of scenes are consecutive real frames, cropped, with simulated streaks "
+                "added (real_sequence_frames), so a residual-input net sees the residuals of real skies"})
+    sequence_prob: float = field(default=0.0, metadata={"help": "fraction of scenes made from a real sequence"})
     frame_prob: float = field(default=0.25, metadata={
         "help": "residual-input models: fraction of scenes given as the frames themselves (what the net sees of a "
                 "single frame or a night of two, which have no static sky)"})
@@ -243,12 +249,13 @@ BRIGHT_SNR = (100.0, 30000.0)  # bright scenes' object SNR (log-uniform), per FW
 
 
 def randomized_scene(preset: str, size: int, rng: np.random.Generator, frames: int = 2, *,
-                     fwhm: tuple[float, float] = FWHM, bright: bool = False):
+                     fwhm: tuple[float, float] = FWHM, bright: bool = False, **fixed):
     """A two-frame sidereal scene of ``preset`` with its sky, optics and camera drawn at random
     (domain randomisation): what a network trained on it must not depend on. The preset keeps
     its motion model (physical or [SDT] eq. 5) and object counts; ``fwhm``: the range of the
     PSF's FWHM, px; ``bright``: its objects at :data:`BRIGHT_SNR`, saturated where they exceed
-    the camera's SATURATE."""
+    the camera's SATURATE; ``fixed``: scene fields set rather than drawn (a real sequence's
+    EXPTIME and cadence)."""
     exptime = _log_uniform(rng, 1.0, 60.0)
     psf = "moffat" if rng.random() < 0.25 else "gaussian"  # Moffat trails render ~10x slower
     gain = _log_uniform(rng, 0.3, 5.0)
@@ -266,7 +273,7 @@ def randomized_scene(preset: str, size: int, rng: np.random.Generator, frames: i
     if bright:
         low = _log_uniform(rng, *BRIGHT_SNR)
         over["snr"] = (low, min(BRIGHT_SNR[1], 3.0 * low))
-    return make_scene("sidereal", preset, size=size, frames=frames, **over)
+    return make_scene("sidereal", preset, size=size, frames=frames, **{**over, **fixed})
 
 
 def _background_images(folder: str) -> list[np.ndarray]:
@@ -275,31 +282,121 @@ def _background_images(folder: str) -> list[np.ndarray]:
     return [read_background(p) for p in background_files(folder)]
 
 
+@dataclass(frozen=True)
+class RealSequence:
+    """The frames of one real sequence held for training (:func:`real_sequences`): ``frames``
+    (n, ny, nx) float32, bad pixels replaced, cut to the shape they share; median EXPTIME and
+    cadence, s; ``trails``: indices of the frames with real trails (``streaks.csv``), never a
+    sample's current frame (their trails are not in the truth)."""
+
+    name: str
+    frames: np.ndarray
+    exptime: float
+    cadence: float
+    trails: frozenset[int]
+
+
+def real_sequences(folder: str | Path, least: int = 2, size: int = 0) -> list[RealSequence]:
+    """Every sequence of at least ``least`` frames of at least ``size`` px a side in the
+    sub-folders of ``folder`` (or ``folder`` itself), read as the pipeline reads it. EXPTIME and cadence from the headers
+    (1 s each where they lack them)."""
+    from ..io.header import exposure_time
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such folder of real sequences")
+    out = []
+    for d in [root] + sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            seq = open_sequence(d)
+        except InputError:
+            continue  # not a sequence (the root of several)
+        if len(seq) < least:
+            continue
+        frames = [seq[i].clean for i in range(len(seq))]
+        ny, nx = min(f.shape[0] for f in frames), min(f.shape[1] for f in frames)  # heights may differ by rows
+        if min(ny, nx) < size:
+            continue
+        starts = [seq.start_time(i) for i in range(len(seq))]
+        exps = [exposure_time(seq.header(i)) for i in range(len(seq))]
+        exptime, cadence = 1.0, 1.0
+        if all(t is not None for t in starts) and all(e for e in exps):
+            exptime = float(np.median(exps))
+            cadence = max(exptime, float(np.median(np.diff([(t - starts[0]).to_value("s") for t in starts]))))
+        names = [Path(n).name for n in seq.names]
+        trails = set()
+        if (d / "streaks.csv").exists():
+            marked = set(Table.read(d / "streaks.csv", format="ascii.csv")["file"].astype(str))
+            trails = {i for i, n in enumerate(names) if n in marked}
+        stack = np.stack([np.ascontiguousarray(f[:ny, :nx], np.float32) for f in frames])
+        out.append(RealSequence(d.name, stack, exptime, cadence, frozenset(trails)))
+    if not out:
+        raise InputError(f"{root}: no real sequence of {least}+ frames of {size}+ px here")
+    return out
+
+
+def real_sequence_frames(seq: RealSequence, preset: str, size: int, rng: np.random.Generator, frames: int, *,
+                         fwhm: tuple[float, float] = FWHM, bright: bool = False) -> tuple[list, list[bool]]:
+    """``frames`` consecutive frames of a real sequence, cropped to ``size`` px at one place
+    (turned by one of the 8 flips and transpositions), with the streaks of a
+    :func:`randomized_scene` of ``preset`` added: the sequence's own EXPTIME and cadence (a
+    physical preset's streaks then move as they would over that sky), SNRs against the crop's
+    noise, photon noise on the streaks, the simulator's truth and debris masks. The real sky,
+    stars, hot pixels, drift and field rotation stay as the camera recorded them. Returns the
+    frames and, per frame, whether it has real trails (no truth for them)."""
+    from ..simulate.render import plan_sequence, render_frame
+
+    n, ny, nx = seq.frames.shape
+    t0 = int(rng.integers(n - frames + 1))
+    y0, x0 = int(rng.integers(ny - size + 1)), int(rng.integers(nx - size + 1))
+    turn = int(rng.integers(8))
+    crops = seq.frames[t0:t0 + frames, y0:y0 + size, x0:x0 + size]
+    crops = np.rot90(crops[:, :, ::-1] if turn >= 4 else crops, turn % 4, axes=(1, 2))
+    scene = randomized_scene(preset, size, rng, frames, fwhm=fwhm, bright=bright, exptime=seq.exptime,
+                             cadence=seq.cadence, nuisances=False, background_scale=1.0)
+    plan = plan_sequence(scene, rng, background=np.ascontiguousarray(crops[0]))  # SNR against the real noise
+    plan = dataclasses.replace(plan, background=np.zeros((size, size), np.float32))  # streaks and their noise only
+    out = []
+    for k in range(frames):
+        f = render_frame(plan, k, np.random.default_rng(int(rng.integers(2**63))))
+        out.append(_Frame((crops[k] + f.data).astype(np.float32), f.truth, f.mask))
+    return out, [t0 + k in seq.trails for k in range(frames)]
+
+
 def simulated_samples(config: DataConfig = DataConfig(), *, rng: np.random.Generator | int | None = None,
                       norm: str = "asinh", residual: bool = False) -> Iterator[dict]:
     """Endless training samples: each a new two-frame sidereal sequence of ``config.crop`` px,
     preset drawn from ``config.presets`` (with ``config.randomize``: its sky and camera drawn
-    by :func:`randomized_scene`; with ``config.backgrounds``: a fraction on a real frame),
+    by :func:`randomized_scene`; with ``config.backgrounds``: a fraction on a real frame; with
+    ``config.sequences``: a fraction made of real frames, :func:`real_sequence_frames`),
     seeded from ``rng``. With ``residual`` (a model of ``"input": "residual"``): scenes of
     :data:`RESIDUAL_FRAMES` frames as :func:`static_residuals` makes them, every consecutive
     pair a sample, but for a fraction ``config.frame_prob`` of two-frame scenes as they are."""
     rng = np.random.default_rng(rng)
     images = _background_images(config.backgrounds) if config.backgrounds else []
+    seqs = real_sequences(config.sequences, RESIDUAL_FRAMES if residual else 2, config.crop) if config.sequences else []
     while True:
         as_residual = residual and rng.random() >= config.frame_prob
         frames = RESIDUAL_FRAMES if as_residual else 2
         preset = config.presets[int(rng.integers(len(config.presets)))]
-        if config.randomize:
-            bright = config.bright_prob > 0 and rng.random() < config.bright_prob
-            scene = randomized_scene(preset, config.crop, rng, frames, fwhm=config.fwhm, bright=bright)
+        bright = config.randomize and config.bright_prob > 0 and rng.random() < config.bright_prob
+        marked = [False] * frames
+        if seqs and rng.random() < config.sequence_prob:
+            seq = seqs[int(rng.integers(len(seqs)))]
+            sim, marked = real_sequence_frames(seq, preset, config.crop, rng, frames, fwhm=config.fwhm, bright=bright)
         else:
-            scene = make_scene("sidereal", preset, size=config.crop, frames=frames)
-        background = images[int(rng.integers(len(images)))] if images and rng.random() < config.background_prob else None
-        sim = list(iter_frames(scene, seed=int(rng.integers(2**63)), background=background))
+            if config.randomize:
+                scene = randomized_scene(preset, config.crop, rng, frames, fwhm=config.fwhm, bright=bright)
+            else:
+                scene = make_scene("sidereal", preset, size=config.crop, frames=frames)
+            background = (images[int(rng.integers(len(images)))]
+                          if images and rng.random() < config.background_prob else None)
+            sim = list(iter_frames(scene, seed=int(rng.integers(2**63)), background=background))
         if as_residual:
             sim = static_residuals(sim)
-        for prev, cur in zip(sim, sim[1:]):
-            yield make_sample(prev, cur, config=config, rng=rng, norm=norm)
+        for prev, cur, trail in zip(sim, sim[1:], marked[1:]):
+            if not trail:  # a real trail in the current frame would be taught as background
+                yield make_sample(prev, cur, config=config, rng=rng, norm=norm)
 
 
 def static_residuals(frames: list) -> list[_Frame]:
