@@ -253,6 +253,27 @@ def test_residual_input_tracks_a_physically_moving_streak_as_one():
     assert len(ids) == 1 and counts[0] >= 3
 
 
+def test_on_a_residual_a_track_of_three_streaks_is_judged_by_its_motion(monkeypatch):
+    # the validator rejects what it calls a blob or a curved smear: short trails and the trails
+    # of crossing objects; a track of three or more streaks that moves as one object stays
+    import dataclasses as dc
+
+    real = sidereal.validated
+
+    def rejecting(*args, **kwargs):
+        kept, v = real(*args, **kwargs)
+        return kept[:0], dc.replace(v, keep=np.zeros_like(v.keep), reason=np.full(len(v.keep), "blob", object))
+
+    monkeypatch.setattr(sidereal, "validated", rejecting)
+    scene, frames = _sim_frames(objects=(1, 1), snr=(40.0, 40.0), speed=(68.0, 68.0), leo_prob=0.0, gap_prob=0.0,
+                                min_separation=0.0)
+    config = sidereal.Config(sdtnet=SdtnetConfig(device="cpu", threads=1, input="residual"))
+    table = run_method(sidereal.make_method(_Seq(frames), "sdtnet", config), frames)
+    ids, counts = np.unique(np.asarray(table["id"]), return_counts=True)
+    assert len(ids) == 1 and counts[0] >= 3
+    assert not np.any(np.asarray(table["single"]))  # a track, not one-frame trails
+
+
 def test_unknown_sdtnet_input_is_refused():
     with pytest.raises(InputError, match="--sdtnet-input must be auto, residual or frame"):
         sidereal.Config(sdtnet=SdtnetConfig(input="stack")).validate()

@@ -624,9 +624,9 @@ class SdtnetMethod(StreakMethod):
     later; its work in the second thread). Each frame's streaks are associated with its
     exposure start and EXPTIME from its header (a streak gives its own rate) and
     (``validate``) judged by the classical trail validator, on what the net saw; ``finish``
-    keeps the tracks the validator passes (on frames: most streaks of a track of one or two;
-    on residuals: all of them, most of a longer one), drops those that do not move as one
-    object (:func:`unsteady_tracks`), applies the sidereal track filter and, with ``singles``,
+    keeps the tracks of one or two streaks the validator passes (on frames: most of them; on
+    residuals: all) and the longer tracks, which the motion tests judge; drops those that do not
+    move as one object (:func:`unsteady_tracks`), applies the sidereal track filter and, with ``singles``,
     keeps the one-frame trails the classical physical linker keeps (flagged ``single``). torch
     is imported here, only when the network is asked for.
     """
@@ -698,19 +698,19 @@ class SdtnetMethod(StreakMethod):
         rows = np.vstack(self.rows) if n else np.zeros((0, 7))
         if len(rows):
             # a track of one or two streaks is a trail when most of them look like one to the validator
-            # (a halo or bleed column rarely passes); from three on, moving along its own streaks at a
-            # steady rate is the stronger test (a short trail's aspect ratio fails the validator). Not
-            # on a static-sky residual: there the validator measures what the net saw, no star left to
-            # mislead it, and the net (trained on frames) fires on the residue of stars, so every
-            # track must pass it (one or two streaks: all of them)
+            # (a halo or bleed column rarely passes); on a static-sky residual, where the validator
+            # measures what the net saw with no star left to mislead it, all of them must. From three
+            # on, moving along its own streaks at a steady rate is the stronger test, on frames and
+            # residuals alike: a short trail's aspect ratio fails the validator, and so do trails of
+            # crossing objects that meet end to end (its test for a curved star smear), while the
+            # residue of a star does not move
             ids, inv = np.unique(rows[:, 1], return_inverse=True)
             count = np.bincount(inv)
             share = np.bincount(inv, np.concatenate(self.valid).astype(float)) / count
             residual = np.concatenate([np.full(len(r), on) for r, on in zip(self.rows, self.on_residual)])
             on_residual = np.bincount(inv, residual.astype(float), len(ids)) > 0
             passed = np.where(on_residual & (count <= 2), share == 1.0, share >= 0.5)
-            by_motion = (count >= 3) & ~on_residual
-            rows = rows[(passed | by_motion)[inv]]
+            rows = rows[(passed | (count >= 3))[inv]]
         table = _streak_table([rows])
         if len(table):
             segs = np.column_stack([np.asarray(table[c], float) for c in ("x1", "y1", "x2", "y2")])
