@@ -20,7 +20,7 @@ from ..errors import InputError
 from .data import normalize, prev_heatmap
 from .decode import Streaks, decode
 from .model import ModelConfig, SDTNet, resolve_device
-from .options import CPU_WEIGHTS, DEFAULT_WEIGHTS, REAL_WEIGHTS, RESIDUAL_WEIGHTS, WEIGHTS_DIR, SdtnetConfig  # noqa: F401 (re-exported)
+from .options import CPU_WEIGHTS, DEFAULT_WEIGHTS, REAL_WEIGHTS, REALSEQ_WEIGHTS, RESIDUAL_WEIGHTS, WEIGHTS_DIR, SdtnetConfig  # noqa: F401 (re-exported)
 
 
 @functools.lru_cache(maxsize=4)
