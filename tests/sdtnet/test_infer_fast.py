@@ -48,3 +48,25 @@ def test_bench_rows_name_weights_files_that_share_a_name(tmp_path):
     assert "sdtnet (run-a/weights.pt)" in names and "sdtnet (run-b/weights.pt)" in names
     assert len(set(names)) == len(names)
     assert "sdtnet (sdtnet_real.pt)" in [n for n, _, _ in rows_for([None, str(DEFAULT_WEIGHTS.parent / "sdtnet_real.pt")])]
+
+
+def test_bench_counts_false_tracks_of_streak_free_frames_run_alone(tmp_path, monkeypatch):
+    # bench sdtnet_real runs every streak-free frame of the real-dev sequences as a one-frame
+    # input; a frame with an annotated trail is left out, every track of the others is false
+    import argparse
+
+    from debristrack.bench import real, sdtnet_real
+    from debristrack.io.sequence import find_sequences, open_sequence
+    from debristrack.simulate.dataset import simulate_dataset
+
+    simulate_dataset(tmp_path, mode="sidereal", preset="debris", sequences=1, seed=4, progress=False,
+                     overrides={"size": 256, "frames": 3, "objects": (1, 1), "snr": (40.0, 40.0), "leo_prob": 0.0,
+                                "speed": (50.0, 50.0), "gap_prob": 0.0})
+    path = find_sequences(tmp_path)[0]
+    names = [p.rsplit("/", 1)[-1] for p in open_sequence(path).names]
+    inputs = [real.Input(path, "real-dev", {names[0]: [np.zeros(4)]}, False)]
+    monkeypatch.setattr(real, "real_inputs", lambda shared: inputs)
+    rows = (("matched+physical", {}, "matched+physical"),)
+    alone = sdtnet_real.alone_rows(argparse.Namespace(shared=tmp_path), real.Config(), rows)
+    assert alone == {"matched+physical": (2, 2)}  # frames 1 and 2, the unannotated streak in each
+    assert "`matched+physical` 1.00 (2)" in sdtnet_real.alone_report(alone)

@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             cells.append((found, annotated, false))
         per_input.append((inp, len(frames), cells))
     injected = injected_rows(args, config, rows) if args.injections > 0 else None
+    alone = alone_rows(args, config, rows)
     command = "debristrack bench sdtnet_real" + "".join(f" --weights {w}" for w in args.weights or [])
     if args.injections != 1:
         command += f" --injections {args.injections}"
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
                                 "## Real frames: SDT-Net beside the classical default (inputs and scoring of bench real)")
     markdown = markdown.replace(f" Overlays of the `{real.DEFAULT_ROW}` tracks: `-/`.", "")
     markdown = re.sub(r"\n\nTrail validator rejections[^\n]*", "", markdown)
+    markdown = markdown.replace("\n\nPer input:", "\n\n" + alone_report(alone) + "\n\nPer input:", 1)
     path = update_section("real-sdtnet", markdown, args.output)
     print(markdown)
     print(f"bench sdtnet_real: wrote {path}", file=sys.stderr)
@@ -126,3 +128,31 @@ def injected_rows(args, config, rows) -> dict[str, dict]:
             for name, (table, _, _) in results.items():
                 pairs[name][f"{inp.path.name}-{k}"] = (gt, table)
     return {name: evaluate_sequences(p, config=MotConfig(fwhm=2.5))[1].summary() for name, p in pairs.items() if p}
+
+
+def alone_rows(args, config, rows) -> dict[str, tuple[int, int]]:
+    """(false tracks, frames) of every row on each streak-free frame of the real-dev
+    sequences run alone: one-frame inputs as those of the real/ test pool (no static sky; the
+    frame is its own sequence's first frame), a larger sample of them from the development pool."""
+    out = {name: (0, 0) for name, _, _ in rows}
+    for inp in real.real_inputs(args.shared):
+        if inp.pool != "real-dev" or not inp.path.is_dir():
+            continue
+        seq = open_sequence(inp.path)
+        names = [Path(n).name for n in seq.names]
+        for k, frame in enumerate(real._frames(seq)):
+            if inp.trails.get(names[k]):
+                continue
+            print(f"bench sdtnet_real: {inp.path.name} frame {k} alone", file=sys.stderr, flush=True)
+            for name, (table, _, _) in real.run_rows(real._Frames([frame]), frame.clean.shape, config,
+                                                       rows=rows).items():
+                false, frames = out[name]
+                out[name] = (false + real.score_tracks(table, [names[k]], {})[2], frames + 1)
+    return out
+
+
+def alone_report(alone: dict[str, tuple[int, int]]) -> str:
+    frames = max((n for _, n in alone.values()), default=0)
+    cells = ", ".join(f"`{name}` {false / n:.2f} ({false})" for name, (false, n) in alone.items() if n)
+    return (f"Each streak-free frame of the real-dev sequences alone ({frames} one-frame inputs, as the real/ "
+            f"test pool's; the Leonard comet counts as false): false tracks per frame (tracks): {cells}.")
