@@ -34,6 +34,19 @@ def test_sample_targets_match_truth():
     assert s["mask"].max() == 1.0
 
 
+def test_a_first_frame_sample_has_an_empty_sky_before_it():
+    # first_prob: the sample inference gives a sequence's first frame (infer.first_previous)
+    scene = make_scene("sidereal", "sdtd", size=64, frames=2, objects=(1, 1), length=(20.0, 20.0),
+                       speed=(8.0, 8.0), gap_prob=0.0)
+    prev, cur = iter_frames(scene, seed=3)
+    s = make_sample(prev, cur, config=DataConfig(max_objects=4, first_prob=1.0), rng=np.random.default_rng(0))
+    plain = make_sample(prev, cur, config=DataConfig(max_objects=4), rng=np.random.default_rng(0))
+    assert np.ptp(s["prev"]) == 0 and abs(float(s["prev"][0, 0, 0]) - 0.5) < 0.05  # flat, at the sky
+    assert s["prev_hm"].max() == 0 and s["track"].max() == 0 and not s["off"].any()  # nothing to follow
+    assert np.array_equal(s["cur"], plain["cur"]) and np.array_equal(s["hm"], plain["hm"])  # same targets
+    assert plain["track"][0] == 1 and np.ptp(plain["prev"]) > 0
+
+
 def test_left_right_orders_endpoints():
     from astropy.table import Table
     t = Table({"x1": [5.0, 1.0, 3.0], "y1": [0.0, 0.0, 9.0], "x2": [1.0, 5.0, 3.0], "y2": [2.0, 2.0, 4.0]})

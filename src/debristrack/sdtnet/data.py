@@ -78,6 +78,9 @@ class DataConfig:
                 "single frame or a night of two, which have no static sky)"})
     fwhm: tuple[float, float] = field(default=FWHM, metadata={
         "help": "randomize: range of the PSF FWHM drawn, px (ground-based seeing on fine pixels reaches 8-10)"})
+    first_prob: float = field(default=0.0, metadata={
+        "help": "asinh input: fraction of samples given as a sequence's first frame, the previous frame an empty "
+                "sky with no endpoints (what inference gives the first frame, infer.first_previous)"})
     bright_prob: float = field(default=0.0, metadata={
         "help": "randomize: fraction of scenes whose objects are bright, SNR 100-30,000 per FWHM of length "
                 "(sunlit satellites: their trails saturate where sky, gain and SATURATE put them over it)"})
@@ -122,6 +125,11 @@ def normalize_asinh(image: np.ndarray) -> np.ndarray:
     sky, noise = sky_and_noise(image)
     z = (np.asarray(image, np.float32) - sky) / noise
     return (0.5 + 0.4 * np.arcsinh(0.5 * z)).astype(np.float32)
+
+
+def sky_level(image: np.ndarray) -> float:
+    """The empty sky of a network input: its median (0.5 in the asinh normalisation)."""
+    return float(np.median(image[::4, ::4]))
 
 
 def normalize(image: np.ndarray, method: str = "asinh") -> np.ndarray:
@@ -201,7 +209,9 @@ def make_sample(prev, cur, *, config: DataConfig = DataConfig(), rng: np.random.
     """
     shape = cur.data.shape
     out_shape = (shape[0] // STRIDE, shape[1] // STRIDE)
-    t, p = cur.truth, prev.truth
+    # (drawn only when asked for, so the samples of configs without it stay as they were)
+    first = norm == "asinh" and config.first_prob > 0 and rng is not None and rng.random() < config.first_prob
+    t, p = cur.truth, (prev.truth[:0] if first else prev.truth)
     left, right = (a[: config.max_objects] for a in left_right(t))
     ids = np.asarray(t["id"])[: config.max_objects]
     k, n = config.max_objects, len(ids)
@@ -233,7 +243,9 @@ def make_sample(prev, cur, *, config: DataConfig = DataConfig(), rng: np.random.
     slots["reg_c"][:n] = rc
     slots["off_c"][i_cur] = (centre[i_cur] - (p_left[i_prev] + p_right[i_prev]) / 2) / STRIDE
     noise = dict(drop=config.hm_drop, jitter=config.hm_jitter, false=config.hm_false) if rng is not None else {}
-    return {"cur": normalize(cur.data, norm)[None], "prev": normalize(prev.data, norm)[None],
+    cur_in = normalize(cur.data, norm)
+    prev_in = np.full_like(cur_in, sky_level(cur_in)) if first else normalize(prev.data, norm)
+    return {"cur": cur_in[None], "prev": prev_in[None],
             "prev_hm": prev_heatmap(p_left, p_right, shape, sigma=config.sigma, rng=rng, **noise),
             "hm": hm, "mask": mask[None].astype(np.float32), **slots}
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..allocator import keep_freed_memory
 from ..errors import InputError
-from .data import normalize, prev_heatmap
+from .data import normalize, prev_heatmap, sky_level
 from .decode import Streaks, decode
 from .model import ModelConfig, SDTNet, resolve_device
 from .options import CPU_WEIGHTS, DEFAULT_WEIGHTS, REAL_WEIGHTS, REALSEQ_WEIGHTS, RESIDUAL_WEIGHTS, WEIGHTS_DIR, SdtnetConfig  # noqa: F401 (re-exported)
@@ -93,11 +93,6 @@ def trained_input(weights: str | Path | None) -> str:
 def other_input(inp: str) -> str:
     """The input a weights file was not trained on (the input ablation of the benchmarks)."""
     return "frame" if inp == "residual" else "residual"
-
-
-def sky_level(image: np.ndarray) -> float:
-    """The empty sky of a network input: its median (0.5 in the asinh normalisation)."""
-    return float(np.median(image[::4, ::4]))
 
 
 def pad_input(image: np.ndarray, h: int, w: int, norm: str = "asinh") -> np.ndarray:
