@@ -10,8 +10,9 @@ CPU_WEIGHTS = WEIGHTS_DIR / "sdtnet_cpu.pt"  # issue 7: [SDT] eq. 5 motion, ZSca
 REAL_WEIGHTS = WEIGHTS_DIR / "sdtnet_real.pt"  # issue 17: physical motion, randomised skies, asinh input
 RESIDUAL_WEIGHTS = WEIGHTS_DIR / "sdtnet_residual.pt"  # issue 17: the same trained on static-sky residuals
 REALSEQ_WEIGHTS = WEIGHTS_DIR / "sdtnet_realseq.pt"  # issue 17: residuals, half the scenes real sequences
-DEFAULT_WEIGHTS = REALSEQ_WEIGHTS  # what --sdtnet-weights defaults to
-SHIPPED_WEIGHTS = (CPU_WEIGHTS, REAL_WEIGHTS, RESIDUAL_WEIGHTS, REALSEQ_WEIGHTS)  # every file of WEIGHTS.md
+FIRST_WEIGHTS = WEIGHTS_DIR / "sdtnet_realseq_first.pt"  # issue 17: the same fine-tuned with first-frame samples
+DEFAULT_WEIGHTS = FIRST_WEIGHTS  # what --sdtnet-weights defaults to
+SHIPPED_WEIGHTS = (CPU_WEIGHTS, REAL_WEIGHTS, RESIDUAL_WEIGHTS, REALSEQ_WEIGHTS, FIRST_WEIGHTS)  # every file of WEIGHTS.md
 INPUTS = ("auto", "residual", "frame")  # SdtnetConfig.input
 
 
