@@ -62,7 +62,7 @@ def test_bench_counts_false_tracks_of_streak_free_frames_run_alone(tmp_path, mon
     simulate_dataset(tmp_path, mode="sidereal", preset="debris", sequences=1, seed=4, progress=False,
                      overrides={"size": 256, "frames": 3, "objects": (1, 1), "snr": (40.0, 40.0), "leo_prob": 0.0,
                                 "speed": (50.0, 50.0), "gap_prob": 0.0})
-    path = find_sequences(tmp_path)[0]
+    path = find_sequences(tmp_path)[0] / "frames"  # FITS files directly in it, as a real-dev sequence
     names = [p.rsplit("/", 1)[-1] for p in open_sequence(path).names]
     inputs = [real.Input(path, "real-dev", {names[0]: [np.zeros(4)]}, False)]
     monkeypatch.setattr(real, "real_inputs", lambda shared: inputs)

@@ -184,6 +184,17 @@ def _opened(inputs: list[Input]):
             yield (dataclasses.replace(inp, path=Path(f"{inp.path}[{ccd}]")) if ccd else inp), seq
 
 
+def real_dev_sequences(shared: Path):
+    """``(input, frames, names)`` of every real-dev sequence (a folder of frames): the input
+    with its trails in the loaded frames' pixels, the frames in memory, their file names."""
+    for inp in real_inputs(shared):
+        if inp.pool != "real-dev" or not inp.path.is_dir():
+            continue
+        seq = open_sequence(inp.path)
+        names = [Path(n).name for n in seq.names]
+        yield dataclasses.replace(inp, trails=in_frame_pixels(inp.trails, seq, inp.path)), _frames(seq), names
+
+
 def _frames(seq) -> list[Frame]:
     return [seq[i] for i in range(len(seq))]
 
@@ -329,13 +340,7 @@ def run(args: argparse.Namespace) -> int:
 def _injected(args, config) -> dict[str, dict]:
     """MOT figures of every row on the real-dev sequences with injected physical streaks."""
     pairs: dict[str, dict] = {name: {} for name, _, _ in INJECTED_ROWS}
-    for inp in real_inputs(args.shared):
-        if inp.pool != "real-dev" or not inp.path.is_dir():
-            continue
-        seq = open_sequence(inp.path)
-        inp = dataclasses.replace(inp, trails=in_frame_pixels(inp.trails, seq, inp.path))
-        base = _frames(seq)
-        names = [Path(n).name for n in seq.names]
+    for inp, base, names in real_dev_sequences(args.shared):
         for k in range(args.injections):
             frames, gt = inject(base, seed=1000 + 17 * k + len(names))
             real = [(names.index(f), t) for f, ts in inp.trails.items() if f in names for t in ts]

@@ -21,7 +21,6 @@ from astropy.table import Table, vstack
 
 from ..errors import InputError
 from ..evaluate.mot import MotConfig, evaluate_sequences
-from ..io.sequence import open_sequence
 from . import real
 from .report import section_preamble, update_section
 
@@ -109,13 +108,7 @@ def injected_rows(args, config, rows) -> dict[str, dict]:
     """MOT figures of every row on the real-dev sequences with injected physical streaks (the
     injections of :func:`debristrack.bench.real.inject`, same seeds)."""
     pairs: dict[str, dict] = {name: {} for name, _, _ in rows}
-    for inp in real.real_inputs(args.shared):
-        if inp.pool != "real-dev" or not inp.path.is_dir():
-            continue
-        seq = open_sequence(inp.path)
-        inp = dataclasses.replace(inp, trails=real.in_frame_pixels(inp.trails, seq, inp.path))
-        base = real._frames(seq)
-        names = [Path(n).name for n in seq.names]
+    for inp, base, names in real.real_dev_sequences(args.shared):
         for k in range(args.injections):
             frames, gt = real.inject(base, seed=1000 + 17 * k + len(names))
             ann = [(names.index(f), t) for f, ts in inp.trails.items() if f in names for t in ts]
@@ -135,12 +128,8 @@ def alone_rows(args, config, rows) -> dict[str, tuple[int, int]]:
     sequences run alone: one-frame inputs as those of the real/ test pool (no static sky; the
     frame is its own sequence's first frame), a larger sample of them from the development pool."""
     out = {name: (0, 0) for name, _, _ in rows}
-    for inp in real.real_inputs(args.shared):
-        if inp.pool != "real-dev" or not inp.path.is_dir():
-            continue
-        seq = open_sequence(inp.path)
-        names = [Path(n).name for n in seq.names]
-        for k, frame in enumerate(real._frames(seq)):
+    for inp, frames, names in real.real_dev_sequences(args.shared):
+        for k, frame in enumerate(frames):
             if inp.trails.get(names[k]):
                 continue
             print(f"bench sdtnet_real: {inp.path.name} frame {k} alone", file=sys.stderr, flush=True)
